@@ -1,0 +1,3 @@
+from slugprof.cli import entry_point
+
+entry_point()

@@ -1,0 +1,219 @@
+"""The plain data passed between stages: sources -> measurements -> findings -> report.
+
+Every stage takes and returns these frozen dataclasses; only renderers turn them into text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SCHEMA_VERSION = 1
+
+FileKind = Literal["file", "symlink"]
+SlugStatus = Literal["ok", "warn", "over"]
+
+
+# --- app files -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppFile:
+    """One file of the app as it would be pushed to Heroku."""
+
+    path: str  # POSIX path relative to the app root
+    bytes: int  # size on disk; for a symlink, the length of its target (links are never followed)
+    included: bool  # False when .slugignore removes it
+    excluded_by: str | None = None  # the rule that removed it, e.g. ".slugignore: tests/"
+    kind: FileKind = "file"
+
+
+@dataclass(frozen=True)
+class PathProblem:
+    """Something in the tree worth telling: a FIFO skipped, a file unreadable, a name not UTF-8..."""
+
+    path: str  # POSIX, relative to the app root; bytes that are not UTF-8 shown as \\xNN escapes
+    reason: str
+    counted: bool  # True when the path is still counted in the app's files (at its stat size)
+
+
+@dataclass(frozen=True)
+class SlugignoreRule:
+    """One pattern of .slugignore as Heroku reads it, with what it removed."""
+
+    line: int
+    pattern: str
+    matched_paths: int  # files removed by this pattern (the first matching pattern wins)
+    note: str | None = None  # a mistake worth telling, e.g. a '!' negation Heroku does not support
+
+
+@dataclass(frozen=True)
+class AppInventory:
+    root: str  # absolute path of the app folder
+    source: Literal["git", "filesystem"]
+    files: tuple[AppFile, ...]  # sorted by path; included and excluded
+    untracked: tuple[str, ...] = ()  # in a git tree: not committed, not ignored: will not deploy yet
+    problems: tuple[PathProblem, ...] = ()
+    slugignore: tuple[SlugignoreRule, ...] = ()
+
+    @property
+    def included(self) -> tuple[AppFile, ...]:
+        return tuple(f for f in self.files if f.included)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files if f.included)
+
+
+# --- dependencies ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Package:
+    """One installed distribution, measured by stat-ing its files (including __pycache__)."""
+
+    name: str  # canonical (PEP 503 normalised) name
+    version: str
+    bytes: int
+    file_count: int
+    location: str  # the site-packages folder it is installed in
+    files: tuple[str, ...]  # absolute paths of every file it owns on disk
+    requires: tuple[str, ...] = ()  # canonical names of the installed packages it depends on
+    requested_by: tuple[str, ...] = ()  # who pulls it in: canonical names, or the requirements file
+    top_level: bool = False  # named directly by the app's requirements
+    exclusive_bytes: int | None = None  # top-level only: what would disappear if it were removed
+    exclusive_packages: tuple[str, ...] = ()  # top-level only: the packages that would disappear
+
+
+@dataclass(frozen=True)
+class DependencyInventory:
+    source: str  # "environment:<path>", or "none" when nothing was measured
+    interpreter: str | None = None
+    python_version: str | None = None  # the environment's own version, e.g. "3.12.4"
+    requirements_files: tuple[str, ...] = ()  # relative to the app root
+    requirements: tuple[str, ...] = ()  # top-level requirement names that apply (markers evaluated)
+    packages: tuple[Package, ...] = ()  # the closure of the app's requirements
+    not_required: tuple[Package, ...] = ()  # installed but outside that closure: not in the slug
+    missing: tuple[str, ...] = ()  # required but not installed in the environment
+    notes: tuple[str, ...] = ()
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.bytes for p in self.packages)
+
+
+# --- what the buildpack adds -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PythonVersionChoice:
+    version: str  # as requested, "3.12" or "3.12.4"
+    source: str  # ".python-version", "runtime.txt", "buildpack default"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+@dataclass(frozen=True)
+class BuildpackPart:
+    """Something the buildpack puts in the slug besides the app and its dependencies."""
+
+    name: str  # "python", "pip", "setuptools", "pipenv", "profile.d"
+    description: str
+    bytes: int
+    measured: bool  # True: measured from files on disk; False: a setting with its source
+    source: str  # where the figure comes from
+    files: tuple[str, ...] = ()  # files on disk when measured
+    compressed_bytes: int | None = None  # known without compressing (settings), else None
+
+
+# --- compression -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TarMember:
+    """One entry of the slug's tar stream."""
+
+    arcname: str  # path inside the slug, e.g. "app.py" or ".heroku/python/lib/python3.12/site-packages/x.py"
+    group: str  # who the bytes are attributed to: "app", "dep:<name>", "buildpack:<part>"
+    size: int
+    path: str | None = None  # file on disk to read; None for a symlink or synthetic content
+    kind: FileKind = "file"
+    link_target: str | None = None
+    content: bytes | None = None  # synthetic file content (e.g. .profile.d scripts)
+
+
+@dataclass(frozen=True)
+class GroupEstimate:
+    group: str
+    tar_bytes: int  # bytes of the tar stream that belong to the group (headers + padded data)
+    compressed_bytes: int
+    error_bytes: int  # half-width of a 95% interval
+
+
+@dataclass(frozen=True)
+class CompressionEstimate:
+    method: Literal["sampled", "exact"]
+    level: int
+    tar_bytes: int
+    compressed_bytes: int
+    error_bytes: int  # half-width of a 95% interval, sampling error plus the model's bias bound
+    sampled_bytes: int  # bytes actually compressed for the estimate
+    cached_files: int  # files whose measurements came from the cache
+    groups: tuple[GroupEstimate, ...]
+    unreadable: tuple[str, ...] = ()  # files that could not be read (counted at their size)
+
+    def group(self, name: str) -> GroupEstimate | None:
+        for estimate in self.groups:
+            if estimate.group == name:
+                return estimate
+        return None
+
+
+# --- the slug and the report ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlugComponent:
+    name: str  # "app", "python", "dependencies", "buildpack tools"
+    bytes: int
+    compressed_bytes: int
+    measured: bool
+
+
+@dataclass(frozen=True)
+class Slug:
+    bytes: int
+    compressed_bytes: int
+    compressed_error: int
+    compressed_method: str
+    limit_bytes: int
+    soft_limit_bytes: int
+    status: SlugStatus
+    components: tuple[SlugComponent, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: Literal["info", "warning", "error"]
+    title: str
+    detail: str
+    saving_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class AnalyzeReport:
+    schema_version: int
+    tool_version: str
+    created: str  # ISO 8601, UTC
+    app: AppInventory
+    python: PythonVersionChoice
+    package_manager: str
+    dependencies: DependencyInventory
+    buildpack: tuple[BuildpackPart, ...]
+    compression: CompressionEstimate
+    slug: Slug
+    findings: tuple[Finding, ...] = ()
