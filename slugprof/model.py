@@ -32,7 +32,7 @@ class AppFile:
 class PathProblem:
     """Something in the tree worth telling: a FIFO skipped, a file unreadable, a name not UTF-8..."""
 
-    path: str  # POSIX, relative to the app root; bytes that are not UTF-8 shown as \\xNN escapes
+    path: str  # POSIX, relative to the app root; bytes that are not UTF-8 shown as \xNN escapes
     reason: str
     counted: bool  # True when the path is still counted in the app's files (at its stat size)
 
