@@ -216,4 +216,5 @@ class AnalyzeReport:
     buildpack: tuple[BuildpackPart, ...]
     compression: CompressionEstimate
     slug: Slug
+    notes: tuple[str, ...] = ()  # build errors and warnings the buildpack would print, caveats
     findings: tuple[Finding, ...] = ()

@@ -1,0 +1,121 @@
+"""`slugprof analyze [APP]`: what will be in the slug, and its compressed size against the limit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from slugprof.analysis import AnalyzeOptions, analyze
+from slugprof.cli.progress_bar import ProgressBar
+from slugprof.config import load_settings
+from slugprof.errors import EXIT_OK, UsageError
+from slugprof.measure.compress import default_cache_dir
+from slugprof.model import AnalyzeReport
+from slugprof.render.json_format import render_json
+from slugprof.render.terminal import render_terminal
+
+FORMATS = ("terminal", "json")
+_EXTENSIONS = {".json": "json", ".txt": "terminal"}
+
+
+class AnalyzeCommand:
+    NAME = "analyze"
+    HELP = "what will be in the slug, and its compressed size against the limit"
+    DESCRIPTION = """\
+Measure what Heroku will put in the slug of the app in APP (default: the current folder):
+the app's files after .slugignore, the Python runtime, the buildpack's tools and every
+installed dependency with its bytecode, compressed as Heroku compresses the slug
+(gzip -6 of a tar), against the limit.
+
+Dependencies are measured from an installed environment: --env PATH, else a .venv, venv or
+env folder in the app, else $VIRTUAL_ENV.
+
+Exits 0 when it measured, whatever the size (use `slugprof check` to gate CI),
+2 for bad input, 3 when it failed.
+
+settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variables):
+  slug-limit, soft-limit, python-runtime-size, python-runtime-compressed-size,
+  pip-size, setuptools-size, pipenv-size (and their -compressed-size), default-python
+"""
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("app", nargs="?", default=".", help="the app's folder (default: .)")
+        parser.add_argument(
+            "--env",
+            metavar="PATH",
+            help="the app's virtualenv, or a Python executable, to measure dependencies from",
+        )
+        parser.add_argument(
+            "--slug-limit",
+            metavar="SIZE",
+            help="compressed slug limit, e.g. '500 MB', '1 GiB' (default 500 MB)",
+        )
+        parser.add_argument(
+            "--soft-limit", metavar="SIZE", help="size that warns about boot time (default 300 MB)"
+        )
+        parser.add_argument(
+            "--exact",
+            action="store_true",
+            help="stream a real tar through gzip -6 for the true compressed size (slower)",
+        )
+        parser.add_argument(
+            "--format", choices=FORMATS, help="output format (default: terminal, or from -o's extension)"
+        )
+        parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+        parser.add_argument(
+            "--no-cache", action="store_true", help="do not read or write the compression cache"
+        )
+        parser.add_argument(
+            "--jobs", type=int, metavar="N", help="processes to compress with (default: all cores)"
+        )
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    def run(self, args: argparse.Namespace) -> int:
+        output_format = args.format or _format_from_extension(args.output) or "terminal"
+        app_root = Path(args.app)
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError("--jobs must be 1 or more")
+        overrides = {"slug_limit": args.slug_limit, "soft_limit": args.soft_limit}
+        settings = load_settings(app_root, os.environ, overrides)
+        options = AnalyzeOptions(
+            app_root=app_root,
+            settings=settings,
+            environment=args.env,
+            exact=args.exact,
+            cache_dir=None if args.no_cache else default_cache_dir(),
+            workers=args.jobs,
+        )
+        with ProgressBar(enabled=not args.quiet) as progress:
+            report = analyze(options, os.environ, progress)
+        text = _render(report, output_format, to_terminal=args.output is None)
+        if args.output:
+            try:
+                Path(args.output).write_text(text, encoding="utf-8")
+            except OSError as error:
+                raise UsageError(f"cannot write {args.output}: {error.strerror}") from error
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+
+
+def _render(report: AnalyzeReport, output_format: str, *, to_terminal: bool) -> str:
+    if output_format == "json":
+        return render_json(report)
+    color = to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    width = os.get_terminal_size().columns if color else 100
+    return render_terminal(report, color=color, width=width)
+
+
+def _format_from_extension(output: str | None) -> str | None:
+    if output is None:
+        return None
+    suffix = Path(output).suffix.lower()
+    if suffix not in _EXTENSIONS:
+        raise UsageError(
+            f"-o {output}: cannot tell the format from {suffix or 'no extension'!r}; "
+            "use .json or .txt, or pass --format"
+        )
+    return _EXTENSIONS[suffix]

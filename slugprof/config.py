@@ -1,0 +1,104 @@
+"""Settings: `[tool.slugprof]` in the app's pyproject.toml, then SLUGPROF_* variables, then flags.
+
+Numbers the platform does not publish (marked unverified in the project's Heroku notes) live here as
+settings with their source, never as constants buried in the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from slugprof.errors import UsageError
+from slugprof.units import parse_size
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+MB = 1000**2
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Heroku rejected slugs over 500 MB compressed from 2016 until it raised the default to 1 GB in
+    # March 2026; apps and CI built against 500 MB for years, so that stays the default.
+    slug_limit: int = 500 * MB
+    # "Your slug size exceeds our soft limit (300 MB) which may affect boot time" (build log text).
+    soft_limit: int = 300 * MB
+    # The buildpack's Python runtime is a pre-stripped archive we cannot measure offline. Derived: a
+    # CPython 3.11 standard library without tests and optimised bytecode (46 MB as tar, 17.8 MB as
+    # tar.gz) plus a stripped libpython.
+    python_runtime_size: int = 52 * MB
+    python_runtime_compressed_size: int = 20 * MB
+    # Measured: pip 26.2.1 installed with its bytecode (Python 3.11), tar + gzip -6 of its files.
+    pip_size: int = 11_700_000
+    pip_compressed_size: int = 3_800_000
+    # Measured: setuptools 70.3.0 (with pkg_resources, _distutils_hack), installed with bytecode.
+    setuptools_size: int = 7_400_000
+    setuptools_compressed_size: int = 2_400_000
+    # Measured: pipenv 2026.7.1 and its dependencies installed with bytecode (the buildpack keeps
+    # Pipenv's virtualenv in the slug).
+    pipenv_size: int = 30_600_000
+    pipenv_compressed_size: int = 13_100_000
+    # The buildpack's default Python when the app names none (buildpack v351: latest 3.14).
+    default_python: str = "3.14"
+
+
+# Keys accepted in [tool.slugprof] and as SLUGPROF_<KEY> (upper case, '-' -> '_').
+_SIZE_KEYS = {field.name.replace("_", "-"): field.name for field in fields(Settings) if field.type == "int"}
+_TEXT_KEYS = {"default-python": "default_python"}
+
+
+def load_settings(
+    app_root: Path,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults, then the app's pyproject.toml, then SLUGPROF_* variables, then command-line flags."""
+    settings = Settings()
+    settings = _apply(settings, _read_pyproject(app_root), source="pyproject.toml [tool.slugprof]")
+    from_env = {
+        key: environ[f"SLUGPROF_{key.upper().replace('-', '_')}"]
+        for key in (*_SIZE_KEYS, *_TEXT_KEYS)
+        if f"SLUGPROF_{key.upper().replace('-', '_')}" in environ
+    }
+    settings = _apply(settings, from_env, source="environment")
+    return _apply(settings, dict(overrides or {}), source="command line")
+
+
+def _read_pyproject(app_root: Path) -> dict[str, Any]:
+    path = app_root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path.name}: not valid TOML ({error}); fix the file or remove it") from error
+    except OSError as error:
+        raise UsageError(f"{path.name}: cannot read it ({error.strerror})") from error
+    tool = document.get("tool", {})
+    section = tool.get("slugprof", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise UsageError("pyproject.toml: [tool.slugprof] must be a table")
+    return section
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], *, source: str) -> Settings:
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        normalised = key.replace("_", "-")
+        if normalised in _SIZE_KEYS:
+            changes[_SIZE_KEYS[normalised]] = parse_size(value, what=f"{source}: {normalised}")
+        elif normalised in _TEXT_KEYS:
+            changes[_TEXT_KEYS[normalised]] = str(value)
+        else:
+            known = ", ".join(sorted((*_SIZE_KEYS, *_TEXT_KEYS)))
+            raise UsageError(f"{source}: unknown setting {key!r}; known settings: {known}")
+    return replace(settings, **changes)

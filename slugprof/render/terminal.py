@@ -1,0 +1,204 @@
+"""The terminal report: a summary first, then who is responsible for each megabyte."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from slugprof.model import AnalyzeReport
+from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
+
+_STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red"}
+_STATUS_WORD = {"ok": "OK", "warn": "WARNING", "over": "OVER THE LIMIT"}
+TOP = 10
+
+
+def render_terminal(report: AnalyzeReport, *, color: bool = False, width: int = 100) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        color_system="standard" if color else None,
+    )
+    _summary(console, report)
+    _components(console, report)
+    _requirements(console, report)
+    _packages(console, report)
+    _app_files(console, report)
+    _slugignore(console, report)
+    _notes(console, report)
+    return buffer.getvalue()
+
+
+def _summary(console: Console, report: AnalyzeReport) -> None:
+    slug = report.slug
+    share = slug.compressed_bytes / slug.limit_bytes if slug.limit_bytes else 0.0
+    line = Text()
+    line.append("Slug ")
+    line.append(format_bytes(slug.compressed_bytes), style="bold")
+    line.append(f" ± {format_bytes(slug.compressed_error)} compressed")
+    line.append(f" of the {format_bytes(slug.limit_bytes)} limit ({share:.0%})  ")
+    line.append(_STATUS_WORD[slug.status], style=_STATUS_STYLE[slug.status])
+    console.print(line)
+    console.print(
+        f"{format_bytes(slug.bytes)} uncompressed · soft limit {format_bytes(slug.soft_limit_bytes)} "
+        f"(boot time) · {report.app.root}"
+    )
+    console.print(
+        f"Python {report.python.version} ({report.python.source}) · package manager: "
+        f"{report.package_manager} · dependencies: {report.dependencies.source}"
+    )
+    console.print()
+
+
+def _components(console: Console, report: AnalyzeReport) -> None:
+    table = Table(title="What is in the slug", title_justify="left", expand=False)
+    table.add_column("component")
+    table.add_column("compressed", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("how")
+    total = report.slug.compressed_bytes or 1
+    for component in report.slug.components:
+        table.add_row(
+            component.name,
+            format_bytes(component.compressed_bytes),
+            format_bytes(component.bytes),
+            f"{component.compressed_bytes / total:.0%}",
+            "measured" if component.measured else "estimated",
+        )
+    console.print(table)
+
+
+def _compressed_of(report: AnalyzeReport, name: str) -> int:
+    estimate = report.compression.group(f"dep:{name}")
+    return estimate.compressed_bytes if estimate else 0
+
+
+def _requirements(console: Console, report: AnalyzeReport) -> None:
+    tops = [p for p in report.dependencies.packages if p.top_level]
+    if not tops:
+        return
+    rows = sorted(
+        tops,
+        key=lambda p: -sum(_compressed_of(report, name) for name in p.exclusive_packages),
+    )
+    table = Table(
+        title="Requirements: what removing each one would save", title_justify="left", expand=False
+    )
+    table.add_column("requirement")
+    table.add_column("version")
+    table.add_column("compressed", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("brings in")
+    for package in rows[:TOP]:
+        others = [name for name in package.exclusive_packages if name != package.name]
+        table.add_row(
+            package.name,
+            package.version,
+            format_bytes(sum(_compressed_of(report, name) for name in package.exclusive_packages)),
+            format_bytes(package.exclusive_bytes or 0),
+            _short_list(others),
+        )
+    if len(rows) > TOP:
+        table.caption = f"… and {len(rows) - TOP} more"
+    console.print(table)
+
+
+def _packages(console: Console, report: AnalyzeReport) -> None:
+    packages = sorted(report.dependencies.packages, key=lambda p: -_compressed_of(report, p.name))
+    if not packages:
+        return
+    table = Table(title="Largest packages", title_justify="left", expand=False)
+    table.add_column("package")
+    table.add_column("compressed", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("files", justify="right")
+    table.add_column("required by")
+    for package in packages[:TOP]:
+        table.add_row(
+            f"{package.name} {package.version}",
+            format_bytes(_compressed_of(report, package.name)),
+            format_bytes(package.bytes),
+            str(package.file_count),
+            _short_list(list(package.requested_by)),
+        )
+    console.print(table)
+
+
+def _app_files(console: Console, report: AnalyzeReport) -> None:
+    included = report.app.included
+    if not included:
+        return
+    folders: dict[str, int] = defaultdict(int)
+    for file in included:
+        head = file.path.split("/", 1)[0] + "/" if "/" in file.path else "(top-level files)"
+        folders[head] += file.bytes
+    table = Table(title="Largest app folders and files", title_justify="left", expand=False)
+    table.add_column("folder")
+    table.add_column("size", justify="right")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    top_folders = sorted(folders.items(), key=lambda item: -item[1])[:TOP]
+    top_files = sorted(included, key=lambda f: -f.bytes)[:TOP]
+    for index in range(max(len(top_folders), len(top_files))):
+        folder = top_folders[index] if index < len(top_folders) else None
+        file = top_files[index] if index < len(top_files) else None
+        table.add_row(
+            folder[0] if folder else "",
+            format_bytes(folder[1]) if folder else "",
+            file.path if file else "",
+            format_bytes(file.bytes) if file else "",
+        )
+    console.print(table)
+
+
+def _slugignore(console: Console, report: AnalyzeReport) -> None:
+    app = report.app
+    excluded = [f for f in app.files if not f.included]
+    if not app.slugignore and not app.untracked:
+        return
+    if app.slugignore:
+        console.print(
+            f".slugignore removes {len(excluded)} files, {format_bytes(sum(f.bytes for f in excluded))}:"
+        )
+        for rule in app.slugignore:
+            console.print(f"  line {rule.line}: {rule.pattern!s:<24} {rule.matched_paths} files")
+            if rule.note:
+                console.print(f"    ! {rule.note}", style="yellow")
+    if app.untracked:
+        shown = ", ".join(app.untracked[:5]) + (" …" if len(app.untracked) > 5 else "")
+        console.print(
+            f"{len(app.untracked)} files are not committed and will not deploy until they are: {shown}"
+        )
+    console.print()
+
+
+def _notes(console: Console, report: AnalyzeReport) -> None:
+    notes = [*report.notes, *report.dependencies.notes]
+    if report.dependencies.missing:
+        notes.append("required but not installed: " + ", ".join(report.dependencies.missing))
+    for problem in report.app.problems:
+        notes.append(f"{problem.path}: {problem.reason}")
+    for note in notes:
+        console.print(f"note: {note}", style="yellow")
+    method = report.compression.method
+    how = (
+        "exact (a real tar streamed through gzip -6)"
+        if method == "exact"
+        else f"estimated from {format_bytes(report.compression.sampled_bytes)} compressed samples"
+    )
+    console.print(f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}.")
+
+
+def _short_list(names: list[str], limit: int = 4) -> str:
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f" +{len(names) - limit}"
