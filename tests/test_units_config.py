@@ -66,7 +66,7 @@ def test_broken_pyproject_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_unknown_setting_names_the_known_ones(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.slugprof]\nslug-limt = "1 GB"\n')
-    with pytest.raises(UsageError, match="unknown setting 'slug-limt'.*slug-limit"):
+    with pytest.raises(UsageError, match=r"unknown setting 'slug-limt'.*slug-limit"):
         load_settings(tmp_path, {})
 
 

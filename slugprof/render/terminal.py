@@ -90,9 +90,7 @@ def _requirements(console: Console, report: AnalyzeReport) -> None:
         tops,
         key=lambda p: -sum(_compressed_of(report, name) for name in p.exclusive_packages),
     )
-    table = Table(
-        title="Requirements: what removing each one would save", title_justify="left", expand=False
-    )
+    table = Table(title="Requirements: what removing each one would save", title_justify="left", expand=False)
     table.add_column("requirement")
     table.add_column("version")
     table.add_column("compressed", justify="right")
@@ -150,12 +148,12 @@ def _app_files(console: Console, report: AnalyzeReport) -> None:
     top_files = sorted(included, key=lambda f: -f.bytes)[:TOP]
     for index in range(max(len(top_folders), len(top_files))):
         folder = top_folders[index] if index < len(top_folders) else None
-        file = top_files[index] if index < len(top_files) else None
+        largest = top_files[index] if index < len(top_files) else None
         table.add_row(
             folder[0] if folder else "",
             format_bytes(folder[1]) if folder else "",
-            file.path if file else "",
-            format_bytes(file.bytes) if file else "",
+            largest.path if largest else "",
+            format_bytes(largest.bytes) if largest else "",
         )
     console.print(table)
 
@@ -195,7 +193,9 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
         if method == "exact"
         else f"estimated from {format_bytes(report.compression.sampled_bytes)} compressed samples"
     )
-    console.print(f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}.")
+    console.print(
+        f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}."
+    )
 
 
 def _short_list(names: list[str], limit: int = 4) -> str:

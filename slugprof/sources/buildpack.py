@@ -38,7 +38,9 @@ def choose_package_manager(app_root: Path) -> PackageManagerChoice:
     present = [(file, manager) for file, manager in _MANAGER_FILES if (app_root / file).is_file()]
     errors: list[str] = []
     if (app_root / "Pipfile").is_file() and not (app_root / "Pipfile.lock").is_file():
-        errors.append("a Pipfile without Pipfile.lock fails the Heroku build: run `pipenv lock` and commit it")
+        errors.append(
+            "a Pipfile without Pipfile.lock fails the Heroku build: run `pipenv lock` and commit it"
+        )
     if len(present) > 1:
         names = ", ".join(file for file, _ in present)
         errors.append(f"several package manager files ({names}) fail the Heroku build: keep exactly one")
@@ -66,9 +68,7 @@ def choose_python_version(app_root: Path, settings: Settings) -> PythonVersionCh
         notes.append(f"runtime.txt asks for {text!r}, which the buildpack rejects: the build would fail")
     python_version_file = app_root / ".python-version"
     if python_version_file.is_file():
-        lines = [
-            line.split("#", 1)[0].strip() for line in _read_text(python_version_file).splitlines()
-        ]
+        lines = [line.split("#", 1)[0].strip() for line in _read_text(python_version_file).splitlines()]
         versions = [line for line in lines if line]
         if len(versions) == 1 and _is_supported(versions[0]):
             return PythonVersionChoice(versions[0], ".python-version", tuple(notes))
@@ -78,9 +78,9 @@ def choose_python_version(app_root: Path, settings: Settings) -> PythonVersionCh
         )
     pipfile_lock = app_root / "Pipfile.lock"
     if pipfile_lock.is_file():
-        version = _pipfile_lock_python(pipfile_lock)
-        if version and _is_supported(version):
-            return PythonVersionChoice(version, "Pipfile.lock", tuple(notes))
+        locked = _pipfile_lock_python(pipfile_lock)
+        if locked and _is_supported(locked):
+            return PythonVersionChoice(locked, "Pipfile.lock", tuple(notes))
     return PythonVersionChoice(settings.default_python, "buildpack default", tuple(notes))
 
 
@@ -154,13 +154,14 @@ PROFILE_D_SCRIPTS: dict[str, bytes] = {
     )
     * 4,
     ".profile.d/WEB_CONCURRENCY.sh": (
-        b'available_memory_in_mb=$(( $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes) / 1048576 ))\n'
+        b"available_memory_in_mb=$(( $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes) / 1048576 ))\n"
         b"cpu_cores=$(nproc)\nmax_concurrency_for_available_memory=$(( available_memory_in_mb / 256 ))\n"
         b"max_concurrency_for_cpu_cores=$(( cpu_cores * 2 + 1 ))\n"
     )
     * 8,
     ".profile.d/python.gunicorn.sh": (
-        b"export FORWARDED_ALLOW_IPS='*'\nexport GUNICORN_CMD_ARGS=${GUNICORN_CMD_ARGS:-\"--access-logfile -\"}\n"
+        b"export FORWARDED_ALLOW_IPS='*'\n"
+        b'export GUNICORN_CMD_ARGS=${GUNICORN_CMD_ARGS:-"--access-logfile -"}\n'
     ),
 }
 
