@@ -91,7 +91,9 @@ def analyze(
         )
 
     installed = {package.name for package in dependencies.packages}
-    parts = tuple(part for part in buildpack_parts(python, manager, options.settings) if part.name not in installed)
+    parts = tuple(
+        part for part in buildpack_parts(python, manager, options.settings) if part.name not in installed
+    )
 
     members = _tar_members(app, dependencies, python.minor)
     compression = estimate_compressed(

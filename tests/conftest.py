@@ -1,0 +1,52 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git sees no repository above tmp_path and no user or system configuration (no global ignores)."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+GitRunner = Callable[..., str]
+
+
+@pytest.fixture
+def git(isolated_git: None) -> GitRunner:
+    """Run a real git command in a folder: git(folder, "add", "."); returns its standard output."""
+
+    def run(cwd: Path, *arguments: str) -> str:
+        identity = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+        completed = subprocess.run(
+            ["git", *identity, *arguments], cwd=cwd, capture_output=True, text=True, check=False
+        )
+        assert completed.returncode == 0, f"git {' '.join(arguments)} failed: {completed.stderr}"
+        return completed.stdout
+
+    return run
+
+
+def write_tree(root: Path, paths: list[str]) -> None:
+    """Create files (with their path as content) and, for paths ending in '/', empty folders."""
+    for path in paths:
+        target = root / path
+        if path.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path)
+
+
+@pytest.fixture
+def make_tree() -> Callable[[Path, list[str]], None]:
+    return write_tree
