@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from slugprof import __version__
@@ -66,6 +66,8 @@ def analyze(
     python = choose_python_version(root, options.settings)
     manager = choose_package_manager(root)
     notes: list[str] = [*manager.build_errors, *python.notes]
+    if not (root / "Procfile").is_file():
+        notes.append("no Procfile: Heroku will not know how to start the web process")
 
     environment = find_environment(root, options.environment, environ)
     if environment is None:
@@ -104,6 +106,13 @@ def analyze(
         progress=progress,
     )
     slug = _slug(app, dependencies, parts, compression, options.settings)
+    app = replace(app, root=display_path(app.root))
+    if environment is not None:
+        dependencies = replace(
+            dependencies,
+            source=f"environment:{display_path(environment.prefix)}",
+            interpreter=display_path(environment.interpreter),
+        )
     return AnalyzeReport(
         schema_version=SCHEMA_VERSION,
         tool_version=__version__,
@@ -117,6 +126,15 @@ def analyze(
         slug=slug,
         notes=tuple(notes),
     )
+
+
+def display_path(path: str) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    try:
+        relative = Path(path).relative_to(Path.cwd())
+    except ValueError:
+        return path
+    return relative.as_posix() or "."
 
 
 def dependency_group(name: str) -> str:

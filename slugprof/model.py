@@ -45,6 +45,7 @@ class SlugignoreRule:
     pattern: str
     matched_paths: int  # files removed by this pattern (the first matching pattern wins)
     note: str | None = None  # a mistake worth telling, e.g. a '!' negation Heroku does not support
+    from_comment: bool = False  # a word after '#' that Heroku's published rule still reads as a pattern
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
                     "pattern": rule.pattern,
                     "matched_paths": rule.matched_paths,
                     "note": rule.note,
+                    "from_comment": rule.from_comment,
                 }
                 for rule in report.app.slugignore
             ],

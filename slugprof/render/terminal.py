@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from slugprof.model import AnalyzeReport
+from slugprof.model import AnalyzeReport, SlugignoreRule
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red"}
@@ -167,10 +167,24 @@ def _slugignore(console: Console, report: AnalyzeReport) -> None:
         console.print(
             f".slugignore removes {len(excluded)} files, {format_bytes(sum(f.bytes for f in excluded))}:"
         )
+        by_line: dict[int, list[SlugignoreRule]] = defaultdict(list)
         for rule in app.slugignore:
-            console.print(f"  line {rule.line}: {rule.pattern!s:<24} {rule.matched_paths} files")
-            if rule.note:
-                console.print(f"    ! {rule.note}", style="yellow")
+            by_line[rule.line].append(rule)
+        for line, rules in by_line.items():
+            patterns = " ".join(rule.pattern for rule in rules)
+            matched = sum(rule.matched_paths for rule in rules)
+            console.print(f"  line {line}: {patterns:<28} {matched} files")
+            comment_words = [rule.pattern for rule in rules if rule.from_comment]
+            if comment_words:
+                words = ", ".join(repr(word) for word in comment_words)
+                console.print(
+                    f"    ! words after '#' become patterns: Heroku's published slug compiler splits the "
+                    f"file at spaces before it drops comments, so {words} are read as file names",
+                    style="yellow",
+                )
+            for rule in rules:
+                if rule.note and not rule.from_comment:
+                    console.print(f"    ! {rule.note}", style="yellow")
     if app.untracked:
         shown = ", ".join(app.untracked[:5]) + (" …" if len(app.untracked) > 5 else "")
         console.print(

@@ -492,7 +492,13 @@ def _apply_slugignore(
         )
     )
     rules = tuple(
-        SlugignoreRule(line=pattern.line, pattern=pattern.token, matched_paths=count, note=pattern.note)
+        SlugignoreRule(
+            line=pattern.line,
+            pattern=pattern.token,
+            matched_paths=count,
+            note=pattern.note,
+            from_comment=pattern.from_comment,
+        )
         for pattern, count in zip(patterns, removed_counts, strict=True)
     )
     return files, rules

@@ -48,6 +48,7 @@ class SlugignorePattern:
     line: int  # 1-based line in .slugignore
     token: str  # the pattern as Heroku reads it
     note: str | None  # a mistake worth telling the user, else None
+    from_comment: bool = False  # a word after '#' on its line, which Heroku still reads as a pattern
 
 
 def parse_slugignore(text: str) -> tuple[SlugignorePattern, ...]:
@@ -74,7 +75,7 @@ def parse_slugignore(text: str) -> tuple[SlugignorePattern, ...]:
             patterns.append(SlugignorePattern(line_number, token, " ".join(notes) or None))
         for token in after_comment:
             notes = [_comment_word_note(token, line_number), *_token_notes(token)]
-            patterns.append(SlugignorePattern(line_number, token, " ".join(notes)))
+            patterns.append(SlugignorePattern(line_number, token, " ".join(notes), from_comment=True))
     return tuple(patterns)
 
 
