@@ -165,7 +165,8 @@ def _slugignore(console: Console, report: AnalyzeReport) -> None:
         return
     if app.slugignore:
         console.print(
-            f".slugignore removes {len(excluded)} files, {format_bytes(sum(f.bytes for f in excluded))}:"
+            f".slugignore removes {_count(len(excluded), 'file')}, "
+            f"{format_bytes(sum(f.bytes for f in excluded))}:"
         )
         by_line: dict[int, list[SlugignoreRule]] = defaultdict(list)
         for rule in app.slugignore:
@@ -173,13 +174,14 @@ def _slugignore(console: Console, report: AnalyzeReport) -> None:
         for line, rules in by_line.items():
             patterns = " ".join(rule.pattern for rule in rules)
             matched = sum(rule.matched_paths for rule in rules)
-            console.print(f"  line {line}: {patterns:<28} {matched} files")
+            console.print(f"  line {line}: {patterns:<28} {_count(matched, 'file')}")
             comment_words = [rule.pattern for rule in rules if rule.from_comment]
             if comment_words:
                 words = ", ".join(repr(word) for word in comment_words)
+                verb = "is read as a file name" if len(comment_words) == 1 else "are read as file names"
                 console.print(
                     f"    ! words after '#' become patterns: Heroku's published slug compiler splits the "
-                    f"file at spaces before it drops comments, so {words} are read as file names",
+                    f"file at spaces before it drops comments, so {words} {verb}",
                     style="yellow",
                 )
             for rule in rules:
@@ -210,6 +212,10 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
     console.print(
         f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}."
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _short_list(names: list[str], limit: int = 4) -> str:
