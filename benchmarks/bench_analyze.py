@@ -130,6 +130,31 @@ def timed(
     return estimate, time.perf_counter() - start
 
 
+def time_whole_analyze(venv: Path) -> tuple[float, float]:
+    """Seconds of `slugprof analyze` as a user runs it, cold (empty cache) and warm (same cache)."""
+    python = str(venv / "bin" / "python")
+    frozen = subprocess.run(
+        [python, "-m", "pip", "list", "--format=freeze", "--exclude", "pip", "--exclude", "setuptools"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    times = []
+    with tempfile.TemporaryDirectory() as scratch:
+        app = Path(scratch) / "app"
+        app.mkdir()
+        (app / "requirements.txt").write_text(frozen)
+        (app / "Procfile").write_text("web: gunicorn app:app\n")
+        (app / "app.py").write_text("app = None\n")
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(scratch) / "cache")}
+        command = [sys.executable, "-m", "slugprof", "analyze", str(app), "--env", str(venv), "-q"]
+        for _ in ("cold", "warm"):
+            start = time.perf_counter()
+            subprocess.run([*command, "--format", "json"], check=True, env=env, capture_output=True)
+            times.append(time.perf_counter() - start)
+    return times[0], times[1]
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -185,6 +210,13 @@ def main() -> int:
     if arguments.repeat > 1:
         print(f"  cold runs (s): {' '.join(f'{t:.2f}' for t in colds)}")
         print(f"  warm runs (s): {' '.join(f'{t:.2f}' for t in warms)}")
+
+    analyze_cold, analyze_warm = time_whole_analyze(folder.parents[2])
+    print(
+        f"slugprof analyze (whole command, a new process, on an app whose venv is this tree):"
+        f" cold {analyze_cold:.2f} s = {analyze_cold / real_time:.3f} x real,"
+        f" warm {analyze_warm:.2f} s = {analyze_warm / real_time:.3f} x real"
+    )
 
     if not arguments.no_exact:
         exact, exact_time = timed(members, exact=True)

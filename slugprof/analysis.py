@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -177,33 +178,37 @@ def _tar_members(app: AppInventory, dependencies: DependencyInventory, minor: st
 
 def _package_members(package: Package, site_packages: str) -> list[TarMember]:
     members = []
-    location = Path(package.location)
-    prefix = location.parents[2] if len(location.parents) > 2 else location
+    location = package.location.rstrip(os.sep) + os.sep
+    # site-packages is <prefix>/lib/pythonX.Y/site-packages: bin scripts sit under <prefix>.
+    prefix = os.path.dirname(os.path.dirname(os.path.dirname(package.location.rstrip(os.sep)))) + os.sep
     for file in package.files:
-        path = Path(file)
-        if path.is_relative_to(location):
-            arcname = f"{site_packages}/{path.relative_to(location).as_posix()}"
-        elif path.is_relative_to(prefix):
-            arcname = f".heroku/python/{path.relative_to(prefix).as_posix()}"
+        if file.startswith(location):
+            arcname = f"{site_packages}/{_posix(file[len(location) :])}"
+        elif file.startswith(prefix):
+            arcname = f".heroku/python/{_posix(file[len(prefix) :])}"
         else:
-            arcname = f".heroku/python/{path.name}"
-        is_link = path.is_symlink()
+            arcname = f".heroku/python/{os.path.basename(file)}"
         try:
-            size = 0 if is_link else path.lstat().st_size
-            link_target = os.readlink(path) if is_link else None
+            status = os.lstat(file)
+            is_link = stat.S_ISLNK(status.st_mode)
+            link_target = os.readlink(file) if is_link else None
         except OSError:
             continue
         members.append(
             TarMember(
                 arcname=arcname,
                 group=dependency_group(package.name),
-                size=size,
+                size=0 if is_link else status.st_size,
                 path=None if is_link else file,
                 kind="symlink" if is_link else "file",
                 link_target=link_target,
             )
         )
     return members
+
+
+def _posix(relative: str) -> str:
+    return relative.replace(os.sep, "/")
 
 
 def _slug(

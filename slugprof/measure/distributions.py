@@ -197,7 +197,7 @@ def _measure(distribution: Distribution, name: str, owned: set[str], notes: list
         notes.append(f"could not list files of {name}; counted its metadata folder only")
     else:
         missing = 0
-        pycache: dict[str, list[str]] = {}
+        pycache: dict[str, dict[str, list[str]]] = {}
         for path in listed:
             if not os.path.lexists(path):
                 missing += 1
@@ -261,14 +261,30 @@ def _join(base: str, relative: str) -> str:
     return os.path.normpath(os.path.join(base, relative))
 
 
-def _compiled_next_to(source: str, cache: dict[str, list[str]]) -> list[str]:
+def _compiled_next_to(source: str, cache: dict[str, dict[str, list[str]]]) -> list[str]:
     """The .pyc of `source` in its __pycache__, for any interpreter tag and optimisation level on disk."""
     folder, filename = os.path.split(source)
     pycache = os.path.join(folder, "__pycache__")
     if pycache not in cache:
-        cache[pycache] = _listdir(pycache)
-    pattern = re.compile(rf"{re.escape(filename[:-3])}\.[^.]+(\.opt-\d+)?\.pyc")
-    return [os.path.join(pycache, entry) for entry in cache[pycache] if pattern.fullmatch(entry)]
+        cache[pycache] = _compiled_by_module(_listdir(pycache))
+    return [os.path.join(pycache, entry) for entry in cache[pycache].get(filename[:-3], ())]
+
+
+def _compiled_by_module(entries: list[str]) -> dict[str, list[str]]:
+    """Group a __pycache__ listing by module: "m.cpython-313.pyc" and "m.cpython-313.opt-1.pyc" -> "m"."""
+    by_module: dict[str, list[str]] = {}
+    for entry in entries:
+        if not entry.endswith(".pyc"):
+            continue
+        parts = entry[: -len(".pyc")].split(".")
+        if len(parts) >= 3 and parts[-1].startswith("opt-"):
+            module = ".".join(parts[:-2])
+        elif len(parts) >= 2:
+            module = ".".join(parts[:-1])
+        else:
+            continue
+        by_module.setdefault(module, []).append(entry)
+    return by_module
 
 
 def _listdir(folder: str) -> list[str]:

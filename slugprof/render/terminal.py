@@ -52,9 +52,9 @@ def _summary(console: Console, report: AnalyzeReport) -> None:
         f"(boot time) · {report.app.root}"
     )
     console.print(
-        f"Python {report.python.version} ({report.python.source}) · package manager: "
-        f"{report.package_manager} · dependencies: {report.dependencies.source}"
+        f"Python {report.python.version} ({report.python.source}) · package manager: {report.package_manager}"
     )
+    console.print(f"Dependencies from {report.dependencies.source}")
     console.print()
 
 
