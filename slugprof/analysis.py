@@ -94,6 +94,13 @@ def analyze(
         )
 
     installed = {package.name for package in dependencies.packages}
+    if "django" in installed and any(
+        f.path.count("/") < 3 and f.path.endswith("manage.py") for f in app.included
+    ):
+        notes.append(
+            "the buildpack runs `manage.py collectstatic` for Django apps: its output (STATIC_ROOT) will be "
+            "in the slug too, and is not counted here"
+        )
     parts = tuple(
         part for part in buildpack_parts(python, manager, options.settings) if part.name not in installed
     )

@@ -96,14 +96,19 @@ def _requirements(console: Console, report: AnalyzeReport) -> None:
     table.add_column("compressed", justify="right")
     table.add_column("size", justify="right")
     table.add_column("brings in")
+    requirement_files = set(report.dependencies.requirements_files)
     for package in rows[:TOP]:
         others = [name for name in package.exclusive_packages if name != package.name]
+        keepers = [name for name in package.requested_by if name not in requirement_files]
+        brings_in = _short_list(others)
+        if package.name not in package.exclusive_packages and keepers:
+            brings_in = f"(stays: also required by {_short_list(keepers)})"
         table.add_row(
             package.name,
             package.version,
             format_bytes(sum(_compressed_of(report, name) for name in package.exclusive_packages)),
             format_bytes(package.exclusive_bytes or 0),
-            _short_list(others),
+            brings_in,
         )
     if len(rows) > TOP:
         table.caption = f"… and {len(rows) - TOP} more"
