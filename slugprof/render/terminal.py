@@ -59,12 +59,7 @@ def _summary(console: Console, report: AnalyzeReport) -> None:
 
 
 def _components(console: Console, report: AnalyzeReport) -> None:
-    table = Table(title="What is in the slug", title_justify="left", expand=False)
-    table.add_column("component")
-    table.add_column("compressed", justify="right")
-    table.add_column("size", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("how")
+    table = _table("What is in the slug", "component", "compressed>", "size>", "share>", "how")
     total = report.slug.compressed_bytes or 1
     for component in report.slug.components:
         table.add_row(
@@ -90,12 +85,14 @@ def _requirements(console: Console, report: AnalyzeReport) -> None:
         tops,
         key=lambda p: -sum(_compressed_of(report, name) for name in p.exclusive_packages),
     )
-    table = Table(title="Requirements: what removing each one would save", title_justify="left", expand=False)
-    table.add_column("requirement")
-    table.add_column("version")
-    table.add_column("compressed", justify="right")
-    table.add_column("size", justify="right")
-    table.add_column("brings in")
+    table = _table(
+        "Requirements: what removing each one would save",
+        "requirement",
+        "version",
+        "compressed>",
+        "size>",
+        "brings in",
+    )
     requirement_files = set(report.dependencies.requirements_files)
     for package in rows[:TOP]:
         others = [name for name in package.exclusive_packages if name != package.name]
@@ -119,12 +116,7 @@ def _packages(console: Console, report: AnalyzeReport) -> None:
     packages = sorted(report.dependencies.packages, key=lambda p: -_compressed_of(report, p.name))
     if not packages:
         return
-    table = Table(title="Largest packages", title_justify="left", expand=False)
-    table.add_column("package")
-    table.add_column("compressed", justify="right")
-    table.add_column("size", justify="right")
-    table.add_column("files", justify="right")
-    table.add_column("required by")
+    table = _table("Largest packages", "package", "compressed>", "size>", "files>", "required by")
     for package in packages[:TOP]:
         table.add_row(
             f"{package.name} {package.version}",
@@ -144,11 +136,7 @@ def _app_files(console: Console, report: AnalyzeReport) -> None:
     for file in included:
         head = file.path.split("/", 1)[0] + "/" if "/" in file.path else "(top-level files)"
         folders[head] += file.bytes
-    table = Table(title="Largest app folders and files", title_justify="left", expand=False)
-    table.add_column("folder")
-    table.add_column("size", justify="right")
-    table.add_column("file")
-    table.add_column("size", justify="right")
+    table = _table("Largest app folders and files", "folder", "size>", "file", "size>")
     top_folders = sorted(folders.items(), key=lambda item: -item[1])[:TOP]
     top_files = sorted(included, key=lambda f: -f.bytes)[:TOP]
     for index in range(max(len(top_folders), len(top_files))):
@@ -217,6 +205,17 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
     console.print(
         f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}."
     )
+
+
+def _table(title: str, *columns: str) -> Table:
+    """A table titled on the left; a column name ending in '>' is right-aligned (numbers)."""
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in columns:
+        if column.endswith(">"):
+            table.add_column(column[:-1], justify="right")
+        else:
+            table.add_column(column)
+    return table
 
 
 def _count(number: int, noun: str) -> str:

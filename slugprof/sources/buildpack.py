@@ -88,49 +88,57 @@ def buildpack_parts(
     python: PythonVersionChoice, manager: PackageManagerChoice, settings: Settings
 ) -> tuple[BuildpackPart, ...]:
     """The runtime and tools the buildpack leaves in the slug, sized from settings."""
-    parts = [
-        BuildpackPart(
-            name="python",
-            description=f"Python {python.version} runtime (.heroku/python)",
-            bytes=settings.python_runtime_size,
-            compressed_bytes=settings.python_runtime_compressed_size,
-            measured=False,
-            source="setting python-runtime-size (derived from a stripped CPython standard library)",
+    # (name, description, size, compressed size, where the figure comes from)
+    sized: list[tuple[str, str, int, int, str]] = [
+        (
+            "python",
+            f"Python {python.version} runtime (.heroku/python)",
+            settings.python_runtime_size,
+            settings.python_runtime_compressed_size,
+            "setting python-runtime-size (derived from a stripped CPython standard library)",
         )
     ]
     if manager.name == "pip":
-        parts.append(
-            BuildpackPart(
-                name="pip",
-                description="pip, installed by the buildpack and kept in site-packages",
-                bytes=settings.pip_size,
-                compressed_bytes=settings.pip_compressed_size,
-                measured=False,
-                source="setting pip-size (measured: pip 26.2.1 with bytecode)",
+        sized.append(
+            (
+                "pip",
+                "pip, installed by the buildpack and kept in site-packages",
+                settings.pip_size,
+                settings.pip_compressed_size,
+                "setting pip-size (measured: pip 26.2.1 with bytecode)",
             )
         )
         if python.minor in ("3.10", "3.11", "3.12"):
-            parts.append(
-                BuildpackPart(
-                    name="setuptools",
-                    description="setuptools, installed with pip for Python 3.10-3.12",
-                    bytes=settings.setuptools_size,
-                    compressed_bytes=settings.setuptools_compressed_size,
-                    measured=False,
-                    source="setting setuptools-size (measured: setuptools 70.3.0 with bytecode)",
+            sized.append(
+                (
+                    "setuptools",
+                    "setuptools, installed with pip for Python 3.10-3.12",
+                    settings.setuptools_size,
+                    settings.setuptools_compressed_size,
+                    "setting setuptools-size (measured: setuptools 70.3.0 with bytecode)",
                 )
             )
     elif manager.name == "pipenv":
-        parts.append(
-            BuildpackPart(
-                name="pipenv",
-                description="Pipenv's virtualenv, kept in the slug by the buildpack",
-                bytes=settings.pipenv_size,
-                compressed_bytes=settings.pipenv_compressed_size,
-                measured=False,
-                source="setting pipenv-size (measured: pipenv 2026.7.1 and its dependencies)",
+        sized.append(
+            (
+                "pipenv",
+                "Pipenv's virtualenv, kept in the slug by the buildpack",
+                settings.pipenv_size,
+                settings.pipenv_compressed_size,
+                "setting pipenv-size (measured: pipenv 2026.7.1 and its dependencies)",
             )
         )
+    parts = [
+        BuildpackPart(
+            name=name,
+            description=description,
+            bytes=size,
+            compressed_bytes=compressed,
+            measured=False,
+            source=source,
+        )
+        for name, description, size, compressed, source in sized
+    ]
     parts.append(
         BuildpackPart(
             name="profile.d",
