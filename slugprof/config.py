@@ -47,11 +47,14 @@ class Settings:
     pipenv_compressed_size: int = 13_100_000
     # The buildpack's default Python when the app names none (buildpack v351: latest 3.14).
     default_python: str = "3.14"
+    # Heroku-26's glibc is unverified (Ubuntu 26.04). It caps which manylinux wheels install; the
+    # Heroku-24 value is the safe default: every wheel that installs there installs on a newer glibc.
+    heroku_26_glibc: str = "2.39"
 
 
 # Keys accepted in [tool.slugprof] and as SLUGPROF_<KEY> (upper case, '-' -> '_').
 _SIZE_KEYS = {field.name.replace("_", "-"): field.name for field in fields(Settings) if field.type == "int"}
-_TEXT_KEYS = {"default-python": "default_python"}
+_TEXT_KEYS = {"default-python": "default_python", "heroku-26-glibc": "heroku_26_glibc"}
 
 
 def load_settings(

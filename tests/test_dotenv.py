@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from slugprof.sources.dotenv import read_dotenv
+
+
+def test_heroku_local_style_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# config vars for heroku local\n"
+        "SECRET_KEY=dev-not-secret\n"
+        "export WEB_CONCURRENCY=3\n"
+        "DATABASE_URL = 'postgres://u:p@localhost/db'\n"
+        'GREETING="hello\\nworld"\n'
+        "PIP_EXTRA_INDEX_URL=https://download.example.org/whl/cpu  # cpu wheels\n"
+        "EMPTY=\n"
+        "this is not a variable\n",
+        encoding="utf-8",
+    )
+    values, notes = read_dotenv(tmp_path)
+    assert values == {
+        "SECRET_KEY": "dev-not-secret",
+        "WEB_CONCURRENCY": "3",
+        "DATABASE_URL": "postgres://u:p@localhost/db",
+        "GREETING": "hello\nworld",
+        "PIP_EXTRA_INDEX_URL": "https://download.example.org/whl/cpu",
+        "EMPTY": "",
+    }
+    assert notes == (".env:8: not a KEY=VALUE line, skipped",)
+
+
+def test_missing_or_binary_env_file(tmp_path: Path) -> None:
+    assert read_dotenv(tmp_path) == ({}, ())
+    (tmp_path / ".env").write_bytes(bytes(range(256)))
+    values, notes = read_dotenv(tmp_path)
+    assert isinstance(values, dict)
+    assert notes
