@@ -102,6 +102,8 @@ class DependencyInventory:
     not_required: tuple[Package, ...] = ()  # installed but outside that closure: not in the slug
     missing: tuple[str, ...] = ()  # required but not installed in the environment
     notes: tuple[str, ...] = ()
+    target: Target | None = None  # set when resolved for the dyno instead of measured installed
+    resolver: str | None = None  # what resolved them, e.g. "uv 0.13.8" or "uv.lock"
 
     @property
     def bytes(self) -> int:

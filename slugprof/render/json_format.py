@@ -57,6 +57,18 @@ def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
         "package_manager": report.package_manager,
         "dependencies": {
             "source": dependencies.source,
+            "target": (
+                {
+                    "stack": dependencies.target.stack,
+                    "arch": dependencies.target.arch,
+                    "python": dependencies.target.python,
+                    "glibc": dependencies.target.glibc,
+                    "manager": dependencies.target.manager,
+                }
+                if dependencies.target
+                else None
+            ),
+            "resolver": dependencies.resolver,
             "interpreter": dependencies.interpreter,
             "python_version": dependencies.python_version,
             "requirements_files": list(dependencies.requirements_files),
@@ -70,6 +82,8 @@ def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
                     "bytes": package.bytes,
                     "compressed_bytes": compressed_by_package[package.name],
                     "files": package.file_count,
+                    "measured": package.measured,
+                    "size_method": package.size_method,
                     "requested_by": list(package.requested_by),
                     "top_level": package.top_level,
                     **(
@@ -142,6 +156,8 @@ def render_json(report: AnalyzeReport) -> str:
 
 
 def _package_compressed(compression: CompressionEstimate, package: Package) -> int:
+    if package.compressed_bytes is not None:
+        return package.compressed_bytes
     estimate = compression.group(f"dep:{package.name}")
     return estimate.compressed_bytes if estimate else 0
 

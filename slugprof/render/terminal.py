@@ -54,7 +54,15 @@ def _summary(console: Console, report: AnalyzeReport) -> None:
     console.print(
         f"Python {report.python.version} ({report.python.source}) · package manager: {report.package_manager}"
     )
-    console.print(f"Dependencies from {report.dependencies.source}")
+    dependencies = report.dependencies
+    if dependencies.target is not None:
+        target = dependencies.target
+        console.print(
+            f"Dependencies resolved for {target.stack} {target.arch}, Python {target.python} "
+            f"(glibc {target.glibc}) by {dependencies.resolver}, not installed here"
+        )
+    else:
+        console.print(f"Dependencies from {dependencies.source}")
     console.print()
 
 
@@ -73,6 +81,9 @@ def _components(console: Console, report: AnalyzeReport) -> None:
 
 
 def _compressed_of(report: AnalyzeReport, name: str) -> int:
+    for package in report.dependencies.packages:
+        if package.name == name and package.compressed_bytes is not None:
+            return package.compressed_bytes
     estimate = report.compression.group(f"dep:{name}")
     return estimate.compressed_bytes if estimate else 0
 
@@ -119,7 +130,7 @@ def _packages(console: Console, report: AnalyzeReport) -> None:
     table = _table("Largest packages", "package", "compressed>", "size>", "files>", "required by")
     for package in packages[:TOP]:
         table.add_row(
-            f"{package.name} {package.version}",
+            f"{package.name} {package.version}" + ("" if package.measured else " (estimated)"),
             format_bytes(_compressed_of(report, package.name)),
             format_bytes(package.bytes),
             str(package.file_count),
