@@ -294,3 +294,78 @@ class AnalyzeReport:
     slug: Slug
     notes: tuple[str, ...] = ()  # build errors and warnings the buildpack would print, caveats
     findings: tuple[Finding, ...] = ()
+
+
+# --- profile: the app's web process as a dyno runs it ----------------------------------------
+
+ProcessRole = Literal["master", "worker", "other"]
+
+
+@dataclass(frozen=True)
+class DynoSize:
+    name: str  # "standard-1x"
+    memory_bytes: int  # the quota (Heroku's "512 MB" is 512 MiB: the cgroup limit)
+    r15_multiplier: float  # the dyno restarts (R15) at quota x this; above 1x it swaps first (R14)
+    cores: int  # nproc on that dyno, which the buildpack's WEB_CONCURRENCY formula reads
+    web_concurrency: int  # what the buildpack sets WEB_CONCURRENCY to on it
+
+
+@dataclass(frozen=True)
+class ProcessSnapshot:
+    """One process at one instant of the sampler."""
+
+    pid: int
+    rss: int
+    pss: int
+    uss: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    """The whole process tree at one instant."""
+
+    seconds: float  # since the process started
+    total_pss: int  # the dyno's total: PSS summed over the tree (shared pages counted once)
+    total_rss: int  # the naive total: RSS summed (shared pages counted once per process)
+    processes: tuple[ProcessSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class ProcessProfile:
+    pid: int
+    role: ProcessRole
+    command: str
+    peak_rss_bytes: int
+    peak_pss_bytes: int
+    peak_uss_bytes: int
+    threads_max: int  # OS threads, less the ones the profiler and gunicorn's control socket add
+    heap_peak_bytes: int | None = None  # from memray, when it ran
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+
+@dataclass(frozen=True)
+class ImportCost:
+    module: str  # top-level module name, e.g. "pandas"
+    bytes: int  # memory its import allocated (still held at the heap peak)
+    role: ProcessRole  # where it was paid: the master (shared under --preload) or each worker
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    count: int
+    status_codes: tuple[tuple[int, int], ...]  # (status, how many); 0 for connection errors
+    latency_p50: float
+    latency_p95: float
+    latency_max: float
+
+
+@dataclass(frozen=True)
+class DynoFit:
+    dyno: str
+    quota_bytes: int
+    workers: int  # the worker count the prediction is for (the dyno's WEB_CONCURRENCY or the app's)
+    predicted_bytes: int
+    status: Literal["ok", "r14", "r15"]
+    max_workers: int  # the most workers that fit under quota x (1 - headroom); 0 if none
