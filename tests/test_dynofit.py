@@ -1,0 +1,35 @@
+from slugprof.measure.dynofit import MIB, WorkerCost, fit_dynos, max_workers, worker_cost
+from slugprof.model import DynoSize
+
+STANDARD_1X = DynoSize("standard-1x", 512 * MIB, 2.0, 8, 2)
+PRIVATE_S = DynoSize("private-s", 1024 * MIB, 1.0, 8, 4)
+
+
+def test_worker_cost_splits_base_and_marginal() -> None:
+    cost = worker_cost(300 * MIB, [80 * MIB, 100 * MIB])
+    assert cost == WorkerCost(base_bytes=120 * MIB, marginal_bytes=90 * MIB, observed_workers=2)
+
+
+def test_statuses_follow_quota_and_restart_threshold() -> None:
+    # base 100 MiB + 2 x 150 MiB = 400 MiB: fits 512 MiB.
+    fine = fit_dynos(WorkerCost(100 * MIB, 150 * MIB, 2), [STANDARD_1X])[0]
+    assert (fine.workers, fine.predicted_bytes, fine.status) == (2, 400 * MIB, "ok")
+    # 100 + 2 x 300 = 700 MiB: above the quota (swap, R14), below 2x (no restart).
+    swapping = fit_dynos(WorkerCost(100 * MIB, 300 * MIB, 2), [STANDARD_1X])[0]
+    assert swapping.status == "r14"
+    # 100 + 2 x 500 = 1100 MiB: above 2 x 512 MiB: R15.
+    assert fit_dynos(WorkerCost(100 * MIB, 500 * MIB, 2), [STANDARD_1X])[0].status == "r15"
+    # Private dynos restart at their quota: 100 + 4 x 240 = 1060 MiB > 1024 MiB.
+    assert fit_dynos(WorkerCost(100 * MIB, 240 * MIB, 2), [PRIVATE_S])[0].status == "r15"
+
+
+def test_fixed_workers_override_web_concurrency() -> None:
+    fit = fit_dynos(WorkerCost(100 * MIB, 100 * MIB, 3), [STANDARD_1X], fixed_workers=3)[0]
+    assert (fit.workers, fit.predicted_bytes) == (3, 400 * MIB)
+
+
+def test_max_workers_keeps_the_headroom() -> None:
+    # 512 MiB x 0.9 = 460.8 MiB; minus 100 base = 360.8 MiB; / 100 = 3 workers.
+    assert max_workers(WorkerCost(100 * MIB, 100 * MIB, 2), 512 * MIB, 0.10) == 3
+    assert max_workers(WorkerCost(100 * MIB, 100 * MIB, 2), 512 * MIB, 0.0) == 4
+    assert max_workers(WorkerCost(500 * MIB, 100 * MIB, 2), 512 * MIB, 0.10) == 0
