@@ -369,3 +369,32 @@ class DynoFit:
     predicted_bytes: int
     status: Literal["ok", "r14", "r15"]
     max_workers: int  # the most workers that fit under quota x (1 - headroom); 0 if none
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    schema_version: int
+    tool_version: str
+    created: str
+    app_root: str
+    process_type: str  # "web"
+    command: str  # the Procfile command as written
+    dyno: str  # the dyno size it ran as
+    web_concurrency: str | None  # WEB_CONCURRENCY the process saw
+    memray: str  # "app", "borrowed", "off", or "unavailable: <why>"
+    boot_seconds: float
+    shutdown_seconds: float
+    graceful_shutdown: bool
+    peak_total_bytes: int  # peak of the summed PSS: the dyno's figure
+    peak_total_rss_bytes: int  # peak of the summed RSS: the naive figure
+    samples: tuple[MemorySample, ...]
+    processes: tuple[ProcessProfile, ...]
+    imports: tuple[ImportCost, ...]
+    requests: RequestStats | None
+    worker_growth: tuple[tuple[int, float], ...]  # (pid, bytes per second of USS)
+    worker_marginal_bytes: int
+    base_bytes: int
+    headroom: float
+    dyno_fit: tuple[DynoFit, ...]
+    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
