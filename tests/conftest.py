@@ -50,3 +50,24 @@ def write_tree(root: Path, paths: list[str]) -> None:
 @pytest.fixture
 def make_tree() -> Callable[[Path, list[str]], None]:
     return write_tree
+
+
+# --- opt-in tests against the real package index -------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-network",
+        action="store_true",
+        default=False,
+        help="run the tests marked `network` (they use the real package index)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-network"):
+        return
+    skip = pytest.mark.skip(reason="uses the real package index: give --run-network to run it")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)

@@ -26,13 +26,15 @@ def build_wheel(
     extras: Mapping[str, Sequence[str]] | None = None,
     console_scripts: Mapping[str, str] | None = None,
     data: Mapping[str, Mapping[str, str | bytes]] | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
-    """Write `<name>-<version>-py3-none-any.whl` into `dest` and return its path.
+    """Write `<name>-<version>-<tag>.whl` into `dest` and return its path.
 
     `files`: paths inside the wheel's root (site-packages) to content; by default one package
     `<name>/__init__.py`. `requires`: Requires-Dist lines, markers allowed. `extras`: extra name to
     the requirements it adds. `console_scripts`: script name to "module:function". `data`: a wheel
-    `.data` scheme ("scripts", "data", ...) to its files.
+    `.data` scheme ("scripts", "data", ...) to its files. `tag`: the wheel's compatibility tag, e.g.
+    "cp313-cp313-manylinux_2_17_x86_64" or "cp313-cp313-win_amd64" (one tag, or compressed tags).
     """
     dest.mkdir(parents=True, exist_ok=True)
     project = canonicalize_name(name).replace("-", "_")
@@ -57,9 +59,16 @@ def build_wheel(
             encoded = content.encode("utf-8") if isinstance(content, str) else content
             members[f"{project}-{version}.data/{scheme}/{path}"] = encoded
     members[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n\n").encode("utf-8")
-    members[f"{dist_info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: slugprof-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    pure = tag.endswith("-none-any")
+    tag_lines = "".join(
+        f"Tag: {python}-{abi}-{platform}\n"
+        for python in tag.split("-")[0].split(".")
+        for abi in tag.split("-")[1].split(".")
+        for platform in tag.split("-")[2].split(".")
     )
+    members[f"{dist_info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: slugprof-tests\nRoot-Is-Purelib: {str(pure).lower()}\n{tag_lines}"
+    ).encode("ascii")
     if console_scripts:
         lines = ["[console_scripts]"] + [f"{script} = {target}" for script, target in console_scripts.items()]
         members[f"{dist_info}/entry_points.txt"] = ("\n".join(lines) + "\n").encode("utf-8")
@@ -68,7 +77,7 @@ def build_wheel(
     record_rows.append(f"{dist_info}/RECORD,,")
     members[f"{dist_info}/RECORD"] = ("\n".join(record_rows) + "\n").encode("utf-8")
 
-    wheel_path = dest / f"{project}-{version}-py3-none-any.whl"
+    wheel_path = dest / f"{project}-{version}-{tag}.whl"
     with zipfile.ZipFile(wheel_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path, content in members.items():
             archive.writestr(path, content)
