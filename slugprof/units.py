@@ -61,3 +61,14 @@ def format_bytes(count: int | float, *, signed: bool = False) -> str:
             value = count / scale
             return f"{sign}{value:.1f} {unit}" if value < 100 else f"{sign}{value:.0f} {unit}"
     return f"{sign}{count / 1000**3:.2f} GB"
+
+
+def format_binary(count: int | float) -> str:
+    """Memory for humans, in binary units as dyno quotas are: 812 KiB, 243.5 MiB, 1.50 GiB."""
+    if count < 1024:
+        return f"{int(count)} B"
+    if count < 1024**2:
+        return f"{count / 1024:.0f} KiB"
+    if count < 1024**3:
+        return f"{count / 1024**2:.1f} MiB"
+    return f"{count / 1024**3:.2f} GiB"

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from slugprof import __version__
-from slugprof.cli import analyze
+from slugprof.cli import analyze, profile
 from slugprof.errors import EXIT_USAGE, SlugprofError, UsageError
 
 EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
-Know your Heroku Python app's slug size before you push.
+Know your Heroku Python app's slug size and dyno memory before you push.
 
 exit codes:
   0  measured (analyze) / within limits
@@ -36,7 +36,7 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: list[Command] = [analyze.AnalyzeCommand()]
+COMMANDS: list[Command] = [analyze.AnalyzeCommand(), profile.ProfileCommand()]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,144 @@
+"""`slugprof profile [APP]`: start the web process as a dyno does, and measure its memory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from slugprof.cli.progress_bar import ProgressBar
+from slugprof.errors import EXIT_OK, UsageError
+from slugprof.model import ProfileReport
+from slugprof.processes import AppFailure
+from slugprof.profiling import ProfileOptions, profile
+from slugprof.render.profile_json import render_profile_json
+from slugprof.render.profile_terminal import render_profile_terminal
+from slugprof.sources.dyno import DEFAULT_DYNO, DYNO_SIZES
+
+_EXTENSIONS = {".json": "json", ".txt": "terminal"}
+
+
+class ProfileCommand:
+    NAME = "profile"
+    HELP = "start the Procfile's web process as a dyno does and measure its memory"
+    DESCRIPTION = f"""\
+Start the app's web process from its Procfile the way a dyno starts it (through a shell, in the
+app folder, with $PORT, DYNO=web.1, WEB_CONCURRENCY as the buildpack sets it for --dyno, the
+buildpack's .profile.d variables and the config vars in the app's .env), send it requests, stop it
+as Heroku does (SIGTERM, 30 s, then SIGKILL), and report:
+
+  the dyno's peak memory (the sum of PSS over every process: shared pages counted once), each
+  process's RSS, PSS, USS and threads, boot and shutdown times, what one more worker costs, and
+  for every dyno size whether the app fits (R14 above the quota, R15 at the restart threshold) and
+  how many workers would.
+
+With memray (the default where it runs), a second run under `memray run --follow-fork` adds
+each process's heap peak and the memory each import costs. Memory figures always come from the
+run without memray, which would otherwise add its own footprint.
+
+dyno sizes: {", ".join(size.name for size in DYNO_SIZES)}
+
+Exits 0 when it measured, 2 for bad input (no Procfile, no such process type), 3 when the app
+failed to boot or crashed (its own error is shown).
+"""
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("app", nargs="?", default=".", help="the app's folder (default: .)")
+        parser.add_argument(
+            "--process", default="web", metavar="NAME", help="Procfile process type (default web)"
+        )
+        parser.add_argument(
+            "--dyno", default=DEFAULT_DYNO, metavar="SIZE", help="dyno size (default standard-1x)"
+        )
+        parser.add_argument("--env", metavar="PATH", help="the app's virtualenv (its bin goes first on PATH)")
+        parser.add_argument(
+            "--requests", type=int, default=20, metavar="N", help="GET requests to send (default 20)"
+        )
+        parser.add_argument(
+            "--url", action="append", metavar="PATH", help="path to request; repeatable (default /)"
+        )
+        parser.add_argument(
+            "--duration",
+            type=float,
+            default=0.0,
+            metavar="S",
+            help="keep the app up S seconds for your own load",
+        )
+        parser.add_argument(
+            "--headroom",
+            type=float,
+            default=10.0,
+            metavar="PCT",
+            help="memory kept free when fitting (default 10)",
+        )
+        parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
+        parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
+        parser.add_argument("--format", choices=("terminal", "json"), help="output format")
+        parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (.json or .txt)")
+        parser.add_argument(
+            "-v", "--verbose", action="store_true", help="show the app's output when it fails"
+        )
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.requests < 0:
+            raise UsageError("--requests must be 0 or more")
+        if args.duration < 0:
+            raise UsageError("--duration must be 0 or more")
+        if not 0 <= args.headroom < 100:
+            raise UsageError("--headroom is a percentage from 0 to 99")
+        urls = tuple(args.url or ["/"])
+        for url in urls:
+            if not url.startswith("/"):
+                raise UsageError(f"--url {url}: give a path that starts with '/', e.g. /health")
+        output_format = args.format or _format_from_extension(args.output) or "terminal"
+        options = ProfileOptions(
+            app_root=Path(args.app),
+            process_type=args.process,
+            dyno=args.dyno,
+            environment=args.env,
+            memray=not args.no_memray,
+            requests=args.requests,
+            urls=urls,
+            duration=args.duration,
+            headroom=args.headroom / 100,
+            port=args.port,
+        )
+        try:
+            with ProgressBar(enabled=not args.quiet) as progress:
+                report = profile(options, os.environ, progress)
+        except AppFailure as failure:
+            if args.verbose and failure.output_tail:
+                print(failure.output_tail, file=sys.stderr)
+            raise
+        text = _render(report, output_format, to_terminal=args.output is None)
+        if args.output:
+            try:
+                Path(args.output).write_text(text, encoding="utf-8")
+            except OSError as error:
+                raise UsageError(f"cannot write {args.output}: {error.strerror}") from error
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+
+
+def _render(report: ProfileReport, output_format: str, *, to_terminal: bool) -> str:
+    if output_format == "json":
+        return render_profile_json(report)
+    color = to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    width = os.get_terminal_size().columns if color else 100
+    return render_profile_terminal(report, color=color, width=width)
+
+
+def _format_from_extension(output: str | None) -> str | None:
+    if output is None:
+        return None
+    suffix = Path(output).suffix.lower()
+    if suffix not in _EXTENSIONS:
+        raise UsageError(
+            f"-o {output}: cannot tell the format from {suffix or 'no extension'!r}; "
+            "use .json or .txt, or --format"
+        )
+    return _EXTENSIONS[suffix]

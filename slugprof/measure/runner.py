@@ -1,0 +1,154 @@
+"""One run of the app's web process as a dyno runs it: start, sample, serve, stop, leave nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from slugprof.errors import ToolFailure
+from slugprof.measure.sampler import TreeSampler, classify_roles
+from slugprof.measure.traffic import (
+    app_failure,
+    drive_requests,
+    port_in_use,
+    wait_until_listening,
+    wait_until_serving,
+)
+from slugprof.model import MemorySample, ProcessRole, RequestStats
+from slugprof.processes import ManagedProcess
+from slugprof.progress import NoProgress, Progress
+
+SHELL = "/bin/sh"  # the dyno runs the Procfile command with `sh -c`
+_POLL_SECONDS = 0.05
+# The first answer comes from the first worker up; the others may still be importing the app.
+# The tree is settled when its processes and its total PSS have not changed for a while.
+_SETTLED_SECONDS = 0.5
+_SETTLED_TOLERANCE = 0.02
+_SETTLE_LIMIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    boot_seconds: float  # from the process's start until $PORT accepted a connection (R10 at 60 s)
+    shutdown_seconds: float  # from SIGTERM until the last process exited (or SIGKILL)
+    graceful: bool  # every process exited within the shutdown timeout, without SIGKILL
+    exit_code: int | None  # of the shell running the command (negative: killed by that signal)
+    samples: tuple[MemorySample, ...]
+    roles: dict[int, ProcessRole]
+    commands: dict[int, str]
+    requests: RequestStats | None
+    output_tail: str
+    pids: tuple[int, ...]  # every process seen in the tree
+
+
+def run_web_process(
+    command: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    port: int,
+    boot_timeout: float = 60.0,
+    requests: int = 0,
+    paths: Sequence[str] = ("/",),
+    duration: float = 0.0,
+    sample_interval: float = 0.1,
+    shutdown_timeout: float = 30.0,
+    wrap: Callable[[str], str] | None = None,
+    progress: Progress = NoProgress(),  # noqa: B008 (stateless)
+) -> RunResult:
+    """Run `command` through `sh -c` in `cwd` with `env`, sample its tree, send it requests, keep it
+    up `duration` seconds, then stop it as Heroku does: SIGTERM to every process, up to
+    `shutdown_timeout` seconds, then SIGKILL.
+
+    An app that exits before it is stopped raises AppFailure (a ToolFailure) with its own error.
+    Whatever happens, every process of the run is gone when this returns or raises.
+    """
+    if port_in_use(port):
+        raise ToolFailure(f"port {port} is already in use on this machine; choose another")
+    paths = tuple(paths) or ("/",)
+    shell_command = wrap(command) if wrap is not None else command
+
+    progress.stage(f"Starting the web process: {command}")
+    with ManagedProcess([SHELL, "-c", shell_command], cwd=cwd, env=env) as process:
+        sampler = TreeSampler(process.pid, sample_interval, started_at=process.started_at)
+        sampler.start()
+        roles: dict[int, ProcessRole] = {}
+        try:
+            boot_seconds = wait_until_listening(port, process, boot_timeout)
+            progress.stage(f"Listening on port {port} after {boot_seconds:.1f} s; waiting for an answer")
+            wait_until_serving(port, paths[0], process, boot_timeout)
+            progress.stage("Waiting for every worker to finish booting")
+            _wait_until_settled(sampler, process)
+            process.remember_descendants()
+            roles.update(classify_roles(process.pid))
+
+            stats = None
+            if requests > 0:
+                progress.stage(f"Sending {requests} requests", total=requests)
+                stats = drive_requests(port, paths, requests, progress=progress)
+                _check_running(process)
+            if duration > 0:
+                progress.stage(f"Keeping the app up for {duration:g} s")
+                _stay_up(process, duration)
+
+            _check_running(process)
+            sampler.sample_once()  # the state the app is stopped in, however short the run
+            # Samples cover the running app only: while Python tears a worker down it touches
+            # objects, copying shared pages, so the total rises during a shutdown it says nothing of.
+            samples = sampler.stop()
+            process.remember_descendants()
+            roles.update({pid: role for pid, role in classify_roles(process.pid).items() if pid not in roles})
+            progress.stage("Stopping the app: SIGTERM, as Heroku does")
+            outcome = process.terminate_group(shutdown_timeout)
+        finally:
+            sampler.stop()
+        for pid, role in sampler.roles().items():
+            roles.setdefault(pid, role)
+        output_tail = process.output_tail()
+
+    return RunResult(
+        boot_seconds=boot_seconds,
+        shutdown_seconds=outcome.seconds,
+        graceful=outcome.graceful,
+        exit_code=outcome.exit_code,
+        samples=tuple(samples),
+        roles=roles,
+        commands=sampler.commands,
+        requests=stats,
+        output_tail=output_tail,
+        pids=sampler.pids,
+    )
+
+
+def _check_running(process: ManagedProcess) -> None:
+    if process.poll() is not None:
+        raise app_failure(process, "before slugprof stopped it")
+
+
+def _stay_up(process: ManagedProcess, duration: float) -> None:
+    deadline = time.monotonic() + duration
+    while (remaining := deadline - time.monotonic()) > 0:
+        _check_running(process)
+        time.sleep(min(_POLL_SECONDS, remaining))
+
+
+def _wait_until_settled(sampler: TreeSampler, process: ManagedProcess) -> None:
+    """Wait (at most _SETTLE_LIMIT_SECONDS) until no process came or went and the total PSS stayed
+    within 2% for _SETTLED_SECONDS (at least three samples): every worker has booted."""
+    window = max(_SETTLED_SECONDS, 3 * sampler.interval)
+    began = time.monotonic()
+    while time.monotonic() - began < _SETTLE_LIMIT_SECONDS:
+        _check_running(process)
+        if time.monotonic() - began >= window and _settled(sampler.recent(window), window):
+            return
+        time.sleep(min(_POLL_SECONDS, sampler.interval))
+
+
+def _settled(samples: Sequence[MemorySample], window: float) -> bool:
+    if len(samples) < 3 or samples[-1].seconds - samples[0].seconds < window * 0.9:
+        return False
+    pid_sets = {frozenset(snapshot.pid for snapshot in sample.processes) for sample in samples}
+    totals = [sample.total_pss for sample in samples]
+    return len(pid_sets) == 1 and max(totals) - min(totals) <= _SETTLED_TOLERANCE * max(totals)

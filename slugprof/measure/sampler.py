@@ -1,0 +1,345 @@
+"""Memory and threads of a process tree over time, sampled with psutil, and what the samples say."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import psutil
+
+from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot
+
+# Wrappers the Procfile command may run inside of; the server is the process they start.
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh", "mksh", "busybox"})
+
+PYTHON_SERVERS = frozenset(
+    {"gunicorn", "uvicorn", "hypercorn", "daphne", "waitress-serve", "memray", "flask"}
+)
+
+_ROLE_ORDER: dict[ProcessRole, int] = {"master": 0, "worker": 1, "other": 2}
+
+
+@dataclass
+class _Seen:
+    process: psutil.Process
+    parent: int | None
+    name: str
+    command: str
+
+
+class TreeSampler:
+    """Samples the tree under `root_pid` (root + every descendant) every `interval` seconds.
+
+    Per process: RSS, PSS and USS from memory_full_info() (RSS only when that is denied), and the OS
+    thread count. Processes that vanish mid-sample are skipped. Descendants seen once are followed
+    even when re-parented (a gunicorn master whose shell wrapper died).
+    """
+
+    def __init__(
+        self,
+        root_pid: int,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        started_at: float | None = None,
+    ) -> None:
+        self.root_pid = root_pid
+        self.interval = interval
+        self._clock = clock
+        self._started_at = started_at  # the process's start on `clock`; else when start() ran
+        self._samples: list[MemorySample] = []
+        self._seen: dict[int, _Seen] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        if self._started_at is None:
+            self._started_at = self._clock()
+        self._thread = threading.Thread(target=self._run, name="slugprof-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> list[MemorySample]:
+        """Stop sampling and return every sample taken, oldest first."""
+        self._stop.set()  # idempotent: a second stop returns the same samples
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            return list(self._samples)
+
+    def sample_once(self) -> MemorySample | None:
+        """Take one sample now (the thread does this every interval); None when no process answered."""
+        seconds = self._clock() - (self._started_at if self._started_at is not None else self._clock())
+        snapshots: list[ProcessSnapshot] = []
+        for process in self._tree():
+            snapshot = _snapshot(process)
+            if snapshot is not None:
+                snapshots.append(snapshot)
+        if not snapshots:
+            return None
+        sample = MemorySample(
+            seconds=seconds,
+            total_pss=sum(snapshot.pss for snapshot in snapshots),
+            total_rss=sum(snapshot.rss for snapshot in snapshots),
+            processes=tuple(snapshots),
+        )
+        with self._lock:
+            self._samples.append(sample)
+        return sample
+
+    def recent(self, seconds: float) -> list[MemorySample]:
+        """The samples of the last `seconds` (measured back from the newest one)."""
+        with self._lock:
+            if not self._samples:
+                return []
+            since = self._samples[-1].seconds - seconds
+            return [sample for sample in self._samples if sample.seconds >= since]
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Every pid seen in the tree so far, in the order first seen."""
+        with self._lock:
+            return tuple(self._seen)
+
+    @property
+    def commands(self) -> dict[int, str]:
+        """The command line of every process seen (as first seen)."""
+        with self._lock:
+            return {pid: seen.command for pid, seen in self._seen.items()}
+
+    def roles(self) -> dict[int, ProcessRole]:
+        """Roles of every process seen, from the parent each had when first seen.
+
+        Workers that came and went between two calls to classify_roles (a respawned worker) get
+        their role here too.
+        """
+        with self._lock:
+            parents = {pid: seen.parent for pid, seen in self._seen.items()}
+            names = {pid: seen.name for pid, seen in self._seen.items()}
+        return _roles_from_tree(self.root_pid, parents, names)
+
+    def _run(self) -> None:
+        next_tick = self._clock()
+        while not self._stop.is_set():
+            self.sample_once()
+            next_tick += self.interval
+            delay = next_tick - self._clock()
+            if delay < 0:  # sampling took longer than the interval: do not try to catch up
+                next_tick = self._clock()
+                delay = 0.0
+            self._stop.wait(delay)
+
+    def _tree(self) -> list[psutil.Process]:
+        with self._lock:
+            known_root = self._seen.get(self.root_pid)
+        found: list[psutil.Process] = []
+        try:
+            root = known_root.process if known_root is not None else psutil.Process(self.root_pid)
+            if root.is_running():  # not a newer process that got the pid of a reaped root
+                found = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            pass
+        # Described again at every tick: a child is a copy of its parent between fork and exec.
+        descriptions = {process.pid: _describe(process) for process in found}
+        with self._lock:
+            for process in found:
+                name, command = descriptions[process.pid]
+                seen = self._seen.get(process.pid)
+                if seen is None or seen.process != process:  # new, or a reused pid
+                    parent = None if process.pid == self.root_pid else _parent(process)
+                    self._seen[process.pid] = _Seen(process, parent, name, command)
+                elif name:
+                    seen.name, seen.command = name, command
+            tree = {process.pid: process for process in found}
+            for pid, seen in self._seen.items():
+                if pid not in tree:
+                    tree[pid] = seen.process  # re-parented or gone: _snapshot skips the gone
+        return list(tree.values())
+
+
+def _parent(process: psutil.Process) -> int | None:
+    try:
+        return process.ppid()
+    except psutil.Error:
+        return None
+
+
+def _describe(process: psutil.Process) -> tuple[str, str]:
+    try:
+        with process.oneshot():
+            name = process.name()
+            return name, " ".join(process.cmdline()) or name
+    except psutil.Error:
+        return "", ""
+
+
+def _snapshot(process: psutil.Process) -> ProcessSnapshot | None:
+    try:
+        with process.oneshot():
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            threads = process.num_threads()
+            try:
+                full = process.memory_full_info()
+                rss = int(full.rss)
+                pss = int(getattr(full, "pss", full.rss))  # no PSS outside Linux: RSS, the upper bound
+                uss = int(getattr(full, "uss", full.rss))
+            except psutil.AccessDenied:
+                rss = int(process.memory_info().rss)
+                pss = uss = rss
+    except psutil.Error:  # gone (or a zombie) since the tree was listed
+        return None
+    return ProcessSnapshot(pid=process.pid, rss=rss, pss=pss, uss=uss, threads=threads)
+
+
+# --- what the samples say ----------------------------------------------------------------------
+
+
+def classify_roles(root_pid: int) -> dict[int, ProcessRole]:
+    """Roles in the live tree under `root_pid`: the server process whose children are workers is the
+    "master" (looking through shell wrappers such as `sh -c`), its children are "worker"s, the rest
+    (the shell, a lone server, whatever workers start) "other".
+    """
+    try:
+        root = psutil.Process(root_pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return {}
+    parents: dict[int, int | None] = {}
+    names: dict[int, str] = {}
+    for process in processes:
+        try:
+            parents[process.pid] = process.ppid() if process.pid != root_pid else None
+            names[process.pid] = process.name()
+        except psutil.Error:
+            continue
+    return _roles_from_tree(root_pid, parents, names)
+
+
+def _roles_from_tree(
+    root_pid: int, parents: Mapping[int, int | None], names: Mapping[int, str]
+) -> dict[int, ProcessRole]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        if parent is not None and pid != root_pid:
+            children.setdefault(parent, []).append(pid)
+    roles: dict[int, ProcessRole] = {pid: "other" for pid in parents}
+    server = root_pid
+    visited = {server}
+    while _is_shell(names.get(server, "")):
+        # A shell runs the server; a script may start a helper (nginx, pgbouncer) next to it.
+        started = children.get(server, [])
+        with_children = [pid for pid in started if children.get(pid)]
+        pythons = [pid for pid in with_children if _is_python_server(names.get(pid, ""))]
+        if len(started) == 1:
+            server = started[0]
+        elif len(with_children) == 1:
+            server = with_children[0]
+        elif len(pythons) == 1:
+            server = pythons[0]
+        else:
+            break
+        if server in visited:
+            break
+        visited.add(server)
+    workers = children.get(server, [])
+    if workers and not _is_shell(names.get(server, "")):
+        roles[server] = "master"
+        for pid in workers:
+            roles[pid] = "worker"
+    return roles
+
+
+def _is_shell(name: str) -> bool:
+    return name in SHELLS
+
+
+def _is_python_server(name: str) -> bool:
+    # A console script's process is named after the script (`gunicorn`), an interpreter `python3.12`.
+    return name.startswith("python") or name in PYTHON_SERVERS
+
+
+def summarize_processes(
+    samples: Sequence[MemorySample],
+    roles: Mapping[int, ProcessRole],
+    commands: Mapping[int, str],
+    extra_threads: Mapping[int, int],
+) -> list[ProcessProfile]:
+    """One profile per process: peaks of RSS, PSS, USS and threads over the samples.
+
+    `extra_threads[pid]` is subtracted from the thread peak: threads the profiler or the server's
+    own machinery (gunicorn's control socket) add, which the app does not have on a dyno.
+    Ordered master, workers, others; by pid within a role.
+    """
+    peaks: dict[int, dict[str, float]] = {}
+    for sample in samples:
+        for snapshot in sample.processes:
+            peak = peaks.get(snapshot.pid)
+            if peak is None:
+                peaks[snapshot.pid] = {
+                    "rss": snapshot.rss,
+                    "pss": snapshot.pss,
+                    "uss": snapshot.uss,
+                    "threads": snapshot.threads,
+                    "first": sample.seconds,
+                    "last": sample.seconds,
+                }
+                continue
+            peak["rss"] = max(peak["rss"], snapshot.rss)
+            peak["pss"] = max(peak["pss"], snapshot.pss)
+            peak["uss"] = max(peak["uss"], snapshot.uss)
+            peak["threads"] = max(peak["threads"], snapshot.threads)
+            peak["first"] = min(peak["first"], sample.seconds)
+            peak["last"] = max(peak["last"], sample.seconds)
+    profiles = []
+    for pid, peak in peaks.items():
+        threads = int(peak["threads"])
+        profiles.append(
+            ProcessProfile(
+                pid=pid,
+                role=roles.get(pid, "other"),
+                command=commands.get(pid, ""),
+                peak_rss_bytes=int(peak["rss"]),
+                peak_pss_bytes=int(peak["pss"]),
+                peak_uss_bytes=int(peak["uss"]),
+                threads_max=max(min(threads, 1), threads - extra_threads.get(pid, 0)),
+                first_seen=peak["first"],
+                last_seen=peak["last"],
+            )
+        )
+    profiles.sort(key=lambda profile: (_ROLE_ORDER[profile.role], profile.pid))
+    return profiles
+
+
+def worker_growth(samples: Sequence[MemorySample], roles: Mapping[int, ProcessRole]) -> dict[int, float]:
+    """USS growth of each worker in bytes per second: the least-squares slope over its samples.
+
+    A steady positive slope across many requests hints at a leak. Workers with fewer than three
+    samples (or all at one instant) are left out.
+    """
+    series: dict[int, list[tuple[float, float]]] = {}
+    for sample in samples:
+        for snapshot in sample.processes:
+            if roles.get(snapshot.pid) == "worker":
+                series.setdefault(snapshot.pid, []).append((sample.seconds, float(snapshot.uss)))
+    growth = {}
+    for pid, points in series.items():
+        slope = _slope(points)
+        if slope is not None:
+            growth[pid] = slope
+    return growth
+
+
+def _slope(points: Iterable[tuple[float, float]]) -> float | None:
+    points = list(points)
+    if len(points) < 3:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread == 0:
+        return None
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread

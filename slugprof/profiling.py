@@ -1,0 +1,280 @@
+"""`profile` as a pipeline: the Procfile's web process started as a dyno starts it, measured.
+
+Memory figures come from a run under the process-tree sampler alone. With memray, a second run under
+`memray run --follow-fork` gives each process's heap peak and the cost of each import: memray itself
+loads modules and adds a thread in every process it tracks, which would inflate the dyno figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from slugprof import __version__
+from slugprof.errors import UsageError
+from slugprof.measure.dynofit import fit_dynos, worker_cost
+from slugprof.measure.memray_capture import memray_status, read_captures, wrap_command
+from slugprof.measure.runner import RunResult, run_web_process
+from slugprof.measure.sampler import summarize_processes, worker_growth
+from slugprof.measure.traffic import free_port
+from slugprof.model import SCHEMA_VERSION, ImportCost, ProfileReport
+from slugprof.progress import NoProgress, Progress
+from slugprof.sources.dotenv import read_dotenv
+from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
+from slugprof.sources.environment import PythonEnvironment, find_environment
+from slugprof.sources.procfile import read_procfile
+
+R10_BOOT_SECONDS = 60.0
+# A worker whose unique memory grows faster than this over a run of at least GROWTH_HINT_SECONDS is
+# worth a look (a leak hint); shorter runs mostly see workers warming up.
+GROWTH_HINT_BYTES_PER_SECOND = 256 * 1024
+GROWTH_HINT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    app_root: Path
+    process_type: str = "web"
+    dyno: str = "standard-1x"
+    environment: str | None = None  # --env
+    memray: bool = True
+    requests: int = 20
+    urls: tuple[str, ...] = ("/",)
+    duration: float = 0.0
+    headroom: float = 0.10
+    boot_timeout: float = R10_BOOT_SECONDS * 2
+    port: int | None = None
+
+
+def profile(
+    options: ProfileOptions, environ: Mapping[str, str], progress: Progress | None = None
+) -> ProfileReport:
+    progress = progress or NoProgress()
+    root = _app_root(options.app_root)
+    process_types = read_procfile(root)
+    if options.process_type not in process_types:
+        declared = ", ".join(sorted(process_types)) or "nothing"
+        raise UsageError(
+            f"the Procfile has no {options.process_type!r} process; it declares: {declared} "
+            "(choose one with --process)"
+        )
+    command = process_types[options.process_type].command
+    dyno = dyno_by_name(options.dyno)
+    environment = find_environment(root, options.environment, environ)
+    dotenv, notes_from_env = read_dotenv(root)
+    notes: list[str] = list(notes_from_env)
+    if environment is None:
+        notes.append(
+            "no virtualenv found for the app (.venv, venv, env, $VIRTUAL_ENV or --env): its command runs "
+            "with the PATH slugprof was started with"
+        )
+    env_bin = os.path.dirname(environment.interpreter) if environment else None
+
+    def dyno_env(port: int) -> dict[str, str]:
+        return dyno_environment(root, dyno, port=port, dotenv=dotenv, base_env=environ, env_bin=env_bin)
+
+    port = options.port or free_port()
+    progress.stage("Profiling the web process (sampler)")
+    env = dyno_env(port)
+    run = run_web_process(
+        command,
+        cwd=root,
+        env=env,
+        port=port,
+        boot_timeout=options.boot_timeout,
+        requests=options.requests,
+        paths=options.urls,
+        duration=options.duration,
+        progress=progress,
+    )
+    memray_state = "off"
+    heap_by_role: dict[str, int] = {}
+    imports: tuple[ImportCost, ...] = ()
+    if options.memray:
+        memray_state, heap_by_role, imports, memray_notes = _memray_pass(
+            command, root, environment, options, progress, dyno_env
+        )
+        notes.extend(memray_notes)
+
+    processes = [
+        dataclasses.replace(process, heap_peak_bytes=heap_by_role.get(process.role))
+        for process in summarize_processes(
+            run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
+        )
+    ]
+    peak_total = max((sample.total_pss for sample in run.samples), default=0)
+    peak_rss = max((sample.total_rss for sample in run.samples), default=0)
+    workers = [process for process in processes if process.role == "worker"]
+    cost = worker_cost(peak_total, [process.peak_uss_bytes for process in workers])
+    web_concurrency = env.get("WEB_CONCURRENCY")
+    fixed = None
+    if (
+        workers
+        and web_concurrency is not None
+        and web_concurrency.isdigit()
+        and len(workers) != int(web_concurrency)
+    ):
+        fixed = len(workers)
+        notes.append(
+            f"the app runs {len(workers)} workers whatever WEB_CONCURRENCY says ({web_concurrency}): "
+            "the dyno fit keeps that count on every size"
+        )
+    fits = fit_dynos(cost, DYNO_SIZES, headroom=options.headroom, fixed_workers=fixed)
+    growth = worker_growth(run.samples, run.roles)
+    notes.extend(_run_notes(run, growth))
+    return ProfileReport(
+        schema_version=SCHEMA_VERSION,
+        tool_version=__version__,
+        created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        app_root=_display_path(str(root)),
+        process_type=options.process_type,
+        command=command,
+        dyno=dyno.name,
+        web_concurrency=web_concurrency,
+        memray=memray_state,
+        boot_seconds=run.boot_seconds,
+        shutdown_seconds=run.shutdown_seconds,
+        graceful_shutdown=run.graceful,
+        peak_total_bytes=peak_total,
+        peak_total_rss_bytes=peak_rss,
+        samples=run.samples,
+        processes=tuple(processes),
+        imports=tuple(imports),
+        requests=run.requests,
+        worker_growth=tuple(sorted(growth.items())),
+        worker_marginal_bytes=cost.marginal_bytes,
+        base_bytes=cost.base_bytes,
+        headroom=options.headroom,
+        dyno_fit=tuple(fits),
+        notes=tuple(notes),
+    )
+
+
+def _memray_pass(
+    command: str,
+    root: Path,
+    environment: PythonEnvironment | None,
+    options: ProfileOptions,
+    progress: Progress,
+    dyno_env: Callable[[int], dict[str, str]],
+) -> tuple[str, dict[str, int], tuple[ImportCost, ...], list[str]]:
+    """A second run under memray: heap peaks by role, import costs, notes. Never fails the profile
+    for memray's sake: when memray cannot run, the sampler's figures stand alone."""
+    port = free_port()
+    env = dyno_env(port)
+    interpreter = (
+        environment.interpreter
+        if environment
+        else shutil.which("python3", path=env.get("PATH")) or shutil.which("python", path=env.get("PATH"))
+    )
+    if interpreter is None:
+        return "unavailable: no Python interpreter on PATH", {}, (), []
+    availability = memray_status(interpreter)
+    if availability.status == "unavailable":
+        return f"unavailable: {availability.reason}", {}, (), [availability.reason]
+    with tempfile.TemporaryDirectory(prefix="slugprof-memray-") as scratch:
+        captures = Path(scratch) / "captures"
+        captures.mkdir()
+        wrapped = wrap_command(
+            command, interpreter=interpreter, output_dir=captures, availability=availability, environment=env
+        )
+        if not wrapped.wrapped:
+            return f"unavailable: {wrapped.note}", {}, (), [wrapped.note]
+        env.update(wrapped.env)
+        progress.stage("Profiling the web process again, under memray")
+        run = run_web_process(
+            wrapped.command,
+            cwd=root,
+            env=env,
+            port=port,
+            boot_timeout=options.boot_timeout,
+            requests=options.requests,
+            paths=options.urls,
+            duration=options.duration,
+            progress=progress,
+        )
+        summary = read_captures(captures, roles=run.roles, app_dir=root)
+    heap_by_role: dict[str, int] = {}
+    for capture in summary.processes:
+        heap_by_role[capture.role] = max(heap_by_role.get(capture.role, 0), capture.heap_peak_bytes)
+    notes = list(summary.notes)
+    if wrapped.note:
+        notes.append(wrapped.note)
+    return availability.status, heap_by_role, summary.imports, notes
+
+
+def _control_socket_threads(run: RunResult, environment: PythonEnvironment | None) -> dict[int, int]:
+    """gunicorn 25.1+ runs a control-socket thread in its master that a dyno's count should not show."""
+    version = _gunicorn_version(environment)
+    if version is None or version < Version("25.1"):
+        return {}
+    return {
+        pid: 1
+        for pid, role in run.roles.items()
+        if role == "master" and "--no-control-socket" not in run.commands.get(pid, "")
+    }
+
+
+def _gunicorn_version(environment: PythonEnvironment | None) -> Version | None:
+    try:
+        if environment is not None:
+            found = next(
+                iter(metadata.distributions(name="gunicorn", path=list(environment.site_packages))), None
+            )
+            text = found.version if found else None
+        else:
+            text = metadata.version("gunicorn")
+        return Version(text) if text else None
+    except (metadata.PackageNotFoundError, InvalidVersion):
+        return None
+
+
+def _run_notes(run: RunResult, growth: Mapping[int, float]) -> list[str]:
+    notes = []
+    if run.boot_seconds > R10_BOOT_SECONDS:
+        notes.append(
+            f"the web process took {run.boot_seconds:.0f} s to bind $PORT: Heroku stops it at "
+            f"{R10_BOOT_SECONDS:.0f} s (R10 boot timeout)"
+        )
+    if not run.graceful:
+        notes.append(
+            f"the app did not exit within {run.shutdown_seconds:.0f} s of SIGTERM and was killed, as Heroku "
+            "does after 30 s: requests in flight are lost"
+        )
+    span = run.samples[-1].seconds - run.samples[0].seconds if run.samples else 0.0
+    for pid, slope in sorted(growth.items()):
+        if span >= GROWTH_HINT_SECONDS and slope > GROWTH_HINT_BYTES_PER_SECOND:
+            notes.append(
+                f"worker {pid} grew by {slope / 1024:.0f} kB/s during the run: keep it up longer "
+                "(--duration) to tell a leak from a warm-up"
+            )
+    if run.requests is not None:
+        failed = sum(count for status, count in run.requests.status_codes if not 200 <= status < 400)
+        if failed:
+            notes.append(f"{failed} of {run.requests.count} requests did not answer 2xx/3xx")
+    return notes
+
+
+def _app_root(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"{path}: no such folder; give the path of your app (the folder with the Procfile)")
+    if not path.is_dir():
+        raise UsageError(f"{path}: is a file; give the folder of your app, not a file in it")
+    return path.resolve()
+
+
+def _display_path(path: str) -> str:
+    try:
+        relative = Path(path).relative_to(Path.cwd())
+    except ValueError:
+        return path
+    return relative.as_posix() or "."

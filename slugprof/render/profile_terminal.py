@@ -1,0 +1,122 @@
+"""The profile report for the terminal: the dyno's peak against its quota first, then who holds it."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from slugprof.model import ProfileReport
+from slugprof.units import format_binary
+
+_FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
+_FIT_WORD = {"ok": "fits", "r14": "R14: swaps", "r15": "R15: restarts"}
+
+
+def render_profile_terminal(report: ProfileReport, *, color: bool = False, width: int = 100) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        color_system="standard" if color else None,
+    )
+    fit = next((f for f in report.dyno_fit if f.dyno == report.dyno), None)
+    headline = Text("Peak dyno memory ")
+    headline.append(format_binary(report.peak_total_bytes), style="bold")
+    headline.append(" (summed PSS)")
+    if fit is not None:
+        share = report.peak_total_bytes / fit.quota_bytes
+        headline.append(f" of the {report.dyno} quota {format_binary(fit.quota_bytes)} ({share:.0%})  ")
+        within = report.peak_total_bytes <= fit.quota_bytes
+        headline.append(
+            "WITHIN THE QUOTA" if within else "ABOVE THE QUOTA (R14)",
+            style=_FIT_STYLE["ok" if within else "r14"],
+        )
+    console.print(headline)
+    console.print(
+        f"naive sum of RSS {format_binary(report.peak_total_rss_bytes)} (shared pages counted once per "
+        f"process) · WEB_CONCURRENCY={report.web_concurrency or 'unset'} · "
+        f"memray: {report.memray.split(':', 1)[0]}"
+    )
+    console.print(
+        f"{report.process_type}: {report.command}  ·  boot {report.boot_seconds:.1f} s (R10 at 60 s)"
+        f" · shutdown {report.shutdown_seconds:.1f} s{'' if report.graceful_shutdown else ' (killed)'}"
+    )
+    console.print()
+
+    table = Table(title="Processes at their peaks", title_justify="left")
+    for column, justify in (
+        ("pid", "right"),
+        ("role", "left"),
+        ("RSS", "right"),
+        ("PSS", "right"),
+        ("USS", "right"),
+        ("heap (memray)", "right"),
+        ("threads", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for process in report.processes:
+        table.add_row(
+            str(process.pid),
+            process.role,
+            format_binary(process.peak_rss_bytes),
+            format_binary(process.peak_pss_bytes),
+            format_binary(process.peak_uss_bytes),
+            format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
+            str(process.threads_max),
+        )
+    console.print(table)
+    console.print(
+        f"a worker costs {format_binary(report.worker_marginal_bytes)} (its unique memory at its peak); "
+        f"the rest of the dyno {format_binary(report.base_bytes)}"
+    )
+    console.print()
+
+    fits = Table(title=f"Dyno fit (headroom {report.headroom:.0%})", title_justify="left")
+    for column, justify in (
+        ("dyno", "left"),
+        ("quota", "right"),
+        ("workers", "right"),
+        ("predicted", "right"),
+        ("", "left"),
+        ("max workers", "right"),
+    ):
+        fits.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in report.dyno_fit:
+        if row.dyno.startswith(("private-", "shield-")) or row.dyno in ("eco", "basic"):
+            continue  # same sizes as the rows shown; the JSON has them all
+        fits.add_row(
+            row.dyno,
+            format_binary(row.quota_bytes),
+            str(row.workers),
+            format_binary(row.predicted_bytes),
+            Text(_FIT_WORD[row.status], style=_FIT_STYLE[row.status]),
+            str(row.max_workers),
+        )
+    console.print(fits)
+
+    if report.imports:
+        imports = Table(title="Imports that cost the most (held at the heap peak)", title_justify="left")
+        imports.add_column("module")
+        imports.add_column("memory", justify="right")
+        imports.add_column("paid by")
+        for cost in report.imports[:10]:
+            paid = "the master (shared by workers)" if cost.role == "master" else f"each {cost.role}"
+            imports.add_row(cost.module, format_binary(cost.bytes), paid)
+        console.print(imports)
+    if report.requests is not None:
+        requests = report.requests
+        codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes)
+        console.print(
+            f"{requests.count} requests ({codes}); latency p50 {requests.latency_p50 * 1000:.0f} ms, "
+            f"p95 {requests.latency_p95 * 1000:.0f} ms"
+        )
+    for note in report.notes:
+        console.print(f"note: {note}", style="yellow")
+    console.print("Memory in binary units (1 MiB = 1,048,576 bytes), as dyno quotas are.")
+    return buffer.getvalue()

@@ -1,0 +1,172 @@
+"""`slugprof profile` end to end: real gunicorn, real workers, real memray, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MIB = 1024 * 1024
+HELLO = """\
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+"""
+
+
+def slugprof(
+    *argv: str | Path, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
+    return subprocess.run(
+        [sys.executable, "-m", "slugprof", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def make_app(root: Path, procfile: str, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Procfile").write_text(procfile)
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def profile_json(app: Path, *extra: str) -> dict[str, Any]:
+    result = slugprof("profile", app, "--env", sys.executable, "--format", "json", "-q", *extra)
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_profile_reports_the_dyno_and_each_process(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", "web: gunicorn app:app\n", {"app.py": HELLO})
+    report = profile_json(app, "--no-memray", "--requests", "6")
+    roles = [p["role"] for p in report["processes"]]
+    assert roles.count("master") == 1
+    assert roles.count("worker") == 2  # standard-1x: WEB_CONCURRENCY=2, as the buildpack sets it
+    assert report["web_concurrency"] == "2"
+    assert report["requests"]["count"] == 6
+    assert report["requests"]["status_codes"] == {"200": 6}
+    memory = report["memory"]
+    assert 0 < memory["peak_total_bytes"] < memory["peak_total_rss_bytes"]
+    assert memory["samples"], "the sampler took no sample"
+    assert {fit["dyno"] for fit in report["dyno_fit"]} >= {"standard-1x", "performance-2xl", "private-l"}
+    assert report["boot_seconds"] < 30
+    assert report["graceful_shutdown"] is True
+    assert report["memray"] == "off"
+
+
+def test_known_allocation_per_worker_moves_the_total(tmp_path: Path) -> None:
+    """Each worker holds 60 MiB after the fork: the peak total must rise by about 2 x 60 MiB."""
+    baseline = profile_json(
+        make_app(tmp_path / "base", "web: gunicorn app:app\n", {"app.py": HELLO}), "--no-memray"
+    )
+    holder = (
+        HELLO
+        + "\nHELD = None\n\ndef post_fork_hold():\n    global HELD\n    HELD = bytearray(60 * 1024 * 1024)\n"
+    )
+    config = "from app import post_fork_hold\n\ndef post_fork(server, worker):\n    post_fork_hold()\n"
+    heavy = profile_json(
+        make_app(
+            tmp_path / "heavy",
+            "web: gunicorn -c conf.py app:app\n",
+            {"app.py": holder, "conf.py": config},
+        ),
+        "--no-memray",
+    )
+    grown = heavy["memory"]["peak_total_bytes"] - baseline["memory"]["peak_total_bytes"]
+    expected = 2 * 60 * MIB
+    assert abs(grown - expected) / expected < 0.10, (grown, expected)
+    assert heavy["memory"]["worker_marginal_bytes"] > 55 * MIB
+
+
+def test_memray_finds_the_import_that_costs(tmp_path: Path) -> None:
+    heavy_module = "BLOB = bytearray(30 * 1024 * 1024)\n"
+    app = make_app(
+        tmp_path / "app",
+        "web: gunicorn --preload app:app\n",
+        {"app.py": "import heavy  # noqa\n" + HELLO, "heavy.py": heavy_module},
+    )
+    report = profile_json(app, "--requests", "4")
+    assert report["memray"] in ("app", "borrowed")
+    costs = {cost["module"]: cost for cost in report["imports"]}
+    assert "heavy" in costs, report["imports"][:5]
+    assert abs(costs["heavy"]["bytes"] - 30 * MIB) / (30 * MIB) < 0.10
+    assert costs["heavy"]["role"] == "master"  # --preload: imported once, shared by the workers
+    master = next(p for p in report["processes"] if p["role"] == "master")
+    assert master["heap_peak_bytes"] >= 30 * MIB
+
+
+def test_no_web_process_is_a_usage_error(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", "worker: python worker.py\n", {})
+    result = slugprof("profile", app, "--env", sys.executable, "-q")
+    assert result.returncode == 2
+    assert "no 'web' process" in result.stderr and "worker" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_app_that_raises_at_import_fails_fast_with_its_error(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", "web: gunicorn app:app\n", {"app.py": "import nope_not_installed\n"})
+    started = time.monotonic()
+    result = slugprof("profile", app, "--env", sys.executable, "-q", "--no-memray")
+    assert time.monotonic() - started < 30
+    assert result.returncode == 3
+    assert "nope_not_installed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_command_that_does_not_exist(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", "web: no-such-server --bind 0.0.0.0:$PORT\n", {})
+    result = slugprof("profile", app, "--env", sys.executable, "-q", "--no-memray")
+    assert result.returncode == 3
+    assert "not found" in result.stderr
+
+
+def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", "web: gunicorn app:app\n", {"app.py": HELLO})
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
+    command = [sys.executable, "-m", "slugprof", "profile", str(app), "--env", sys.executable, "-q"]
+    process = subprocess.Popen(
+        [*command, "--no-memray", "--duration", "60"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = psutil.Process(process.pid).children(recursive=True)
+        seen.update(child.pid for child in children)
+        if sum("gunicorn" in " ".join(_cmdline(child)) for child in children) >= 3:
+            break
+        time.sleep(0.2)
+    assert len(seen) >= 3, "the app never started"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    time.sleep(0.5)
+    alive = [
+        pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == [], f"left behind: {alive}"
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []

@@ -1,0 +1,170 @@
+from pathlib import Path
+
+import pytest
+
+from slugprof.errors import UsageError
+from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment, web_concurrency_for
+from slugprof.sources.procfile import ProcessType, read_procfile
+
+# --- Procfile ---------------------------------------------------------------------------------
+
+
+def test_procfile_lines_as_heroku_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text(
+        "# comment lines never match\n"
+        "release: python manage.py migrate --noinput\r\n"
+        "web: gunicorn mysite.wsgi --log-file -   \n"
+        "\n"
+        "worker_2:   celery -A proj worker\n"
+        "clock python clock.py\n"  # the old compiler's colon is optional
+        "bad-name: ignored (a hyphen is not alphanumeric)\n"
+        "  indented: ignored\n"
+        "web: gunicorn mysite.wsgi --workers 3\n",  # a repeated type: the last wins
+        encoding="utf-8",
+    )
+    assert read_procfile(tmp_path) == {
+        "release": ProcessType("release", "python manage.py migrate --noinput"),
+        "web": ProcessType("web", "gunicorn mysite.wsgi --workers 3"),
+        "worker_2": ProcessType("worker_2", "celery -A proj worker"),
+        "clock": ProcessType("clock", "python clock.py"),
+    }
+
+
+def test_sample_apps_procfiles() -> None:
+    sample_apps = Path(__file__).resolve().parent.parent / "sample_apps"
+    django = read_procfile(sample_apps / "django_whitenoise")
+    assert django["web"].command == "gunicorn mysite.wsgi"
+    assert django["release"].command == "python manage.py migrate --noinput"
+    assert read_procfile(sample_apps / "fastapi_gunicorn")["web"].command == (
+        "gunicorn -k uvicorn_worker.UvicornWorker main:app"
+    )
+
+
+def test_missing_procfile_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"no Procfile in .*create one .*web: gunicorn"):
+        read_procfile(tmp_path)
+    (tmp_path / "procfile").write_text("web: gunicorn app:app\n")
+    if not (tmp_path / "Procfile").exists():  # a case-sensitive file system
+        with pytest.raises(UsageError, match="named exactly `Procfile`; rename it"):
+            read_procfile(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n\n# only comments\n", b"web:\n", b"-web: x\n", b"web: gunicorn\0app:app\n"],
+)
+def test_procfile_without_a_process_type(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "Procfile").write_bytes(content)
+    with pytest.raises(UsageError, match="declares no process type") as error:
+        read_procfile(tmp_path)
+    assert "\n" not in str(error.value)
+
+
+def test_procfile_that_is_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").mkdir()
+    with pytest.raises(UsageError, match="is a folder"):
+        read_procfile(tmp_path)
+
+
+# --- dyno sizes -------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def test_web_concurrency_formula() -> None:
+    assert web_concurrency_for(512, 8) == 2
+    assert web_concurrency_for(2560, 2) == 5
+    assert web_concurrency_for(128, 8) == 1  # never zero
+    assert web_concurrency_for(100_000, 1) == 3
+
+
+def test_dyno_table_matches_the_buildpacks_published_web_concurrency() -> None:
+    # heroku-facts 4.4: the table in WEB_CONCURRENCY.sh, asserted by the buildpack's own spec.
+    published = {
+        "eco": 2, "basic": 2, "standard-1x": 2,
+        "standard-2x": 4, "private-s": 4, "shield-s": 4,
+        "performance-m": 5, "private-m": 5, "shield-m": 5,
+        "performance-l": 17, "private-l": 17, "shield-l": 17,
+        "performance-l-ram": 9, "private-l-ram": 9, "shield-l-ram": 9,
+        "performance-xl": 17, "private-xl": 17, "shield-xl": 17,
+        "performance-2xl": 33, "private-2xl": 33, "shield-2xl": 33,
+    }  # fmt: skip
+    assert {size.name: size.web_concurrency for size in DYNO_SIZES} == published
+    for size in DYNO_SIZES:
+        assert size.web_concurrency == web_concurrency_for(size.memory_bytes // MIB, size.cores)
+
+
+def test_dyno_memory_and_r15_rules() -> None:
+    cgroup_mib = {
+        "standard-1x": 512, "standard-2x": 1024, "performance-m": 2560, "performance-l": 14336,
+        "performance-l-ram": 30720, "performance-xl": 63488, "performance-2xl": 129024,
+        "private-s": 1024, "shield-l-ram": 30720,
+    }  # fmt: skip
+    for name, mib in cgroup_mib.items():
+        assert dyno_by_name(name).memory_bytes == mib * MIB
+    assert dyno_by_name("eco").r15_multiplier == 2.0
+    assert dyno_by_name("performance-l").r15_multiplier == 2.0
+    assert dyno_by_name("performance-xl").r15_multiplier == 1.2
+    for size in DYNO_SIZES:
+        if size.name.startswith(("private-", "shield-")):
+            assert size.r15_multiplier == 1.0
+            twin = size.name.split("-", 1)[1]
+            if twin != "s":
+                performance = dyno_by_name(f"performance-{twin}")
+                assert (size.memory_bytes, size.cores) == (performance.memory_bytes, performance.cores)
+    # R15 at "1 GB" on standard-1x, "74 GB" on performance-xl (heroku-facts 4.2)
+    assert dyno_by_name("standard-1x").memory_bytes * 2.0 == 1024 * MIB
+    assert round(dyno_by_name("performance-xl").memory_bytes * 1.2 / 1024**3) == 74
+
+
+def test_dyno_by_name_is_case_insensitive_and_lists_valid_names() -> None:
+    assert dyno_by_name("Standard-2X").name == "standard-2x"
+    with pytest.raises(UsageError, match=r"unknown dyno size 'hobby'; choose one of: eco, basic, standard"):
+        dyno_by_name("hobby")
+
+
+# --- the web dyno's environment ---------------------------------------------------------------
+
+
+def test_dyno_environment_layers(tmp_path: Path) -> None:
+    base = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "WEB_CONCURRENCY": "9", "HOME": "/home/dev"}
+    env = dyno_environment(
+        tmp_path,
+        dyno_by_name("performance-m"),
+        port=5123,
+        dotenv={"SECRET_KEY": "dev", "PYTHONUNBUFFERED": "0", "PORT": "80"},
+        base_env=base,
+        env_bin="/app/.venv/bin",
+    )
+    assert env["PATH"] == "/app/.venv/bin:/usr/bin:/bin"
+    assert env["LANG"] == "C.UTF-8"  # ${LANG:-en_US.UTF-8}
+    assert env["WEB_CONCURRENCY"] == "5"  # the dyno's, not the developer's shell's
+    assert env["WEB_CONCURRENCY_SET_BY"] == "heroku/python"
+    assert env["DYNO_RAM"] == "2560"
+    assert env["FORWARDED_ALLOW_IPS"] == "*"
+    assert env["GUNICORN_CMD_ARGS"] == "--access-logfile -"
+    assert env["PYTHONPATH"] == str(tmp_path)
+    assert env["SECRET_KEY"] == "dev"
+    assert env["PYTHONUNBUFFERED"] == "0"  # config vars win over .profile.d
+    assert env["PORT"] == "5123"  # Heroku sets PORT last
+    assert env["DYNO"] == "web.1"
+    assert env["HOME"] == "/home/dev"
+    assert "PYTHONHOME" not in env
+    assert base["WEB_CONCURRENCY"] == "9"  # not modified
+
+
+def test_dyno_environment_when_the_app_sets_web_concurrency(tmp_path: Path) -> None:
+    env = dyno_environment(
+        tmp_path,
+        dyno_by_name("standard-1x"),
+        port=5000,
+        dotenv={"WEB_CONCURRENCY": "3", "GUNICORN_CMD_ARGS": "--timeout 20"},
+        base_env={"GUNICORN_CMD_ARGS": "--preload", "WEB_CONCURRENCY_SET_BY": "heroku/python"},
+        env_bin=None,
+    )
+    assert env["WEB_CONCURRENCY"] == "3"
+    assert "WEB_CONCURRENCY_SET_BY" not in env
+    assert env["DYNO_RAM"] == "512"  # exported before the script checks WEB_CONCURRENCY
+    assert env["GUNICORN_CMD_ARGS"] == "--timeout 20"
+    assert env["LANG"] == "en_US.UTF-8"
+    assert "PATH" not in env
