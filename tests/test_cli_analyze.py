@@ -191,11 +191,14 @@ def test_terminal_report_for_humans(app: Path) -> None:
 def test_settings_from_pyproject_apply(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.slugprof]\nslug-limit = "1 GiB"\n')
     (tmp_path / "requirements.txt").write_text("")
-    result = slugprof("analyze", tmp_path, "--format", "json", "-q", "--no-cache")
+    result = slugprof("analyze", tmp_path, "--format", "json", "-q", "--no-cache", "--offline")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["slug"]["limit_bytes"] == 1024**3
-    assert document["dependencies"]["source"] == "none"
+    # No environment: resolved for the dyno instead (nothing to resolve in an empty requirements.txt).
+    assert document["dependencies"]["source"] == "resolved"
+    assert document["dependencies"]["target"]["stack"] == "heroku-24"
+    assert document["dependencies"]["packages"] == []
     assert any("no Procfile" in note for note in document["notes"])
 
 
@@ -267,7 +270,7 @@ def test_hostile_tree_is_measured_not_fatal(tmp_path: Path) -> None:
         deep = deep / "d"
     deep.mkdir(parents=True)
     (deep / "bottom.txt").write_text("deep")
-    result = slugprof("analyze", root, "--format", "json", "-q", "--no-cache")
+    result = slugprof("analyze", root, "--format", "json", "-q", "--no-cache", "--offline")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     document = json.loads(result.stdout)

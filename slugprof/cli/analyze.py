@@ -30,7 +30,9 @@ installed dependency with its bytecode, compressed as Heroku compresses the slug
 (gzip -6 of a tar), against the limit.
 
 Dependencies are measured from an installed environment: --env PATH, else a .venv, venv or
-env folder in the app, else $VIRTUAL_ENV.
+env folder in the app, else $VIRTUAL_ENV. With none (or with --resolve) they are resolved for
+the dyno (--stack, --arch, the app's Python version) from requirements.txt, uv.lock,
+poetry.lock or Pipfile.lock, and sized from the wheels' contents without installing them.
 
 Exits 0 when it measured, whatever the size (use `slugprof check` to gate CI),
 2 for bad input, 3 when it failed.
@@ -46,6 +48,28 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             "--env",
             metavar="PATH",
             help="the app's virtualenv, or a Python executable, to measure dependencies from",
+        )
+        parser.add_argument(
+            "--resolve",
+            action="store_true",
+            help="resolve dependencies for the dyno even when a local environment exists",
+        )
+        parser.add_argument(
+            "--offline", action="store_true", help="no network: use only what is cached, say what is not"
+        )
+        parser.add_argument(
+            "--stack",
+            default="heroku-24",
+            choices=("heroku-22", "heroku-24", "heroku-26"),
+            help="the dyno's stack (default heroku-24)",
+        )
+        parser.add_argument(
+            "--arch", default="amd64", choices=("amd64", "arm64"), help="the dyno's CPU (default amd64)"
+        )
+        parser.add_argument(
+            "--build-sdists",
+            action="store_true",
+            help="build packages that only ship a source distribution, to measure them (slow)",
         )
         parser.add_argument(
             "--slug-limit",
@@ -86,6 +110,11 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             exact=args.exact,
             cache_dir=None if args.no_cache else default_cache_dir(),
             workers=args.jobs,
+            resolve=args.resolve,
+            offline=args.offline,
+            stack=args.stack,
+            arch=args.arch,
+            build_sdists=args.build_sdists,
         )
         with ProgressBar(enabled=not args.quiet) as progress:
             report = analyze(options, os.environ, progress)

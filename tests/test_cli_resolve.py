@@ -1,0 +1,189 @@
+"""`slugprof analyze --resolve` end to end, offline: a loopback index, real wheels, a real pip install
+of the same requirements as ground truth."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from indexserver import IndexServer, serve_index
+from wheelfactory import build_wheel
+
+from slugprof.analysis import RESOLVED_MODEL_ERROR
+
+pytestmark = pytest.mark.slow
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+CP = f"cp{sys.version_info.major}{sys.version_info.minor}"
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def _modules(package: str, source: str) -> dict[str, str]:
+    """Real Python source: a stdlib package copied in as `package`."""
+    folder = STDLIB / source
+    return {
+        f"{package}/{path.relative_to(folder).as_posix()}": path.read_text(encoding="utf-8")
+        for path in sorted(folder.rglob("*.py"))
+        if "test" not in path.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheels")
+    build_wheel(folder, "app-lib", files=_modules("app_lib", "email"), requires=["helper-lib>=1"])
+    build_wheel(folder, "helper-lib", files=_modules("helper_lib", "json"))
+    native = {"native/__init__.py": "", "native/_core.so": os.urandom(200_000) + bytes(300_000)}
+    build_wheel(folder, "native", files=native, tag=f"{CP}-{CP}-manylinux_2_17_x86_64")
+    # The same release built for a newer glibc than heroku-24's and for Windows: neither may be picked.
+    build_wheel(
+        folder, "native", files={"native/__init__.py": "# too new\n"}, tag=f"{CP}-{CP}-manylinux_2_45_x86_64"
+    )
+    build_wheel(folder, "native", files={"native/__init__.py": "# windows\n"}, tag=f"{CP}-{CP}-win_amd64")
+    build_wheel(folder, "winonly")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def index(wheels: Path) -> Iterator[IndexServer]:
+    with serve_index(wheels) as server:
+        yield server
+
+
+def _app(root: Path, index: IndexServer, requirements: str) -> Path:
+    root.mkdir(parents=True)
+    (root / "requirements.txt").write_text(f"--index-url {index.url}\n{requirements}")
+    (root / ".python-version").write_text(PY + "\n")
+    (root / "Procfile").write_text("web: gunicorn app:app\n")
+    (root / "app.py").write_text("app = None\n")
+    return root
+
+
+def _analyze(app: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and not k.startswith(("UV_", "PIP_"))},
+        "XDG_CACHE_HOME": str(cache),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slugprof",
+            "analyze",
+            str(app),
+            "--resolve",
+            "--format",
+            "json",
+            "-q",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def _real_install(wheels: Path, target: Path, *requirements: str) -> tuple[int, int]:
+    """Ground truth: pip installs the same requirements (compiling .pyc), then tar | gzip -6."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheels)),
+            *("--target", str(target), *requirements),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )
+    for helper in ("bin",):  # pip --target leaves nothing else outside the packages
+        assert not (target / helper).exists()
+    size = sum(path.lstat().st_size for path in target.rglob("*") if path.is_file())
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w|", format=tarfile.GNU_FORMAT) as tar,
+    ):
+        tar.add(target, arcname=".")
+    return size, len(buffer.getvalue())
+
+
+def test_resolved_for_the_dyno_matches_a_real_install(
+    tmp_path: Path, index: IndexServer, wheels: Path
+) -> None:
+    app = _app(tmp_path / "app", index, 'app-lib==1.0\nnative==1.0\nwinonly; sys_platform == "win32"\n')
+    result = _analyze(app, tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    dependencies = report["dependencies"]
+    assert dependencies["source"] == "resolved"
+    assert dependencies["target"] == {
+        "stack": "heroku-24",
+        "arch": "amd64",
+        "python": PY,
+        "glibc": "2.39",
+        "manager": "pip",
+    }
+    packages = {p["name"]: p for p in dependencies["packages"]}
+    assert set(packages) == {"app-lib", "helper-lib", "native"}  # winonly is for Windows only
+    assert all(p["measured"] and p["size_method"] == "wheel central directory" for p in packages.values())
+    assert packages["helper-lib"]["requested_by"] == ["app-lib"]
+    assert packages["app-lib"]["exclusive_packages"] == ["app-lib", "helper-lib"]
+
+    real_bytes, real_compressed = _real_install(wheels, tmp_path / "real", "app-lib==1.0", "native==1.0")
+    predicted_bytes = sum(p["bytes"] for p in packages.values())
+    predicted_compressed = sum(p["compressed_bytes"] for p in packages.values())
+    # A small, comment-heavy set: held to the error the report states for resolved wheels (the 5%
+    # target on a realistic set is measured by benchmarks/bench_dependencies.py).
+    assert abs(predicted_bytes / real_bytes - 1) < RESOLVED_MODEL_ERROR, (predicted_bytes, real_bytes)
+    assert abs(predicted_compressed / real_compressed - 1) < RESOLVED_MODEL_ERROR, (
+        predicted_compressed,
+        real_compressed,
+    )
+    # The manylinux_2_17 build was picked (500 kB of extension), not the 2_45 or Windows one.
+    assert packages["native"]["bytes"] > 400_000
+
+
+def test_a_warm_run_asks_the_index_nothing(tmp_path: Path, index: IndexServer) -> None:
+    app = _app(tmp_path / "app", index, "app-lib==1.0\n")
+    first = _analyze(app, tmp_path / "cache")
+    assert first.returncode == 0, first.stderr
+    index.reset_counts()
+    second = _analyze(app, tmp_path / "cache")
+    assert second.returncode == 0, second.stderr
+    assert index.count("/") == 0
+    assert (
+        json.loads(first.stdout)["dependencies"]["packages"]
+        == json.loads(second.stdout)["dependencies"]["packages"]
+    )
+
+
+def test_offline_with_nothing_cached_says_what_was_not_measured(tmp_path: Path, index: IndexServer) -> None:
+    app = _app(tmp_path / "app", index, "app-lib==1.0\n")
+    result = _analyze(app, tmp_path / "empty-cache", "--offline")
+    assert result.returncode == 0, result.stderr
+    dependencies = json.loads(result.stdout)["dependencies"]
+    assert any("not measured" in note or "offline" in note for note in dependencies["notes"]), dependencies
+
+
+def test_a_requirement_that_cannot_be_resolved_is_exit_3_naming_it(
+    tmp_path: Path, index: IndexServer
+) -> None:
+    app = _app(tmp_path / "app", index, "no-such-package==9.9\n")
+    result = _analyze(app, tmp_path / "cache")
+    assert result.returncode == 3, result.stderr
+    assert "no-such-package" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
