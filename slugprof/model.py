@@ -332,6 +332,13 @@ class MemorySample:
 
 
 @dataclass(frozen=True)
+class AllocationSite:
+    location: str  # "file:line function" of the innermost Python frame
+    bytes: int  # held at the process's heap peak
+    count: int  # allocations still held from there at the peak
+
+
+@dataclass(frozen=True)
 class ProcessProfile:
     pid: int
     role: ProcessRole
@@ -341,6 +348,7 @@ class ProcessProfile:
     peak_uss_bytes: int
     threads_max: int  # OS threads, less the ones the profiler and gunicorn's control socket add
     heap_peak_bytes: int | None = None  # from memray, when it ran
+    top_sites: tuple[AllocationSite, ...] = ()  # from memray: what held the heap at its peak
     first_seen: float = 0.0
     last_seen: float = 0.0
 

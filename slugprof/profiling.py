@@ -22,11 +22,11 @@ from packaging.version import InvalidVersion, Version
 from slugprof import __version__
 from slugprof.errors import UsageError
 from slugprof.measure.dynofit import fit_dynos, worker_cost
-from slugprof.measure.memray_capture import memray_status, read_captures, wrap_command
+from slugprof.measure.memray_capture import ProcessCapture, memray_status, read_captures, wrap_command
 from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import summarize_processes, worker_growth
 from slugprof.measure.traffic import free_port
-from slugprof.model import SCHEMA_VERSION, ImportCost, ProfileReport
+from slugprof.model import SCHEMA_VERSION, ImportCost, ProcessProfile, ProfileReport
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
@@ -97,7 +97,7 @@ def profile(
         progress=progress,
     )
     memray_state = "off"
-    heap_by_role: dict[str, int] = {}
+    heap_by_role: dict[str, ProcessCapture] = {}
     imports: tuple[ImportCost, ...] = ()
     if options.memray:
         memray_state, heap_by_role, imports, memray_notes = _memray_pass(
@@ -106,7 +106,7 @@ def profile(
         notes.extend(memray_notes)
 
     processes = [
-        dataclasses.replace(process, heap_peak_bytes=heap_by_role.get(process.role))
+        _with_capture(process, heap_by_role.get(process.role))
         for process in summarize_processes(
             run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
         )
@@ -166,9 +166,12 @@ def _memray_pass(
     options: ProfileOptions,
     progress: Progress,
     dyno_env: Callable[[int], dict[str, str]],
-) -> tuple[str, dict[str, int], tuple[ImportCost, ...], list[str]]:
-    """A second run under memray: heap peaks by role, import costs, notes. Never fails the profile
-    for memray's sake: when memray cannot run, the sampler's figures stand alone."""
+) -> tuple[str, dict[str, ProcessCapture], tuple[ImportCost, ...], list[str]]:
+    """A second run under memray: the capture with the largest heap of each role, import costs, notes.
+
+    Never fails the profile for memray's sake: when memray cannot run, the sampler's figures stand
+    alone.
+    """
     port = free_port()
     env = dyno_env(port)
     interpreter = (
@@ -203,13 +206,23 @@ def _memray_pass(
             progress=progress,
         )
         summary = read_captures(captures, roles=run.roles, app_dir=root)
-    heap_by_role: dict[str, int] = {}
+    heap_by_role: dict[str, ProcessCapture] = {}
     for capture in summary.processes:
-        heap_by_role[capture.role] = max(heap_by_role.get(capture.role, 0), capture.heap_peak_bytes)
+        known = heap_by_role.get(capture.role)
+        if known is None or capture.heap_peak_bytes > known.heap_peak_bytes:
+            heap_by_role[capture.role] = capture
     notes = list(summary.notes)
     if wrapped.note:
         notes.append(wrapped.note)
     return availability.status, heap_by_role, summary.imports, notes
+
+
+def _with_capture(process: ProcessProfile, capture: ProcessCapture | None) -> ProcessProfile:
+    """A process of the sampler's run, with the heap figures of the memray run's process in its role
+    (pids differ between the two runs; for workers, the one with the largest heap)."""
+    if capture is None:
+        return process
+    return dataclasses.replace(process, heap_peak_bytes=capture.heap_peak_bytes, top_sites=capture.top_sites)
 
 
 def _control_socket_threads(run: RunResult, environment: PythonEnvironment | None) -> dict[int, int]:

@@ -170,3 +170,19 @@ def _cmdline(process: psutil.Process) -> list[str]:
         return process.cmdline()
     except psutil.Error:
         return []
+
+
+def test_the_flask_sample_app_as_a_dyno_runs_it() -> None:
+    """sample_apps/flask_basic: gthread workers, --preload in its gunicorn.conf.py, two routes."""
+    app = Path(__file__).resolve().parent.parent / "sample_apps" / "flask_basic"
+    report = profile_json(app, "--url", "/", "--url", "/health", "--requests", "10")
+    assert report["requests"]["status_codes"] == {"200": 10}
+    workers = [p for p in report["processes"] if p["role"] == "worker"]
+    assert len(workers) == 2
+    assert max(p["threads_max"] for p in workers) > 1  # gthread: a pool of request threads per worker
+    master = next(p for p in report["processes"] if p["role"] == "master")
+    # preload_app: the app is imported once in the master, so a worker's unique memory is small.
+    assert max(p["peak_uss_bytes"] for p in workers) < master["peak_uss_bytes"]
+    assert report["memray"] in ("app", "borrowed")
+    assert any(cost["role"] == "master" for cost in report["imports"])
+    assert master["top_sites"], "memray gave no allocation sites for the master"

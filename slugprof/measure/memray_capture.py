@@ -42,7 +42,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from slugprof.errors import ToolFailure
-from slugprof.model import ImportCost, ProcessRole
+from slugprof.model import AllocationSite, ImportCost, ProcessRole
 from slugprof.processes import run_command
 
 CAPTURE_FILE_NAME = "capture.bin"  # the master's; each forked process writes capture.bin.<pid>
@@ -574,13 +574,6 @@ def _lend(output_dir: Path, paths: Iterable[str]) -> Path:
 
 
 # --- reading the captures --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AllocationSite:
-    location: str  # "file:line function" of the innermost Python frame
-    bytes: int  # held at the process's heap peak
-    count: int  # allocations still held from there at the peak
 
 
 @dataclass(frozen=True)

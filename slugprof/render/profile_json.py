@@ -50,6 +50,10 @@ def profile_to_dict(report: ProfileReport) -> dict[str, Any]:
                 "peak_uss_bytes": process.peak_uss_bytes,
                 "heap_peak_bytes": process.heap_peak_bytes,
                 "threads_max": process.threads_max,
+                "top_sites": [
+                    {"location": site.location, "bytes": site.bytes, "count": site.count}
+                    for site in process.top_sites
+                ],
                 "growth_bytes_per_second": dict(report.worker_growth).get(process.pid),
             }
             for process in report.processes

@@ -109,6 +109,19 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
             paid = "the master (shared by workers)" if cost.role == "master" else f"each {cost.role}"
             imports.add_row(cost.module, format_binary(cost.bytes), paid)
         console.print(imports)
+    heaviest = max(report.processes, key=lambda p: p.heap_peak_bytes or 0, default=None)
+    if heaviest is not None and heaviest.top_sites:
+        sites = Table(
+            title=f"Where the {heaviest.role}'s heap was at its peak "
+            f"({format_binary(heaviest.heap_peak_bytes or 0)})",
+            title_justify="left",
+        )
+        sites.add_column("allocated at")
+        sites.add_column("held", justify="right")
+        sites.add_column("allocations", justify="right")
+        for site in heaviest.top_sites[:5]:
+            sites.add_row(site.location, format_binary(site.bytes), str(site.count))
+        console.print(sites)
     if report.requests is not None:
         requests = report.requests
         codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes)
