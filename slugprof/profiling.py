@@ -106,7 +106,10 @@ def profile(
         notes.extend(memray_notes)
 
     processes = [
-        _with_capture(process, heap_by_role.get(process.role))
+        _with_capture(
+            dataclasses.replace(process, command=_display_command(process.command)),
+            heap_by_role.get(process.role),
+        )
         for process in summarize_processes(
             run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
         )
@@ -283,6 +286,11 @@ def _app_root(path: Path) -> Path:
     if not path.is_dir():
         raise UsageError(f"{path}: is a file; give the folder of your app, not a file in it")
     return path.resolve()
+
+
+def _display_command(command: str) -> str:
+    """A process's command line with paths under the current folder shown relative to it."""
+    return command.replace(str(Path.cwd()) + os.sep, "")
 
 
 def _display_path(path: str) -> str:
