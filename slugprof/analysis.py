@@ -11,7 +11,7 @@ from pathlib import Path
 
 from slugprof import __version__
 from slugprof.config import Settings
-from slugprof.errors import ToolFailure, UsageError
+from slugprof.errors import ToolFailure
 from slugprof.measure.compress import estimate_compressed
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
@@ -31,6 +31,7 @@ from slugprof.model import (
 )
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.appfiles import collect_app_files
+from slugprof.sources.approot import app_root, display_path
 from slugprof.sources.buildpack import (
     PROFILE_D_SCRIPTS,
     buildpack_parts,
@@ -71,11 +72,7 @@ def analyze(
 ) -> AnalyzeReport:
     progress = progress or NoProgress()
     root = options.app_root
-    if not root.exists():
-        raise UsageError(f"{root}: no such folder; give the path of your app (the folder with the Procfile)")
-    if not root.is_dir():
-        raise UsageError(f"{root}: is a file; give the folder of your app, not a file in it")
-    root = root.resolve()
+    root = app_root(root)
 
     app = collect_app_files(root, progress)
     python = choose_python_version(root, options.settings)
@@ -242,15 +239,6 @@ def _resolved_dependencies(
         target=resolution.target,
         resolver=resolution.resolver + (" (cached)" if resolution.from_cache else ""),
     )
-
-
-def display_path(path: str) -> str:
-    """A path as the user would type it: relative to the current folder when inside it."""
-    try:
-        relative = Path(path).relative_to(Path.cwd())
-    except ValueError:
-        return path
-    return relative.as_posix() or "."
 
 
 def dependency_group(name: str) -> str:

@@ -28,6 +28,7 @@ from slugprof.measure.sampler import summarize_processes, worker_growth
 from slugprof.measure.traffic import free_port
 from slugprof.model import SCHEMA_VERSION, ImportCost, ProcessProfile, ProfileReport
 from slugprof.progress import NoProgress, Progress
+from slugprof.sources.approot import app_root, display_command, display_path
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.environment import PythonEnvironment, find_environment
@@ -59,7 +60,7 @@ def profile(
     options: ProfileOptions, environ: Mapping[str, str], progress: Progress | None = None
 ) -> ProfileReport:
     progress = progress or NoProgress()
-    root = _app_root(options.app_root)
+    root = app_root(options.app_root)
     process_types = read_procfile(root)
     if options.process_type not in process_types:
         declared = ", ".join(sorted(process_types)) or "nothing"
@@ -85,17 +86,7 @@ def profile(
     port = options.port or free_port()
     progress.stage("Profiling the web process (sampler)")
     env = dyno_env(port)
-    run = run_web_process(
-        command,
-        cwd=root,
-        env=env,
-        port=port,
-        boot_timeout=options.boot_timeout,
-        requests=options.requests,
-        paths=options.urls,
-        duration=options.duration,
-        progress=progress,
-    )
+    run = _run(command, root, env, port, options, progress)
     memray_state = "off"
     heap_by_role: dict[str, ProcessCapture] = {}
     imports: tuple[ImportCost, ...] = ()
@@ -107,7 +98,7 @@ def profile(
 
     processes = [
         _with_capture(
-            dataclasses.replace(process, command=_display_command(process.command)),
+            dataclasses.replace(process, command=display_command(process.command)),
             heap_by_role.get(process.role),
         )
         for process in summarize_processes(
@@ -138,7 +129,7 @@ def profile(
         schema_version=SCHEMA_VERSION,
         tool_version=__version__,
         created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        app_root=_display_path(str(root)),
+        app_root=display_path(str(root)),
         process_type=options.process_type,
         command=command,
         dyno=dyno.name,
@@ -159,6 +150,22 @@ def profile(
         headroom=options.headroom,
         dyno_fit=tuple(fits),
         notes=tuple(notes),
+    )
+
+
+def _run(
+    command: str, root: Path, env: Mapping[str, str], port: int, options: ProfileOptions, progress: Progress
+) -> RunResult:
+    return run_web_process(
+        command,
+        cwd=root,
+        env=env,
+        port=port,
+        boot_timeout=options.boot_timeout,
+        requests=options.requests,
+        paths=options.urls,
+        duration=options.duration,
+        progress=progress,
     )
 
 
@@ -197,17 +204,7 @@ def _memray_pass(
             return f"unavailable: {wrapped.note}", {}, (), [wrapped.note]
         env.update(wrapped.env)
         progress.stage("Profiling the web process again, under memray")
-        run = run_web_process(
-            wrapped.command,
-            cwd=root,
-            env=env,
-            port=port,
-            boot_timeout=options.boot_timeout,
-            requests=options.requests,
-            paths=options.urls,
-            duration=options.duration,
-            progress=progress,
-        )
+        run = _run(wrapped.command, root, env, port, options, progress)
         summary = read_captures(captures, roles=run.roles, app_dir=root)
     heap_by_role: dict[str, ProcessCapture] = {}
     for capture in summary.processes:
@@ -278,24 +275,3 @@ def _run_notes(run: RunResult, growth: Mapping[int, float]) -> list[str]:
         if failed:
             notes.append(f"{failed} of {run.requests.count} requests did not answer 2xx/3xx")
     return notes
-
-
-def _app_root(path: Path) -> Path:
-    if not path.exists():
-        raise UsageError(f"{path}: no such folder; give the path of your app (the folder with the Procfile)")
-    if not path.is_dir():
-        raise UsageError(f"{path}: is a file; give the folder of your app, not a file in it")
-    return path.resolve()
-
-
-def _display_command(command: str) -> str:
-    """A process's command line with paths under the current folder shown relative to it."""
-    return command.replace(str(Path.cwd()) + os.sep, "")
-
-
-def _display_path(path: str) -> str:
-    try:
-        relative = Path(path).relative_to(Path.cwd())
-    except ValueError:
-        return path
-    return relative.as_posix() or "."

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from slugprof.analysis import AnalyzeOptions, analyze
+from slugprof.cli.output import emit, format_from_extension, terminal_style
 from slugprof.cli.progress_bar import ProgressBar
 from slugprof.config import load_settings
 from slugprof.errors import EXIT_OK, UsageError
@@ -17,7 +17,6 @@ from slugprof.render.json_format import render_json
 from slugprof.render.terminal import render_terminal
 
 FORMATS = ("terminal", "json")
-_EXTENSIONS = {".json": "json", ".txt": "terminal"}
 
 
 class AnalyzeCommand:
@@ -97,7 +96,7 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
-        output_format = args.format or _format_from_extension(args.output) or "terminal"
+        output_format = args.format or format_from_extension(args.output) or "terminal"
         app_root = Path(args.app)
         if args.jobs is not None and args.jobs < 1:
             raise UsageError("--jobs must be 1 or more")
@@ -118,33 +117,12 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         )
         with ProgressBar(enabled=not args.quiet) as progress:
             report = analyze(options, os.environ, progress)
-        text = _render(report, output_format, to_terminal=args.output is None)
-        if args.output:
-            try:
-                Path(args.output).write_text(text, encoding="utf-8")
-            except OSError as error:
-                raise UsageError(f"cannot write {args.output}: {error.strerror}") from error
-            print(f"wrote {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(text)
+        emit(args.output, lambda to_terminal: _render(report, output_format, to_terminal=to_terminal))
         return EXIT_OK
 
 
 def _render(report: AnalyzeReport, output_format: str, *, to_terminal: bool) -> str:
     if output_format == "json":
         return render_json(report)
-    color = to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    width = os.get_terminal_size().columns if color else 100
+    color, width = terminal_style(to_terminal)
     return render_terminal(report, color=color, width=width)
-
-
-def _format_from_extension(output: str | None) -> str | None:
-    if output is None:
-        return None
-    suffix = Path(output).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise UsageError(
-            f"-o {output}: cannot tell the format from {suffix or 'no extension'!r}; "
-            "use .json or .txt, or pass --format"
-        )
-    return _EXTENSIONS[suffix]

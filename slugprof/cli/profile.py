@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from slugprof.cli.output import emit, format_from_extension, terminal_style
 from slugprof.cli.progress_bar import ProgressBar
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.model import ProfileReport
@@ -15,8 +16,6 @@ from slugprof.profiling import ProfileOptions, profile
 from slugprof.render.profile_json import render_profile_json
 from slugprof.render.profile_terminal import render_profile_terminal
 from slugprof.sources.dyno import DEFAULT_DYNO, DYNO_SIZES
-
-_EXTENSIONS = {".json": "json", ".txt": "terminal"}
 
 
 class ProfileCommand:
@@ -92,7 +91,7 @@ failed to boot or crashed (its own error is shown).
         for url in urls:
             if not url.startswith("/"):
                 raise UsageError(f"--url {url}: give a path that starts with '/', e.g. /health")
-        output_format = args.format or _format_from_extension(args.output) or "terminal"
+        output_format = args.format or format_from_extension(args.output) or "terminal"
         options = ProfileOptions(
             app_root=Path(args.app),
             process_type=args.process,
@@ -112,33 +111,12 @@ failed to boot or crashed (its own error is shown).
             if args.verbose and failure.output_tail:
                 print(failure.output_tail, file=sys.stderr)
             raise
-        text = _render(report, output_format, to_terminal=args.output is None)
-        if args.output:
-            try:
-                Path(args.output).write_text(text, encoding="utf-8")
-            except OSError as error:
-                raise UsageError(f"cannot write {args.output}: {error.strerror}") from error
-            print(f"wrote {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(text)
+        emit(args.output, lambda to_terminal: _render(report, output_format, to_terminal=to_terminal))
         return EXIT_OK
 
 
 def _render(report: ProfileReport, output_format: str, *, to_terminal: bool) -> str:
     if output_format == "json":
         return render_profile_json(report)
-    color = to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    width = os.get_terminal_size().columns if color else 100
+    color, width = terminal_style(to_terminal)
     return render_profile_terminal(report, color=color, width=width)
-
-
-def _format_from_extension(output: str | None) -> str | None:
-    if output is None:
-        return None
-    suffix = Path(output).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise UsageError(
-            f"-o {output}: cannot tell the format from {suffix or 'no extension'!r}; "
-            "use .json or .txt, or --format"
-        )
-    return _EXTENSIONS[suffix]

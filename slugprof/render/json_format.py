@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from slugprof.model import AnalyzeReport, CompressionEstimate, Package
+from slugprof.render.common import findings_to_list
 
 
 def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
@@ -138,16 +139,7 @@ def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
             ],
         },
         "notes": list(report.notes),
-        "findings": [
-            {
-                "id": finding.id,
-                "severity": finding.severity,
-                "title": finding.title,
-                "detail": finding.detail,
-                "saving_bytes": finding.saving_bytes,
-            }
-            for finding in report.findings
-        ],
+        "findings": findings_to_list(report.findings),
     }
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from slugprof.model import ProfileReport
+from slugprof.render.common import findings_to_list
 
 
 def profile_to_dict(report: ProfileReport) -> dict[str, Any]:
@@ -85,16 +86,7 @@ def profile_to_dict(report: ProfileReport) -> dict[str, Any]:
             for fit in report.dyno_fit
         ],
         "notes": list(report.notes),
-        "findings": [
-            {
-                "id": f.id,
-                "severity": f.severity,
-                "title": f.title,
-                "detail": f.detail,
-                "saving_bytes": f.saving_bytes,
-            }
-            for f in report.findings
-        ],
+        "findings": findings_to_list(report.findings),
     }
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from slugprof.model import ProfileReport
+from slugprof.render.common import text_console
 from slugprof.units import format_binary
 
 _FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
@@ -16,15 +14,7 @@ _FIT_WORD = {"ok": "fits", "r14": "R14: swaps", "r15": "R15: restarts"}
 
 
 def render_profile_terminal(report: ProfileReport, *, color: bool = False, width: int = 100) -> str:
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        highlight=False,
-        color_system="standard" if color else None,
-    )
+    console, buffer = text_console(color=color, width=width)
     fit = next((f for f in report.dyno_fit if f.dyno == report.dyno), None)
     headline = Text("Peak dyno memory ")
     headline.append(format_binary(report.peak_total_bytes), style="bold")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 
 from rich.console import Console
@@ -10,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slugprof.model import AnalyzeReport, SlugignoreRule
+from slugprof.render.common import text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red"}
@@ -18,15 +18,7 @@ TOP = 10
 
 
 def render_terminal(report: AnalyzeReport, *, color: bool = False, width: int = 100) -> str:
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        highlight=False,
-        color_system="standard" if color else None,
-    )
+    console, buffer = text_console(color=color, width=width)
     _summary(console, report)
     _components(console, report)
     _requirements(console, report)
