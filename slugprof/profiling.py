@@ -52,7 +52,7 @@ class ProfileOptions:
     urls: tuple[str, ...] = ("/",)
     duration: float = 0.0
     headroom: float = 0.10
-    boot_timeout: float = R10_BOOT_SECONDS * 2
+    boot_timeout: float = R10_BOOT_SECONDS  # Heroku gives up at 60 s (R10); --boot-timeout to see past it
     port: int | None = None
 
 

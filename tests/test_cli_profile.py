@@ -186,3 +186,12 @@ def test_the_flask_sample_app_as_a_dyno_runs_it() -> None:
     assert report["memray"] in ("app", "borrowed")
     assert any(cost["role"] == "master" for cost in report["imports"])
     assert master["top_sites"], "memray gave no allocation sites for the master"
+
+
+def test_an_app_that_never_binds_port_stops_at_the_boot_timeout(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", 'web: python -c "import time; time.sleep(600)"\n', {})
+    started = time.monotonic()
+    result = slugprof("profile", app, "--env", sys.executable, "-q", "--no-memray", "--boot-timeout", "2")
+    assert time.monotonic() - started < 20
+    assert result.returncode == 3
+    assert "R10" in result.stderr

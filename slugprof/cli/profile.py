@@ -71,6 +71,13 @@ failed to boot or crashed (its own error is shown).
             metavar="PCT",
             help="memory kept free when fitting (default 10)",
         )
+        parser.add_argument(
+            "--boot-timeout",
+            type=float,
+            default=60.0,
+            metavar="S",
+            help="give up when $PORT is not bound after S seconds (default 60, Heroku's R10)",
+        )
         parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
         parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
         parser.add_argument("--format", choices=("terminal", "json"), help="output format")
@@ -85,6 +92,8 @@ failed to boot or crashed (its own error is shown).
             raise UsageError("--requests must be 0 or more")
         if args.duration < 0:
             raise UsageError("--duration must be 0 or more")
+        if args.boot_timeout <= 0:
+            raise UsageError("--boot-timeout must be more than 0 seconds")
         if not 0 <= args.headroom < 100:
             raise UsageError("--headroom is a percentage from 0 to 99")
         urls = tuple(args.url or ["/"])
@@ -103,6 +112,7 @@ failed to boot or crashed (its own error is shown).
             duration=args.duration,
             headroom=args.headroom / 100,
             port=args.port,
+            boot_timeout=args.boot_timeout,
         )
         try:
             with ProgressBar(enabled=not args.quiet) as progress:
