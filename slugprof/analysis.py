@@ -17,6 +17,9 @@ from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
 from slugprof.measure.wheels import size_packages
 from slugprof.model import (
+    APP_GROUP,
+    BUILDPACK_GROUP_PREFIX,
+    DEPENDENCY_GROUP_PREFIX,
     SCHEMA_VERSION,
     AnalyzeReport,
     AppInventory,
@@ -28,6 +31,8 @@ from slugprof.model import (
     SlugComponent,
     SlugStatus,
     TarMember,
+    buildpack_group,
+    dependency_group,
 )
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.appfiles import collect_app_files
@@ -43,7 +48,6 @@ from slugprof.sources.environment import find_environment
 from slugprof.sources.resolve import resolve
 from slugprof.sources.target import make_target
 
-APP_GROUP = "app"
 # Parts sized from settings rather than measured carry this share of their size as stated error.
 UNMEASURED_ALLOWANCE = 0.25
 # Resolved wheels: the stated error of the wheel-contents model (slugprof.measure.wheels). Measured:
@@ -241,14 +245,6 @@ def _resolved_dependencies(
     )
 
 
-def dependency_group(name: str) -> str:
-    return f"dep:{name}"
-
-
-def buildpack_group(name: str) -> str:
-    return f"buildpack:{name}"
-
-
 def _tar_members(app: AppInventory, dependencies: DependencyInventory, minor: str) -> list[TarMember]:
     members: list[TarMember] = []
     for file in app.included:
@@ -330,7 +326,7 @@ def _slug(
     runtime = [part for part in parts if part.name == "python"]
     tools = [part for part in parts if part.name != "python"]
     unmeasured_compressed = sum(part.compressed_bytes or 0 for part in parts)
-    tools_compressed = sum(p.compressed_bytes or 0 for p in tools) + group_compressed("buildpack:")
+    tools_compressed = sum(p.compressed_bytes or 0 for p in tools) + group_compressed(BUILDPACK_GROUP_PREFIX)
     components = (
         SlugComponent("app", app.bytes, group_compressed(APP_GROUP), measured=True),
         SlugComponent(
@@ -342,7 +338,7 @@ def _slug(
         SlugComponent(
             "dependencies",
             dependencies.bytes,
-            group_compressed("dep:") + resolved_compressed,
+            group_compressed(DEPENDENCY_GROUP_PREFIX) + resolved_compressed,
             measured=dependencies.source != "none" and all(p.measured for p in dependencies.packages),
         ),
         SlugComponent("buildpack tools", sum(p.bytes for p in tools), tools_compressed, measured=False),

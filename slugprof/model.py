@@ -208,12 +208,26 @@ class BuildpackPart:
 # --- compression -----------------------------------------------------------------------------
 
 
+# Who the bytes of the slug's tar stream are attributed to.
+APP_GROUP = "app"
+DEPENDENCY_GROUP_PREFIX = "dep:"
+BUILDPACK_GROUP_PREFIX = "buildpack:"
+
+
+def dependency_group(name: str) -> str:
+    return f"{DEPENDENCY_GROUP_PREFIX}{name}"
+
+
+def buildpack_group(name: str) -> str:
+    return f"{BUILDPACK_GROUP_PREFIX}{name}"
+
+
 @dataclass(frozen=True)
 class TarMember:
     """One entry of the slug's tar stream."""
 
     arcname: str  # path inside the slug, e.g. "app.py" or ".heroku/python/lib/python3.12/site-packages/x.py"
-    group: str  # who the bytes are attributed to: "app", "dep:<name>", "buildpack:<part>"
+    group: str  # who the bytes are attributed to: APP_GROUP, dependency_group(), buildpack_group()
     size: int
     path: str | None = None  # file on disk to read; None for a symlink or synthetic content
     kind: FileKind = "file"

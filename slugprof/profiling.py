@@ -88,10 +88,10 @@ def profile(
     env = dyno_env(port)
     run = _run(command, root, env, port, options, progress)
     memray_state = "off"
-    heap_by_role: dict[str, ProcessCapture] = {}
+    capture_by_role: dict[str, ProcessCapture] = {}
     imports: tuple[ImportCost, ...] = ()
     if options.memray:
-        memray_state, heap_by_role, imports, memray_notes = _memray_pass(
+        memray_state, capture_by_role, imports, memray_notes = _memray_pass(
             command, root, environment, options, progress, dyno_env
         )
         notes.extend(memray_notes)
@@ -99,7 +99,7 @@ def profile(
     processes = [
         _with_capture(
             dataclasses.replace(process, command=display_command(process.command)),
-            heap_by_role.get(process.role),
+            capture_by_role.get(process.role),
         )
         for process in summarize_processes(
             run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
@@ -206,15 +206,15 @@ def _memray_pass(
         progress.stage("Profiling the web process again, under memray")
         run = _run(wrapped.command, root, env, port, options, progress)
         summary = read_captures(captures, roles=run.roles, app_dir=root)
-    heap_by_role: dict[str, ProcessCapture] = {}
+    capture_by_role: dict[str, ProcessCapture] = {}
     for capture in summary.processes:
-        known = heap_by_role.get(capture.role)
+        known = capture_by_role.get(capture.role)
         if known is None or capture.heap_peak_bytes > known.heap_peak_bytes:
-            heap_by_role[capture.role] = capture
+            capture_by_role[capture.role] = capture
     notes = list(summary.notes)
     if wrapped.note:
         notes.append(wrapped.note)
-    return availability.status, heap_by_role, summary.imports, notes
+    return availability.status, capture_by_role, summary.imports, notes
 
 
 def _with_capture(process: ProcessProfile, capture: ProcessCapture | None) -> ProcessProfile:

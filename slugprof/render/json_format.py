@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slugprof.model import AnalyzeReport, CompressionEstimate, Package
-from slugprof.render.common import findings_to_list
+from slugprof.model import APP_GROUP, AnalyzeReport, CompressionEstimate, buildpack_group
+from slugprof.render.common import compressed_by_package, findings_to_list
 
 
 def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
     compression = report.compression
-    app_group = compression.group("app")
+    app_group = compression.group(APP_GROUP)
     dependencies = report.dependencies
-    compressed_by_package = {
-        package.name: _package_compressed(compression, package) for package in dependencies.packages
-    }
+    compressed = compressed_by_package(report)
     return {
         "schema_version": report.schema_version,
         "tool": {"name": "slugprof", "version": report.tool_version},
@@ -75,13 +73,13 @@ def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
             "requirements_files": list(dependencies.requirements_files),
             "requirements": list(dependencies.requirements),
             "bytes": dependencies.bytes,
-            "compressed_bytes": sum(compressed_by_package.values()),
+            "compressed_bytes": sum(compressed.values()),
             "packages": [
                 {
                     "name": package.name,
                     "version": package.version,
                     "bytes": package.bytes,
-                    "compressed_bytes": compressed_by_package[package.name],
+                    "compressed_bytes": compressed[package.name],
                     "files": package.file_count,
                     "measured": package.measured,
                     "size_method": package.size_method,
@@ -91,7 +89,7 @@ def report_to_dict(report: AnalyzeReport) -> dict[str, Any]:
                         {
                             "exclusive_bytes": package.exclusive_bytes,
                             "exclusive_compressed_bytes": sum(
-                                compressed_by_package.get(name, 0) for name in package.exclusive_packages
+                                compressed.get(name, 0) for name in package.exclusive_packages
                             ),
                             "exclusive_packages": list(package.exclusive_packages),
                         }
@@ -147,15 +145,8 @@ def render_json(report: AnalyzeReport) -> str:
     return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def _package_compressed(compression: CompressionEstimate, package: Package) -> int:
-    if package.compressed_bytes is not None:
-        return package.compressed_bytes
-    estimate = compression.group(f"dep:{package.name}")
-    return estimate.compressed_bytes if estimate else 0
-
-
 def _part_compressed(compression: CompressionEstimate, name: str, known: int | None) -> int:
     if known is not None:
         return known
-    estimate = compression.group(f"buildpack:{name}")
+    estimate = compression.group(buildpack_group(name))
     return estimate.compressed_bytes if estimate else 0

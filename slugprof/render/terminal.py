@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from slugprof.model import AnalyzeReport, SlugignoreRule
-from slugprof.render.common import text_console
+from slugprof.render.common import compressed_by_package, text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red"}
@@ -21,8 +22,9 @@ def render_terminal(report: AnalyzeReport, *, color: bool = False, width: int = 
     console, buffer = text_console(color=color, width=width)
     _summary(console, report)
     _components(console, report)
-    _requirements(console, report)
-    _packages(console, report)
+    compressed = compressed_by_package(report)
+    _requirements(console, report, compressed)
+    _packages(console, report, compressed)
     _app_files(console, report)
     _slugignore(console, report)
     _notes(console, report)
@@ -72,21 +74,13 @@ def _components(console: Console, report: AnalyzeReport) -> None:
     console.print(table)
 
 
-def _compressed_of(report: AnalyzeReport, name: str) -> int:
-    for package in report.dependencies.packages:
-        if package.name == name and package.compressed_bytes is not None:
-            return package.compressed_bytes
-    estimate = report.compression.group(f"dep:{name}")
-    return estimate.compressed_bytes if estimate else 0
-
-
-def _requirements(console: Console, report: AnalyzeReport) -> None:
+def _requirements(console: Console, report: AnalyzeReport, compressed: Mapping[str, int]) -> None:
     tops = [p for p in report.dependencies.packages if p.top_level]
     if not tops:
         return
     rows = sorted(
         tops,
-        key=lambda p: -sum(_compressed_of(report, name) for name in p.exclusive_packages),
+        key=lambda p: -sum(compressed.get(name, 0) for name in p.exclusive_packages),
     )
     table = _table(
         "Requirements: what removing each one would save",
@@ -106,7 +100,7 @@ def _requirements(console: Console, report: AnalyzeReport) -> None:
         table.add_row(
             package.name,
             package.version,
-            format_bytes(sum(_compressed_of(report, name) for name in package.exclusive_packages)),
+            format_bytes(sum(compressed.get(name, 0) for name in package.exclusive_packages)),
             format_bytes(package.exclusive_bytes or 0),
             brings_in,
         )
@@ -115,15 +109,15 @@ def _requirements(console: Console, report: AnalyzeReport) -> None:
     console.print(table)
 
 
-def _packages(console: Console, report: AnalyzeReport) -> None:
-    packages = sorted(report.dependencies.packages, key=lambda p: -_compressed_of(report, p.name))
+def _packages(console: Console, report: AnalyzeReport, compressed: Mapping[str, int]) -> None:
+    packages = sorted(report.dependencies.packages, key=lambda p: -compressed[p.name])
     if not packages:
         return
     table = _table("Largest packages", "package", "compressed>", "size>", "files>", "required by")
     for package in packages[:TOP]:
         table.add_row(
             f"{package.name} {package.version}" + ("" if package.measured else " (estimated)"),
-            format_bytes(_compressed_of(report, package.name)),
+            format_bytes(compressed[package.name]),
             format_bytes(package.bytes),
             str(package.file_count),
             _short_list(list(package.requested_by)),

@@ -273,7 +273,7 @@ def _parse_requirement(text: str, *, editable: bool) -> tuple[str | None, tuple[
             extras = _canonical_extras(e.strip() for e in named.group("extras")[1:-1].split(","))
             fragment_name = named.group("target")
         return canonicalize_name(fragment_name), extras, marker
-    return _name_from_filename(target.rstrip("/").rsplit("/", 1)[-1]), extras, marker
+    return name_from_filename(target.rstrip("/").rsplit("/", 1)[-1]), extras, marker
 
 
 def _looks_like_location(text: str) -> bool:
@@ -285,7 +285,8 @@ def _looks_like_location(text: str) -> bool:
     return head.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar"))
 
 
-def _name_from_filename(filename: str) -> str | None:
+def name_from_filename(filename: str) -> str | None:
+    """The canonical project name in a wheel's or sdist's file name; None when it is neither."""
     try:
         if filename.endswith(".whl"):
             return str(parse_wheel_filename(filename)[0])

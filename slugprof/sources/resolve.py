@@ -56,7 +56,7 @@ from slugprof.sources.lockfiles import (
     read_poetry_lock,
     read_uv_lock,
 )
-from slugprof.sources.requirements import REQUIREMENTS_TXT, read_requirements_txt
+from slugprof.sources.requirements import REQUIREMENTS_TXT, name_from_filename, read_requirements_txt
 from slugprof.sources.target import (
     choose_filename,
     describe,
@@ -383,15 +383,7 @@ def _name_of_line(line: str) -> str | None:
         key, _, value = part.partition("=")
         if key == "egg" and value:
             return canonicalize_name(re.split(r"[\[]", value, maxsplit=1)[0])
-    filename = unquote(urlsplit(location).path).rstrip("/").rsplit("/", 1)[-1]
-    try:
-        if filename.endswith(".whl"):
-            return canonicalize_name(parse_wheel_filename(filename)[0])
-        if filename.endswith((".tar.gz", ".zip")):
-            return canonicalize_name(parse_sdist_filename(filename)[0])
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return None
+    return name_from_filename(unquote(urlsplit(location).path).rstrip("/").rsplit("/", 1)[-1])
 
 
 def _parse_annotations(text: str) -> dict[str, _Via]:
