@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from slugprof.measure.compress import default_cache_dir, estimate_compressed
-from slugprof.model import CompressionEstimate, TarMember
+from slugprof.model import CompressionEstimate, TarGroup, TarMember
 
 PACKAGES = (
     "numpy",
@@ -94,18 +94,18 @@ def build_tree(tree: Path) -> Path:
 
 def members_of(folder: Path) -> list[TarMember]:
     """Every file of site-packages, attributed to the distribution that owns it (others: "app")."""
-    owner: dict[str, str] = {}
+    owner: dict[str, TarGroup] = {}
     for distribution in importlib.metadata.distributions(path=[str(folder)]):
         name = distribution.metadata["Name"].lower()
         for owned in distribution.files or []:
-            owner[os.path.normpath(folder / str(owned))] = f"dep:{name}"
+            owner[os.path.normpath(folder / str(owned))] = TarGroup.dependency(name)
     members = []
     for root, folders, files in os.walk(folder):
         folders.sort()
         for file in sorted(files):
             path = os.path.join(root, file)
             relative = os.path.relpath(path, folder)
-            group = owner.get(os.path.normpath(path), "app")
+            group = owner.get(os.path.normpath(path), TarGroup.app())
             if os.path.islink(path):
                 target = os.readlink(path)
                 members.append(TarMember(relative, group, len(target), path, "symlink", link_target=target))

@@ -37,7 +37,7 @@ from packaging.utils import canonicalize_name
 
 from slugprof.measure.compress import estimate_compressed
 from slugprof.measure.wheels import size_packages
-from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, Target, TarMember
+from slugprof.model import GroupKind, ResolvedFile, ResolvedPackage, SizedPackage, Target, TarGroup, TarMember
 
 REQUIREMENTS = ("numpy", "pandas", "scipy", "scikit-learn", "django", "requests", "flask")
 INDEX_URL = "https://pypi.org/simple"
@@ -151,10 +151,14 @@ def exact_shares(root: Path, packages: dict[str, RealPackage]) -> tuple[dict[str
     for folder, _, files in os.walk(root / PYTHON_HOME):
         for file in files:
             path = Path(folder) / file
-            group = f"dep:{owner[path]}" if path in owner else "other"
+            group = TarGroup.dependency(owner[path]) if path in owner else TarGroup.app()
             members.append(TarMember(str(path.relative_to(root)), group, path.stat().st_size, str(path)))
     estimate = estimate_compressed(members, exact=True)
-    shares = {group.group.removeprefix("dep:"): group.compressed_bytes for group in estimate.groups}
+    shares = {
+        group.group.name: group.compressed_bytes
+        for group in estimate.groups
+        if group.group.kind == GroupKind.DEPENDENCY
+    }
     return shares, estimate.compressed_bytes
 
 

@@ -26,9 +26,18 @@ from slugprof.measure.memray_capture import ProcessCapture, memray_status, read_
 from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import summarize_processes, worker_growth
 from slugprof.measure.traffic import free_port
-from slugprof.model import SCHEMA_VERSION, ImportCost, ProcessProfile, ProfileReport
+from slugprof.model import (
+    ImportCost,
+    MemorySummary,
+    MemrayMode,
+    MemrayRun,
+    ProcessProfile,
+    ProfiledApp,
+    ProfileReport,
+    ToolInfo,
+)
 from slugprof.progress import NoProgress, Progress
-from slugprof.sources.approot import app_root, display_command, display_path
+from slugprof.sources.approot import app_root, saved_path
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.environment import PythonEnvironment, find_environment
@@ -87,26 +96,27 @@ def profile(
     progress.stage("Profiling the web process (sampler)")
     env = dyno_env(port)
     run = _run(command, root, env, port, options, progress)
-    memray_state = "off"
+    memray = MemrayRun(MemrayMode.OFF)
     capture_by_role: dict[str, ProcessCapture] = {}
     imports: tuple[ImportCost, ...] = ()
     if options.memray:
-        memray_state, capture_by_role, imports, memray_notes = _memray_pass(
+        memray, capture_by_role, imports, memray_notes = _memray_pass(
             command, root, environment, options, progress, dyno_env
         )
         notes.extend(memray_notes)
 
+    growth = worker_growth(run.samples, run.roles)
     processes = [
         _with_capture(
-            dataclasses.replace(process, command=display_command(process.command)),
+            dataclasses.replace(process, growth_bytes_per_second=growth.get(process.pid)),
             capture_by_role.get(process.role),
         )
         for process in summarize_processes(
             run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
         )
     ]
-    peak_total = max((sample.total_pss for sample in run.samples), default=0)
-    peak_rss = max((sample.total_rss for sample in run.samples), default=0)
+    peak_total = max((sample.total_pss_bytes for sample in run.samples), default=0)
+    peak_rss = max((sample.total_rss_bytes for sample in run.samples), default=0)
     workers = [process for process in processes if process.role == "worker"]
     cost = worker_cost(peak_total, [process.peak_uss_bytes for process in workers])
     web_concurrency = env.get("WEB_CONCURRENCY")
@@ -123,30 +133,30 @@ def profile(
             "the dyno fit keeps that count on every size"
         )
     fits = fit_dynos(cost, DYNO_SIZES, headroom=options.headroom, fixed_workers=fixed)
-    growth = worker_growth(run.samples, run.roles)
     notes.extend(_run_notes(run, growth))
     return ProfileReport(
-        schema_version=SCHEMA_VERSION,
-        tool_version=__version__,
+        tool=ToolInfo(version=__version__),
         created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        app_root=display_path(str(root)),
-        process_type=options.process_type,
-        command=command,
+        app=ProfiledApp(root=saved_path(root), process_type=options.process_type, command=command),
         dyno=dyno.name,
         web_concurrency=web_concurrency,
-        memray=memray_state,
-        boot_seconds=run.boot_seconds,
-        shutdown_seconds=run.shutdown_seconds,
+        memray=memray,
+        # Rounded to the millisecond: finer digits are noise, and the saved report stays readable.
+        boot_seconds=round(run.boot_seconds, 3),
+        shutdown_seconds=round(run.shutdown_seconds, 3),
         graceful_shutdown=run.graceful,
-        peak_total_bytes=peak_total,
-        peak_total_rss_bytes=peak_rss,
-        samples=run.samples,
+        memory=MemorySummary(
+            peak_total_bytes=peak_total,
+            peak_total_rss_bytes=peak_rss,
+            base_bytes=cost.base_bytes,
+            worker_marginal_bytes=cost.marginal_bytes,
+            samples=tuple(
+                dataclasses.replace(sample, seconds=round(sample.seconds, 3)) for sample in run.samples
+            ),
+        ),
         processes=tuple(processes),
         imports=tuple(imports),
         requests=run.requests,
-        worker_growth=tuple(sorted(growth.items())),
-        worker_marginal_bytes=cost.marginal_bytes,
-        base_bytes=cost.base_bytes,
         headroom=options.headroom,
         dyno_fit=tuple(fits),
         notes=tuple(notes),
@@ -176,7 +186,7 @@ def _memray_pass(
     options: ProfileOptions,
     progress: Progress,
     dyno_env: Callable[[int], dict[str, str]],
-) -> tuple[str, dict[str, ProcessCapture], tuple[ImportCost, ...], list[str]]:
+) -> tuple[MemrayRun, dict[str, ProcessCapture], tuple[ImportCost, ...], list[str]]:
     """A second run under memray: the capture with the largest heap of each role, import costs, notes.
 
     Never fails the profile for memray's sake: when memray cannot run, the sampler's figures stand
@@ -190,10 +200,10 @@ def _memray_pass(
         else shutil.which("python3", path=env.get("PATH")) or shutil.which("python", path=env.get("PATH"))
     )
     if interpreter is None:
-        return "unavailable: no Python interpreter on PATH", {}, (), []
+        return MemrayRun(MemrayMode.UNAVAILABLE, "no Python interpreter on PATH"), {}, (), []
     availability = memray_status(interpreter)
     if availability.status == "unavailable":
-        return f"unavailable: {availability.reason}", {}, (), [availability.reason]
+        return MemrayRun(MemrayMode.UNAVAILABLE, availability.reason), {}, (), [availability.reason]
     with tempfile.TemporaryDirectory(prefix="slugprof-memray-") as scratch:
         captures = Path(scratch) / "captures"
         captures.mkdir()
@@ -201,7 +211,7 @@ def _memray_pass(
             command, interpreter=interpreter, output_dir=captures, availability=availability, environment=env
         )
         if not wrapped.wrapped:
-            return f"unavailable: {wrapped.note}", {}, (), [wrapped.note]
+            return MemrayRun(MemrayMode.UNAVAILABLE, wrapped.note), {}, (), [wrapped.note]
         env.update(wrapped.env)
         progress.stage("Profiling the web process again, under memray")
         run = _run(wrapped.command, root, env, port, options, progress)
@@ -214,7 +224,7 @@ def _memray_pass(
     notes = list(summary.notes)
     if wrapped.note:
         notes.append(wrapped.note)
-    return availability.status, capture_by_role, summary.imports, notes
+    return MemrayRun(MemrayMode(availability.status)), capture_by_role, summary.imports, notes
 
 
 def _with_capture(process: ProcessProfile, capture: ProcessCapture | None) -> ProcessProfile:
@@ -271,7 +281,7 @@ def _run_notes(run: RunResult, growth: Mapping[int, float]) -> list[str]:
                 "(--duration) to tell a leak from a warm-up"
             )
     if run.requests is not None:
-        failed = sum(count for status, count in run.requests.status_codes if not 200 <= status < 400)
+        failed = sum(count for status, count in run.requests.status_codes.items() if not 200 <= status < 400)
         if failed:
             notes.append(f"{failed} of {run.requests.count} requests did not answer 2xx/3xx")
     return notes

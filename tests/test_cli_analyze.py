@@ -131,7 +131,9 @@ def test_app_files_follow_git_and_slugignore(report: dict[str, Any]) -> None:
 
 def test_dependencies_measured_from_the_apps_venv(app: Path, report: dict[str, Any]) -> None:
     dependencies = report["dependencies"]
-    assert dependencies["source"].startswith("environment:")
+    assert dependencies["source"] == "environment"
+    assert dependencies["environment"] == ".venv"  # relative to the app root, whatever the current folder
+    assert dependencies["interpreter"] == ".venv/bin/python"
     packages = {p["name"]: p for p in dependencies["packages"]}
     assert set(packages) == {"payload"}
     expected = sum(path.lstat().st_size for path in _installed_files(app, "payload"))

@@ -14,6 +14,8 @@ from typing import Any
 import psutil
 import pytest
 
+from slugprof.model.saved import read_report, write_report
+
 pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
@@ -50,6 +52,8 @@ def make_app(root: Path, procfile: str, files: dict[str, str]) -> Path:
 def profile_json(app: Path, *extra: str) -> dict[str, Any]:
     result = slugprof("profile", app, "--env", sys.executable, "--format", "json", "-q", *extra)
     assert result.returncode == 0, result.stderr
+    # The saved contract: the document reads back as a ProfileReport and writes back to the same text.
+    assert write_report(read_report(result.stdout)) == result.stdout
     document: dict[str, Any] = json.loads(result.stdout)
     return document
 
@@ -69,7 +73,7 @@ def test_profile_reports_the_dyno_and_each_process(tmp_path: Path) -> None:
     assert {fit["dyno"] for fit in report["dyno_fit"]} >= {"standard-1x", "performance-2xl", "private-l"}
     assert report["boot_seconds"] < 30
     assert report["graceful_shutdown"] is True
-    assert report["memray"] == "off"
+    assert report["memray"] == {"mode": "off", "reason": None}
 
 
 def test_known_allocation_per_worker_moves_the_total(tmp_path: Path) -> None:
@@ -104,7 +108,7 @@ def test_memray_finds_the_import_that_costs(tmp_path: Path) -> None:
         {"app.py": "import heavy  # noqa\n" + HELLO, "heavy.py": heavy_module},
     )
     report = profile_json(app, "--requests", "4")
-    assert report["memray"] in ("app", "borrowed")
+    assert report["memray"]["mode"] in ("app", "borrowed")
     costs = {cost["module"]: cost for cost in report["imports"]}
     assert "heavy" in costs, report["imports"][:5]
     assert abs(costs["heavy"]["bytes"] - 30 * MIB) / (30 * MIB) < 0.10
@@ -183,7 +187,7 @@ def test_the_flask_sample_app_as_a_dyno_runs_it() -> None:
     master = next(p for p in report["processes"] if p["role"] == "master")
     # preload_app: the app is imported once in the master, so a worker's unique memory is small.
     assert max(p["peak_uss_bytes"] for p in workers) < master["peak_uss_bytes"]
-    assert report["memray"] in ("app", "borrowed")
+    assert report["memray"]["mode"] in ("app", "borrowed")
     assert any(cost["role"] == "master" for cost in report["imports"])
     assert master["top_sites"], "memray gave no allocation sites for the master"
 

@@ -19,7 +19,7 @@ import pytest
 from indexserver import IndexServer, serve_index
 from wheelfactory import build_wheel
 
-from slugprof.analysis import RESOLVED_MODEL_ERROR
+from slugprof.measure.slug import RESOLVED_MODEL_ERROR
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ import pytest
 
 from slugprof.measure.cache import CACHE_FILE_NAME
 from slugprof.measure.compress import GROUP_FLOOR_BYTES, default_cache_dir, estimate_compressed
-from slugprof.model import CompressionEstimate, TarMember
+from slugprof.model import CompressionEstimate, TarGroup, TarMember
 
 MB = 1_000_000
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -94,12 +94,12 @@ def _walk_sorted(root: Path) -> Iterator[Path]:
             yield from _walk_sorted(path)
 
 
-def group_by_top_folder(relative: str) -> str:
+def group_by_top_folder(relative: str) -> TarGroup:
     top = relative.split("/", 1)[0]
-    return f"dep:{top}" if "/" in relative else "app"
+    return TarGroup.dependency(top) if "/" in relative else TarGroup.app()
 
 
-def members_of(tree: Path, group_of: Callable[[str], str] = group_by_top_folder) -> list[TarMember]:
+def members_of(tree: Path, group_of: Callable[[str], TarGroup] = group_by_top_folder) -> list[TarMember]:
     """TarMembers for the files and symlinks of a tree on disk (folders are implied by the paths)."""
     members = []
     for path in _walk_sorted(tree):
@@ -209,9 +209,9 @@ def big_tree(tmp_path_factory: pytest.TempPathFactory) -> BigTree:
     (root / "app.py").write_text("print('hello')\n")
     (root / "python" / "current").symlink_to("email")
 
-    def group(relative: str) -> str:
+    def group(relative: str) -> TarGroup:
         if relative.startswith("python/"):
-            return "buildpack:python"
+            return TarGroup.buildpack("python")
         return group_by_top_folder(relative)
 
     archive = tarfile_archive(root)
@@ -278,7 +278,9 @@ def test_synthetic_content_is_read_from_memory(odd_tree: Path) -> None:
     (odd_tree / ".profile.d").mkdir()
     (odd_tree / ".profile.d" / "python.sh").write_bytes(script)
     members = [m for m in members_of(odd_tree) if not m.arcname.startswith(".profile.d")]
-    members.append(TarMember(".profile.d/python.sh", "buildpack:profile.d", len(script), content=script))
+    members.append(
+        TarMember(".profile.d/python.sh", TarGroup.buildpack("profile.d"), len(script), content=script)
+    )
     archive = tarfile_archive(odd_tree)
     exact = estimate_compressed(members, exact=True)
     assert exact.tar_bytes == len(archive)
@@ -360,7 +362,10 @@ def test_sampled_groups_add_up_and_bracket_the_exact_ones(
 def test_a_tiny_group_is_compressed_whole(
     big_sampled: CompressionEstimate, big_exact: CompressionEstimate
 ) -> None:
-    sampled, exact = big_sampled.group("dep:tiny"), big_exact.group("dep:tiny")
+    sampled, exact = (
+        big_sampled.group(TarGroup.dependency("tiny")),
+        big_exact.group(TarGroup.dependency("tiny")),
+    )
     assert sampled is not None and exact is not None
     assert sampled.tar_bytes < GROUP_FLOOR_BYTES
     assert abs(sampled.compressed_bytes / exact.compressed_bytes - 1) < 0.02
@@ -388,11 +393,12 @@ def test_a_vanished_file_is_counted_incompressible(odd_tree: Path, exact: bool) 
     victim = odd_tree / "gone.txt"
     victim.write_text("compressible " * 20_000)
     size = victim.stat().st_size
-    members = members_of(odd_tree, lambda relative: "dep:gone" if relative == "gone.txt" else "app")
+    gone_group = TarGroup.dependency("gone")
+    members = members_of(odd_tree, lambda relative: gone_group if relative == "gone.txt" else TarGroup.app())
     victim.unlink()
     estimate = estimate_compressed(members, exact=exact)
     assert estimate.unreadable == (str(victim),)
-    gone = estimate.group("dep:gone")
+    gone = estimate.group(gone_group)
     assert gone is not None
     assert gone.compressed_bytes >= size
 

@@ -16,7 +16,7 @@ from wheelfactory import build_wheel
 
 from slugprof.errors import UsageError
 from slugprof.measure.distributions import measure_dependencies
-from slugprof.model import DependencyInventory, Package
+from slugprof.model import DependencyInventory, DependencySource, Package
 from slugprof.sources.environment import PythonEnvironment, find_environment
 
 pytestmark = pytest.mark.slow
@@ -311,7 +311,8 @@ def test_no_requirements_txt(installed: Installed, tmp_path: Path) -> None:
 
 
 def test_inventory_describes_the_environment(installed: Installed, inventory: DependencyInventory) -> None:
-    assert inventory.source == f"environment:{installed.environment.prefix}"
+    assert inventory.source == DependencySource.ENVIRONMENT
+    assert inventory.environment == installed.environment.prefix
     assert inventory.interpreter == str(installed.venv / "bin" / "python")
     assert inventory.python_version == "{}.{}.{}".format(*sys.version_info[:3])
     assert inventory.requirements_files == ("requirements.txt",)

@@ -108,11 +108,11 @@ def by_role(result: RunResult, role: str) -> list[ProcessProfile]:
 
 
 def peak_sample(result: RunResult) -> MemorySample:
-    return max(result.samples, key=lambda sample: sample.total_pss)
+    return max(result.samples, key=lambda sample: sample.total_pss_bytes)
 
 
 def peak_pss(result: RunResult) -> int:
-    return peak_sample(result).total_pss
+    return peak_sample(result).total_pss_bytes
 
 
 def assert_all_gone(pids: Iterator[int] | tuple[int, ...], folder: Path) -> None:
@@ -135,8 +135,9 @@ def test_sync_workers_serve_requests_and_stop_gracefully(app_dir: Path) -> None:
 
     assert 0 < result.boot_seconds < 10
     assert result.graceful and result.shutdown_seconds < 5
-    assert result.requests is not None and result.requests.status_codes == ((200, 40),)
-    assert 0 < result.requests.latency_p50 <= result.requests.latency_p95 <= result.requests.latency_max
+    assert result.requests is not None and result.requests.status_codes == {200: 40}
+    latency = result.requests.latency_seconds
+    assert 0 < latency.p50 <= latency.p95 <= latency.max
 
     master = by_role(result, "master")
     workers = by_role(result, "worker")
@@ -150,8 +151,8 @@ def test_sync_workers_serve_requests_and_stop_gracefully(app_dir: Path) -> None:
     seconds = [sample.seconds for sample in result.samples]
     assert seconds == sorted(seconds) and len(seconds) >= 4
     peak = peak_sample(result)
-    assert len(peak.processes) == 5 and peak.total_pss == sum(process.pss for process in peak.processes)
-    assert peak.total_pss < peak.total_rss  # forked workers share the interpreter's pages
+    assert len(peak.processes) == 5 and peak.total_pss_bytes == sum(process.pss for process in peak.processes)
+    assert peak.total_pss_bytes < peak.total_rss_bytes  # forked workers share the interpreter's pages
     assert set(worker_growth(result.samples, result.roles)) <= {worker.pid for worker in workers}
 
     # gunicorn's master runs a control-socket thread that the caller subtracts.
@@ -170,7 +171,7 @@ def test_gthread_workers_count_their_threads(app_dir: Path) -> None:
     result = run(app_dir, f"{GUNICORN} -k gthread --threads 4 -w 2 app:app", requests=60, duration=0.3)
     workers = by_role(result, "worker")
     assert len(workers) == 2
-    assert result.requests is not None and result.requests.status_codes == ((200, 60),)
+    assert result.requests is not None and result.requests.status_codes == {200: 60}
     assert 2 <= max(worker.threads_max for worker in workers) <= 5  # the main thread + up to 4
 
 
@@ -207,9 +208,9 @@ def test_preload_shares_pages_so_pss_total_is_well_below_rss_total(app_dir: Path
     peak = peak_sample(result)
     assert len(by_role(result, "worker")) == 3 and len(peak.processes) == 5  # sh, master, 3 workers
     # 4 processes map the master's 50 MiB: RSS counts it 4 times, PSS once.
-    assert peak.total_pss < 0.6 * peak.total_rss
-    assert peak.total_rss - peak.total_pss > 3 * 45 * MIB
-    assert 50 * MIB < peak.total_pss < 50 * MIB + 80 * MIB
+    assert peak.total_pss_bytes < 0.6 * peak.total_rss_bytes
+    assert peak.total_rss_bytes - peak.total_pss_bytes > 3 * 45 * MIB
+    assert 50 * MIB < peak.total_pss_bytes < 50 * MIB + 80 * MIB
     for worker in by_role(result, "worker"):
         assert worker.peak_uss_bytes < 20 * MIB  # the blob is the master's, shared copy-on-write
 
@@ -448,8 +449,8 @@ def _sample(seconds: float, *processes: tuple[int, int, int, int, int]) -> Memor
     snapshots = tuple(ProcessSnapshot(*values) for values in processes)
     return MemorySample(
         seconds=seconds,
-        total_pss=sum(snapshot.pss for snapshot in snapshots),
-        total_rss=sum(snapshot.rss for snapshot in snapshots),
+        total_pss_bytes=sum(snapshot.pss for snapshot in snapshots),
+        total_rss_bytes=sum(snapshot.rss for snapshot in snapshots),
         processes=snapshots,
     )
 

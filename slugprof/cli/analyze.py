@@ -13,7 +13,7 @@ from slugprof.config import load_settings
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.measure.compress import default_cache_dir
 from slugprof.model import AnalyzeReport
-from slugprof.render.json_format import render_json
+from slugprof.model.saved import write_report
 from slugprof.render.terminal import render_terminal
 
 FORMATS = ("terminal", "json")
@@ -123,6 +123,6 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
 
 def _render(report: AnalyzeReport, output_format: str, *, to_terminal: bool) -> str:
     if output_format == "json":
-        return render_json(report)
+        return write_report(report)
     color, width = terminal_style(to_terminal)
     return render_terminal(report, color=color, width=width)

@@ -11,9 +11,9 @@ from slugprof.cli.output import emit, format_from_extension, terminal_style
 from slugprof.cli.progress_bar import ProgressBar
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.model import ProfileReport
+from slugprof.model.saved import write_report
 from slugprof.processes import AppFailure
 from slugprof.profiling import ProfileOptions, profile
-from slugprof.render.profile_json import render_profile_json
 from slugprof.render.profile_terminal import render_profile_terminal
 from slugprof.sources.dyno import DEFAULT_DYNO, DYNO_SIZES
 
@@ -127,6 +127,6 @@ failed to boot or crashed (its own error is shown).
 
 def _render(report: ProfileReport, output_format: str, *, to_terminal: bool) -> str:
     if output_format == "json":
-        return render_profile_json(report)
+        return write_report(report)
     color, width = terminal_style(to_terminal)
     return render_profile_terminal(report, color=color, width=width)

@@ -45,7 +45,7 @@ from typing import IO, Final, Literal, NamedTuple
 import platformdirs
 
 from slugprof.measure.cache import ChunkCache, PieceSizes
-from slugprof.model import CompressionEstimate, GroupEstimate, TarMember
+from slugprof.model import CompressionEstimate, GroupEstimate, TarGroup, TarMember
 from slugprof.progress import NoProgress, Progress
 
 # --- the tar stream ------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class _Desc(NamedTuple):
 @dataclass(slots=True)
 class _Entry:
     desc: _Desc
-    group: str
+    group: TarGroup
     stratum: str
     token: str  # what the member's bytes depend on (for cache keys)
     cacheable: bool = False  # a readable file on disk
@@ -191,19 +191,17 @@ def _entries(members: Sequence[TarMember]) -> tuple[list[_Entry], int]:
     named.append((b"", "", None))  # the root folder, "./"
     named.sort(key=lambda item: item[0])
 
-    entries = [
-        _member_entry(f"{ARCHIVE_ROOT}/{name}", member)
-        if member is not None
-        else _folder_entry(f"{ARCHIVE_ROOT}/{name}/" if name else f"{ARCHIVE_ROOT}/")
-        for _, name, member in named
-    ]
     # A folder belongs to the group of the first member after it (the root: to the first one).
-    following = next((entry.group for entry in entries if entry.group), "app")
-    for entry in reversed(entries):
-        if entry.group:
-            following = entry.group
+    following = next((member.group for _, _, member in named if member is not None), TarGroup.app())
+    entries = []
+    for _, name, entry_member in reversed(named):
+        if entry_member is not None:
+            following = entry_member.group
+            entries.append(_member_entry(f"{ARCHIVE_ROOT}/{name}", entry_member))
         else:
-            entry.group = following
+            folder = f"{ARCHIVE_ROOT}/{name}/" if name else f"{ARCHIVE_ROOT}/"
+            entries.append(_folder_entry(folder, following))
+    entries.reverse()
     offset = 0
     for entry in entries:
         entry.offset = offset
@@ -213,10 +211,10 @@ def _entries(members: Sequence[TarMember]) -> tuple[list[_Entry], int]:
     return entries, tar_bytes
 
 
-def _folder_entry(tar_name: str) -> _Entry:
+def _folder_entry(tar_name: str, group: TarGroup) -> _Entry:
     header = _header_len(tar_name, "")
     desc = _Desc(tar_name, "dir", 0, None, None, "", 0o755, 0, header, header, True)
-    return _Entry(desc, "", "(header)", token=tar_name)
+    return _Entry(desc, group, "(header)", token=tar_name)
 
 
 def _member_entry(tar_name: str, member: TarMember) -> _Entry:
@@ -501,13 +499,13 @@ def _design(entries: list[_Entry], tar_bytes: int) -> None:
     Piece k of a member is in the sample when (start + k * GOLDEN) mod 1 < p: each piece has its
     probability p, and a long member's sampled pieces are spread evenly along it.
     """
-    by_group: dict[str, _Lengths] = {}
+    by_group: dict[TarGroup, _Lengths] = {}
     overall = _Lengths()
     for entry in entries:
         by_group.setdefault(entry.group, _Lengths()).add(entry.desc.length)
         overall.add(entry.desc.length)
     unit = overall.unit_for(max(SAMPLE_FRACTION * tar_bytes, MIN_SAMPLE_BYTES))
-    group_unit: dict[str, float] = {}
+    group_unit: dict[TarGroup, float] = {}
     for group, lengths in by_group.items():
         group_unit[group] = unit
         floor = min(lengths.total, GROUP_FLOOR_BYTES)
@@ -723,10 +721,10 @@ def _group_estimate(strata: dict[str, _Stratum]) -> _Estimate | None:
 
 def _estimate_groups(
     entries: list[_Entry], tar_bytes: int, level: int
-) -> tuple[dict[str, _Estimate], dict[str, int], int]:
+) -> tuple[dict[TarGroup, _Estimate], dict[TarGroup, int], int]:
     """Per group: its estimate and its tar bytes; and the bytes sampled."""
-    strata: dict[str, dict[str, _Stratum]] = {}
-    tar_of: dict[str, int] = {}
+    strata: dict[TarGroup, dict[str, _Stratum]] = {}
+    tar_of: dict[TarGroup, int] = {}
     sampled = 0
     for entry in entries:
         stratum = strata.setdefault(entry.group, {}).setdefault(entry.stratum, _Stratum())
@@ -760,8 +758,8 @@ def _estimate_groups(
     extra = {entries[0].group: float(GZIP_FRAMING)}
     extra[last_group] = extra.get(last_group, 0.0) + _deflated_size(bytes(trailer), b"", level)
 
-    estimates: dict[str, _Estimate] = {}
-    unmeasured: list[str] = []
+    estimates: dict[TarGroup, _Estimate] = {}
+    unmeasured: list[TarGroup] = []
     for group, group_strata in strata.items():
         estimate = _group_estimate(group_strata)
         if estimate is None:
@@ -925,14 +923,14 @@ class _GroupedGzipSink:
     the groups before. That costs a block header per change: -0.002% on 573 MB with 38 changes.
     """
 
-    def __init__(self, level: int, boundaries: list[tuple[int, str]], progress: Progress) -> None:
+    def __init__(self, level: int, boundaries: list[tuple[int, TarGroup]], progress: Progress) -> None:
         self._compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         self._boundaries = boundaries  # (stream offset, group starting there), in order
         self._next = 1
         self._group = boundaries[0][1]
         self._position = 0
         self._progress = progress
-        self.compressed: dict[str, int] = {}
+        self.compressed: dict[TarGroup, int] = {}
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)
@@ -981,13 +979,13 @@ class _SafeReader:
 
 
 def _exact(entries: list[_Entry], tar_bytes: int, level: int, progress: Progress) -> CompressionEstimate:
-    boundaries: list[tuple[int, str]] = []
+    boundaries: list[tuple[int, TarGroup]] = []
     for entry in entries:
         if not boundaries or boundaries[-1][1] != entry.group:
             boundaries.append((entry.offset, entry.group))
     sink = _GroupedGzipSink(level, boundaries, progress)
     unreadable: list[str] = []
-    tar_of: dict[str, int] = {}
+    tar_of: dict[TarGroup, int] = {}
     copy_buffer = 256 * 1024
     with tarfile.open(
         fileobj=_as_binary_io(sink),

@@ -21,7 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
-from slugprof.model import DependencyInventory, Package
+from slugprof.model import DependencyInventory, DependencySource, Package
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.environment import PythonEnvironment
 from slugprof.sources.requirements import RequirementsFile, read_requirements_txt
@@ -116,7 +116,8 @@ def measure_dependencies(
     ]
 
     return DependencyInventory(
-        source=f"environment:{environment.prefix}",
+        source=DependencySource.ENVIRONMENT,
+        environment=environment.prefix,
         interpreter=environment.interpreter,
         python_version=environment.version,
         requirements_files=requirements.files,

@@ -150,5 +150,5 @@ def _settled(samples: Sequence[MemorySample], window: float) -> bool:
     if len(samples) < 3 or samples[-1].seconds - samples[0].seconds < window * 0.9:
         return False
     pid_sets = {frozenset(snapshot.pid for snapshot in sample.processes) for sample in samples}
-    totals = [sample.total_pss for sample in samples]
+    totals = [sample.total_pss_bytes for sample in samples]
     return len(pid_sets) == 1 and max(totals) - min(totals) <= _SETTLED_TOLERANCE * max(totals)

@@ -82,8 +82,8 @@ class TreeSampler:
             return None
         sample = MemorySample(
             seconds=seconds,
-            total_pss=sum(snapshot.pss for snapshot in snapshots),
-            total_rss=sum(snapshot.rss for snapshot in snapshots),
+            total_pss_bytes=sum(snapshot.pss for snapshot in snapshots),
+            total_rss_bytes=sum(snapshot.rss for snapshot in snapshots),
             processes=tuple(snapshots),
         )
         with self._lock:

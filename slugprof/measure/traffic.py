@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from slugprof.model import RequestStats
+from slugprof.model import Latency, RequestStats
 from slugprof.processes import AppFailure, ManagedProcess
 from slugprof.progress import NoProgress, Progress
 
@@ -110,7 +110,7 @@ def drive_requests(
     """
     progress = progress or NoProgress()
     if count <= 0 or not paths:
-        return RequestStats(count=0, status_codes=(), latency_p50=0.0, latency_p95=0.0, latency_max=0.0)
+        return RequestStats(count=0, status_codes={}, latency_seconds=Latency(p50=0.0, p95=0.0, max=0.0))
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="slugprof-request")
@@ -126,10 +126,13 @@ def drive_requests(
     latencies.sort()
     return RequestStats(
         count=count,
-        status_codes=tuple(sorted(statuses.items())),
-        latency_p50=_percentile(latencies, 0.50),
-        latency_p95=_percentile(latencies, 0.95),
-        latency_max=latencies[-1],
+        status_codes=dict(sorted(statuses.items())),
+        # Rounded to 0.1 ms: finer digits are noise, and the saved report stays readable.
+        latency_seconds=Latency(
+            p50=round(_percentile(latencies, 0.50), 4),
+            p95=round(_percentile(latencies, 0.95), 4),
+            max=round(latencies[-1], 4),
+        ),
     )
 
 

@@ -17,24 +17,25 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
     console, buffer = text_console(color=color, width=width)
     fit = next((f for f in report.dyno_fit if f.dyno == report.dyno), None)
     headline = Text("Peak dyno memory ")
-    headline.append(format_binary(report.peak_total_bytes), style="bold")
+    memory = report.memory
+    headline.append(format_binary(memory.peak_total_bytes), style="bold")
     headline.append(" (summed PSS)")
     if fit is not None:
-        share = report.peak_total_bytes / fit.quota_bytes
+        share = memory.peak_total_bytes / fit.quota_bytes
         headline.append(f" of the {report.dyno} quota {format_binary(fit.quota_bytes)} ({share:.0%})  ")
-        within = report.peak_total_bytes <= fit.quota_bytes
+        within = memory.peak_total_bytes <= fit.quota_bytes
         headline.append(
             "WITHIN THE QUOTA" if within else "ABOVE THE QUOTA (R14)",
             style=_FIT_STYLE["ok" if within else "r14"],
         )
     console.print(headline)
     console.print(
-        f"naive sum of RSS {format_binary(report.peak_total_rss_bytes)} (shared pages counted once per "
+        f"naive sum of RSS {format_binary(memory.peak_total_rss_bytes)} (shared pages counted once per "
         f"process) · WEB_CONCURRENCY={report.web_concurrency or 'unset'} · "
-        f"memray: {report.memray.split(':', 1)[0]}"
+        f"memray: {report.memray.mode.value}"
     )
     console.print(
-        f"{report.process_type}: {report.command}  ·  boot {report.boot_seconds:.1f} s (R10 at 60 s)"
+        f"{report.app.process_type}: {report.app.command}  ·  boot {report.boot_seconds:.1f} s (R10 at 60 s)"
         f" · shutdown {report.shutdown_seconds:.1f} s{'' if report.graceful_shutdown else ' (killed)'}"
     )
     console.print()
@@ -62,8 +63,8 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
         )
     console.print(table)
     console.print(
-        f"a worker costs {format_binary(report.worker_marginal_bytes)} (its unique memory at its peak); "
-        f"the rest of the dyno {format_binary(report.base_bytes)}"
+        f"a worker costs {format_binary(memory.worker_marginal_bytes)} (its unique memory at its peak); "
+        f"the rest of the dyno {format_binary(memory.base_bytes)}"
     )
     console.print()
 
@@ -114,10 +115,11 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
         console.print(sites)
     if report.requests is not None:
         requests = report.requests
-        codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes)
+        codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes.items())
+        latency = requests.latency_seconds
         console.print(
-            f"{requests.count} requests ({codes}); latency p50 {requests.latency_p50 * 1000:.0f} ms, "
-            f"p95 {requests.latency_p95 * 1000:.0f} ms"
+            f"{requests.count} requests ({codes}); latency p50 {latency.p50 * 1000:.0f} ms, "
+            f"p95 {latency.p95 * 1000:.0f} ms"
         )
     for note in report.notes:
         console.print(f"note: {note}", style="yellow")

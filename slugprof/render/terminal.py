@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from slugprof.model import AnalyzeReport, SlugignoreRule
-from slugprof.render.common import compressed_by_package, text_console
+from slugprof.model import AnalyzeReport, DependencySource, SlugignoreRule
+from slugprof.render.common import text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red"}
@@ -22,9 +21,8 @@ def render_terminal(report: AnalyzeReport, *, color: bool = False, width: int = 
     console, buffer = text_console(color=color, width=width)
     _summary(console, report)
     _components(console, report)
-    compressed = compressed_by_package(report)
-    _requirements(console, report, compressed)
-    _packages(console, report, compressed)
+    _requirements(console, report)
+    _packages(console, report)
     _app_files(console, report)
     _slugignore(console, report)
     _notes(console, report)
@@ -55,8 +53,10 @@ def _summary(console: Console, report: AnalyzeReport) -> None:
             f"Dependencies resolved for {target.stack} {target.arch}, Python {target.python} "
             f"(glibc {target.glibc}) by {dependencies.resolver}, not installed here"
         )
+    elif dependencies.source == DependencySource.ENVIRONMENT:
+        console.print(f"Dependencies from the environment {dependencies.environment}")
     else:
-        console.print(f"Dependencies from {dependencies.source}")
+        console.print("Dependencies: none measured")
     console.print()
 
 
@@ -74,14 +74,11 @@ def _components(console: Console, report: AnalyzeReport) -> None:
     console.print(table)
 
 
-def _requirements(console: Console, report: AnalyzeReport, compressed: Mapping[str, int]) -> None:
+def _requirements(console: Console, report: AnalyzeReport) -> None:
     tops = [p for p in report.dependencies.packages if p.top_level]
     if not tops:
         return
-    rows = sorted(
-        tops,
-        key=lambda p: -sum(compressed.get(name, 0) for name in p.exclusive_packages),
-    )
+    rows = sorted(tops, key=lambda p: -(p.exclusive_compressed_bytes or 0))
     table = _table(
         "Requirements: what removing each one would save",
         "requirement",
@@ -100,7 +97,7 @@ def _requirements(console: Console, report: AnalyzeReport, compressed: Mapping[s
         table.add_row(
             package.name,
             package.version,
-            format_bytes(sum(compressed.get(name, 0) for name in package.exclusive_packages)),
+            format_bytes(package.exclusive_compressed_bytes or 0),
             format_bytes(package.exclusive_bytes or 0),
             brings_in,
         )
@@ -109,15 +106,15 @@ def _requirements(console: Console, report: AnalyzeReport, compressed: Mapping[s
     console.print(table)
 
 
-def _packages(console: Console, report: AnalyzeReport, compressed: Mapping[str, int]) -> None:
-    packages = sorted(report.dependencies.packages, key=lambda p: -compressed[p.name])
+def _packages(console: Console, report: AnalyzeReport) -> None:
+    packages = sorted(report.dependencies.packages, key=lambda p: -p.compressed_bytes)
     if not packages:
         return
     table = _table("Largest packages", "package", "compressed>", "size>", "files>", "required by")
     for package in packages[:TOP]:
         table.add_row(
             f"{package.name} {package.version}" + ("" if package.measured else " (estimated)"),
-            format_bytes(compressed[package.name]),
+            format_bytes(package.compressed_bytes),
             format_bytes(package.bytes),
             str(package.file_count),
             _short_list(list(package.requested_by)),
@@ -150,14 +147,11 @@ def _app_files(console: Console, report: AnalyzeReport) -> None:
 
 def _slugignore(console: Console, report: AnalyzeReport) -> None:
     app = report.app
-    excluded = [f for f in app.files if not f.included]
     if not app.slugignore and not app.untracked:
         return
     if app.slugignore:
-        console.print(
-            f".slugignore removes {_count(len(excluded), 'file')}, "
-            f"{format_bytes(sum(f.bytes for f in excluded))}:"
-        )
+        excluded = sum(1 for f in app.files if not f.included)
+        console.print(f".slugignore removes {_count(excluded, 'file')}, {format_bytes(app.excluded_bytes)}:")
         by_line: dict[int, list[SlugignoreRule]] = defaultdict(list)
         for rule in app.slugignore:
             by_line[rule.line].append(rule)
@@ -193,11 +187,10 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
         notes.append(f"{problem.path}: {problem.reason}")
     for note in notes:
         console.print(f"note: {note}", style="yellow")
-    method = report.compression.method
     how = (
         "exact (a real tar streamed through gzip -6)"
-        if method == "exact"
-        else f"estimated from {format_bytes(report.compression.sampled_bytes)} compressed samples"
+        if report.slug.compressed_method == "exact"
+        else f"estimated from {format_bytes(report.slug.sampled_bytes)} compressed samples"
     )
     console.print(
         f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}."

@@ -13,14 +13,14 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pathspec import GitIgnoreSpec
 
 from slugprof.errors import ToolFailure, UsageError
-from slugprof.model import AppFile, AppInventory, FileKind, PathProblem, SlugignoreRule
+from slugprof.model import AppFile, AppInventory, AppSource, FileKind, PathProblem, SlugignoreRule
 from slugprof.processes import run_command
 from slugprof.progress import NoProgress, Progress
+from slugprof.sources.approot import saved_path
 from slugprof.sources.slugignore import SlugignorePattern, parse_slugignore, pattern_matches
 
 SLUGIGNORE = ".slugignore"
@@ -63,15 +63,15 @@ def collect_app_files(
     progress.stage("Listing app files", None)
     problems: list[PathProblem] = []
     listing = _list_tracked_files(app_root, problems, progress)
-    source: Literal["git", "filesystem"] = "git"
+    source = AppSource.GIT
     if listing is None:
-        source = "filesystem"
+        source = AppSource.FILESYSTEM
         listing = _walk_folder(app_root, problems, progress)
     patterns = _read_slugignore(app_root, listing, source, problems)
     files, rules = _apply_slugignore(listing.entries, patterns)
     problems.extend(_undecodable_name_problems(entry.path for entry in listing.entries))
     return AppInventory(
-        root=str(app_root),
+        root=saved_path(app_root),
         source=source,
         files=files,
         untracked=listing.untracked,
@@ -406,14 +406,14 @@ def _read_text(
 
 
 def _read_slugignore(
-    root: Path, listing: _Listing, source: str, problems: list[PathProblem]
+    root: Path, listing: _Listing, source: AppSource, problems: list[PathProblem]
 ) -> tuple[SlugignorePattern, ...]:
     location = os.path.join(root, SLUGIGNORE)
     if SLUGIGNORE not in listing.pushed_paths:
         if os.path.lexists(location):
             reason = (
                 "not committed, so Heroku never sees it: its patterns are not applied (commit it)"
-                if source == "git"
+                if source == AppSource.GIT
                 else "excluded by .gitignore, so it is never pushed: its patterns are not applied"
             )
             problems.append(PathProblem(SLUGIGNORE, reason, counted=False))

@@ -1,4 +1,10 @@
-"""The app folder the user named, checked, and paths shown as the user would type them."""
+"""The app folder the user named, checked; and paths as the saved report holds them.
+
+A saved report never depends on the folder it was made from: the app root is absolute (the home folder
+written as `~`, so a report reads the same on a colleague's machine), every other path is relative to
+the app root when inside it. Renderers shorten paths from the report alone, never from the current
+folder, so a report rendered elsewhere reads the same.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +23,34 @@ def app_root(path: Path) -> Path:
     return path.resolve()
 
 
-def display_path(path: str) -> str:
-    """A path relative to the current folder when inside it, else as it is."""
+def saved_path(path: str | os.PathLike[str]) -> str:
+    """An absolute path as the report saves it: under the home folder, written `~/...`."""
+    absolute = os.path.abspath(os.fspath(path))
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (absolute == home or absolute.startswith(home + os.sep)):
+        return "~" + absolute[len(home) :].replace(os.sep, "/")
+    return absolute
+
+
+def path_in_report(path: str | os.PathLike[str], root: Path) -> str:
+    """A path relative to the app root (POSIX) when inside it, else as `saved_path` writes it."""
+    absolute = Path(os.path.abspath(os.fspath(path)))
     try:
-        relative = Path(path).relative_to(Path.cwd())
+        return absolute.relative_to(root).as_posix() or "."
     except ValueError:
-        return path
-    return relative.as_posix() or "."
+        return saved_path(absolute)
 
 
-def display_command(command: str) -> str:
-    """A command line with paths under the current folder shown relative to it."""
-    return command.replace(str(Path.cwd()) + os.sep, "")
+def real_path(saved: str) -> Path:
+    """The path on this machine for a path the report saved (`~` expanded)."""
+    return Path(os.path.expanduser(saved))
+
+
+def shorten_command(command: str, saved_root: str) -> str:
+    """A command line for display: paths under the app root relative to it, the home folder as `~`."""
+    root = str(real_path(saved_root))
+    shortened = command.replace(root + os.sep, "")
+    home = os.path.expanduser("~")
+    if home not in ("", "/"):
+        shortened = shortened.replace(home + os.sep, "~/")
+    return shortened

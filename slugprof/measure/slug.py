@@ -1,0 +1,260 @@
+"""The slug model: an inventory (app files, dependencies, buildpack parts) in, the sized slug out.
+
+This is the one place the slug is assembled and compressed. Everything that asks "what would the slug
+weigh if..." (a file removed, a package swapped) edits the inventory and runs `size_slug` again, so a
+saving is measured the same way as a size.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from slugprof.measure.compress import estimate_compressed
+from slugprof.model import (
+    AppInventory,
+    BuildpackPart,
+    CompressionEstimate,
+    DependencyInventory,
+    DependencySource,
+    Package,
+    Slug,
+    SlugComponent,
+    SlugStatus,
+    TarGroup,
+    TarMember,
+)
+from slugprof.progress import NoProgress, Progress
+from slugprof.sources.approot import real_path
+from slugprof.sources.buildpack import PROFILE_D_SCRIPTS
+
+# Parts sized from settings rather than measured carry this share of their size as stated error.
+UNMEASURED_ALLOWANCE = 0.25
+# Resolved wheels: the stated error of the wheel-contents model (slugprof.measure.wheels). Measured:
+# the validation set (numpy, pandas, scipy, scikit-learn, django, requests, flask) +0.9% compressed;
+# single packages typically within 8%; sets of generated API clients up to +20% (an upper bound).
+RESOLVED_MODEL_ERROR = 0.10
+
+
+@dataclass(frozen=True)
+class SlugInventory:
+    """What the slug will hold."""
+
+    app: AppInventory
+    dependencies: DependencyInventory
+    buildpack: tuple[BuildpackPart, ...]  # parts sized from settings, and the profile.d scripts
+    python_minor: str  # "3.13": names the site-packages folder
+
+
+@dataclass(frozen=True)
+class SlugLimits:
+    limit_bytes: int
+    soft_limit_bytes: int
+
+
+@dataclass(frozen=True)
+class SizedSlug:
+    """The inventory with every compressed share filled in, and the slug against its limits."""
+
+    app: AppInventory
+    dependencies: DependencyInventory
+    buildpack: tuple[BuildpackPart, ...]
+    compression: CompressionEstimate
+    slug: Slug
+
+
+def size_slug(
+    inventory: SlugInventory,
+    limits: SlugLimits,
+    *,
+    exact: bool = False,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> SizedSlug:
+    """Compress the slug's tar stream (or estimate it) and attribute the bytes to who put them there."""
+    compression = estimate_compressed(
+        tar_members(inventory),
+        exact=exact,
+        cache_dir=cache_dir,
+        workers=workers,
+        progress=progress or NoProgress(),
+    )
+    # Parts sized from settings are outside the tar stream: their compressed size is added to it.
+    outside_stream = sum(part.compressed_bytes or 0 for part in inventory.buildpack)
+    app = replace(inventory.app, compressed_bytes=_group_compressed(compression, TarGroup.app()))
+    dependencies = _with_compressed_shares(inventory.dependencies, compression)
+    buildpack = tuple(
+        replace(part, compressed_bytes=_group_compressed(compression, TarGroup.buildpack(part.name)))
+        if part.compressed_bytes is None
+        else part
+        for part in inventory.buildpack
+    )
+    slug = _slug(app, dependencies, buildpack, compression, limits, outside_stream)
+    return SizedSlug(app, dependencies, buildpack, compression, slug)
+
+
+def tar_members(inventory: SlugInventory) -> list[TarMember]:
+    """The slug's tar stream: the app's included files, the installed packages, the buildpack's files."""
+    app = inventory.app
+    root = str(real_path(app.root))
+    members: list[TarMember] = []
+    for file in app.included:
+        disk_path = os.path.join(root, file.path)
+        link_target = None
+        if file.kind == "symlink":
+            try:
+                link_target = os.readlink(disk_path)
+            except OSError:
+                link_target = ""
+        members.append(
+            TarMember(
+                arcname=file.path,
+                group=TarGroup.app(),
+                size=file.bytes if file.kind == "file" else 0,
+                path=disk_path if file.kind == "file" else None,
+                kind=file.kind,
+                link_target=link_target,
+            )
+        )
+    site_packages = f".heroku/python/lib/python{inventory.python_minor}/site-packages"
+    for package in inventory.dependencies.packages:
+        members.extend(_package_members(package, site_packages))
+    if any(part.name == "profile.d" for part in inventory.buildpack):
+        group = TarGroup.buildpack("profile.d")
+        for name, content in PROFILE_D_SCRIPTS.items():
+            members.append(TarMember(arcname=name, group=group, size=len(content), content=content))
+    return members
+
+
+def _package_members(package: Package, site_packages: str) -> list[TarMember]:
+    members = []
+    location = package.location.rstrip(os.sep) + os.sep
+    # site-packages is <prefix>/lib/pythonX.Y/site-packages: bin scripts sit under <prefix>.
+    prefix = os.path.dirname(os.path.dirname(os.path.dirname(package.location.rstrip(os.sep)))) + os.sep
+    group = TarGroup.dependency(package.name)
+    for file in package.files:
+        if file.startswith(location):
+            arcname = f"{site_packages}/{_posix(file[len(location) :])}"
+        elif file.startswith(prefix):
+            arcname = f".heroku/python/{_posix(file[len(prefix) :])}"
+        else:
+            arcname = f".heroku/python/{os.path.basename(file)}"
+        try:
+            status = os.lstat(file)
+            is_link = stat.S_ISLNK(status.st_mode)
+            link_target = os.readlink(file) if is_link else None
+        except OSError:
+            continue
+        members.append(
+            TarMember(
+                arcname=arcname,
+                group=group,
+                size=0 if is_link else status.st_size,
+                path=None if is_link else file,
+                kind="symlink" if is_link else "file",
+                link_target=link_target,
+            )
+        )
+    return members
+
+
+def _posix(relative: str) -> str:
+    return relative.replace(os.sep, "/")
+
+
+def _group_compressed(compression: CompressionEstimate, group: TarGroup) -> int:
+    estimate = compression.group(group)
+    return estimate.compressed_bytes if estimate else 0
+
+
+def _with_compressed_shares(
+    dependencies: DependencyInventory, compression: CompressionEstimate
+) -> DependencyInventory:
+    """Each package's compressed share (installed: the compressor's, resolved: the wheel model's), and
+    each top-level requirement's exclusive share: what removing it alone would take off the slug."""
+    packages = dependencies.packages
+    if dependencies.source == DependencySource.ENVIRONMENT:
+        groups = {estimate.group: estimate.compressed_bytes for estimate in compression.groups}
+        packages = tuple(
+            replace(package, compressed_bytes=groups.get(TarGroup.dependency(package.name), 0))
+            for package in packages
+        )
+    compressed = {package.name: package.compressed_bytes for package in packages}
+    packages = tuple(
+        replace(
+            package,
+            exclusive_compressed_bytes=sum(compressed.get(name, 0) for name in package.exclusive_packages),
+        )
+        if package.top_level
+        else package
+        for package in packages
+    )
+    return replace(dependencies, packages=packages)
+
+
+def _slug(
+    app: AppInventory,
+    dependencies: DependencyInventory,
+    parts: tuple[BuildpackPart, ...],
+    compression: CompressionEstimate,
+    limits: SlugLimits,
+    unmeasured_compressed: int,
+) -> Slug:
+    # Resolved packages are not on disk: their compressed share comes from the wheel model.
+    resolved = dependencies.source == DependencySource.RESOLVED
+    resolved_compressed = dependencies.compressed_bytes if resolved else 0
+    runtime = [part for part in parts if part.name == "python"]
+    tools = [part for part in parts if part.name != "python"]
+    components = (
+        SlugComponent("app", app.bytes, app.compressed_bytes, measured=True),
+        SlugComponent(
+            "python",
+            sum(p.bytes for p in runtime),
+            sum(p.compressed_bytes or 0 for p in runtime),
+            measured=False,
+        ),
+        SlugComponent(
+            "dependencies",
+            dependencies.bytes,
+            dependencies.compressed_bytes,
+            measured=dependencies.source != DependencySource.NONE
+            and all(p.measured for p in dependencies.packages),
+        ),
+        SlugComponent(
+            "buildpack tools",
+            sum(p.bytes for p in tools),
+            sum(p.compressed_bytes or 0 for p in tools),
+            measured=False,
+        ),
+    )
+    # The tar stream's end-of-archive padding belongs to no group; count it in the total.
+    compressed = compression.compressed_bytes + unmeasured_compressed + resolved_compressed
+    estimated_resolved = (
+        sum(p.compressed_bytes for p in dependencies.packages if not p.measured) if resolved else 0
+    )
+    error = (
+        compression.error_bytes
+        + round(UNMEASURED_ALLOWANCE * (unmeasured_compressed + estimated_resolved))
+        + round(RESOLVED_MODEL_ERROR * (resolved_compressed - estimated_resolved))
+    )
+    return Slug(
+        compressed_bytes=compressed,
+        compressed_error=error,
+        compressed_method=compression.method,
+        sampled_bytes=compression.sampled_bytes,
+        limit_bytes=limits.limit_bytes,
+        soft_limit_bytes=limits.soft_limit_bytes,
+        status=_status(compressed, error, limits),
+        components=components,
+    )
+
+
+def _status(compressed: int, error: int, limits: SlugLimits) -> SlugStatus:
+    if compressed > limits.limit_bytes:
+        return "over"
+    if compressed > limits.soft_limit_bytes or compressed + error > limits.limit_bytes:
+        return "warn"
+    return "ok"

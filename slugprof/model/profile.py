@@ -1,0 +1,147 @@
+"""The saved profile report: the app's web process as a dyno runs it, and the dyno sizes it fits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+from slugprof.model.report import SCHEMA_VERSION, Finding, ToolInfo
+
+ProcessRole = Literal["master", "worker", "other"]
+
+
+@dataclass(frozen=True)
+class DynoSize:
+    name: str  # "standard-1x"
+    memory_bytes: int  # the quota (Heroku's "512 MB" is 512 MiB: the cgroup limit)
+    r15_multiplier: float  # the dyno restarts (R15) at quota x this; above 1x it swaps first (R14)
+    cores: int  # nproc on that dyno, which the buildpack's WEB_CONCURRENCY formula reads
+    web_concurrency: int  # what the buildpack sets WEB_CONCURRENCY to on it
+
+
+@dataclass(frozen=True)
+class ProcessSnapshot:
+    """One process at one instant of the sampler."""
+
+    pid: int
+    rss: int
+    pss: int
+    uss: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    """The whole process tree at one instant."""
+
+    seconds: float  # since the process started
+    total_pss_bytes: int  # the dyno's total: PSS summed over the tree (shared pages counted once)
+    total_rss_bytes: int  # the naive total: RSS summed (shared pages counted once per process)
+    processes: tuple[ProcessSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class AllocationSite:
+    location: str  # "file:line function" of the innermost Python frame
+    bytes: int  # held at the process's heap peak
+    count: int  # allocations still held from there at the peak
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessProfile:
+    pid: int
+    role: ProcessRole
+    command: str  # as it ran (absolute paths); renderers shorten it
+    peak_rss_bytes: int
+    peak_pss_bytes: int
+    peak_uss_bytes: int
+    heap_peak_bytes: int | None = None  # from memray, when it ran
+    threads_max: int  # OS threads, less the ones the profiler and gunicorn's control socket add
+    top_sites: tuple[AllocationSite, ...] = ()  # from memray: what held the heap at its peak
+    growth_bytes_per_second: float | None = None  # workers: the slope of their unique memory
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+
+@dataclass(frozen=True)
+class ImportCost:
+    module: str  # top-level module name, e.g. "pandas"
+    bytes: int  # memory its import allocated (still held at the heap peak)
+    role: ProcessRole  # where it was paid: the master (shared under --preload) or each worker
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50: float  # seconds
+    p95: float
+    max: float
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    count: int
+    status_codes: dict[int, int]  # status -> how many; 0 for connection errors
+    latency_seconds: Latency
+
+
+@dataclass(frozen=True)
+class DynoFit:
+    dyno: str
+    quota_bytes: int
+    workers: int  # the worker count the prediction is for (the dyno's WEB_CONCURRENCY or the app's)
+    predicted_bytes: int
+    status: Literal["ok", "r14", "r15"]
+    max_workers: int  # the most workers that fit under quota x (1 - headroom); 0 if none
+
+
+class MemrayMode(str, Enum):
+    APP = "app"  # memray from the app's own environment
+    BORROWED = "borrowed"  # slugprof's memray, lent to the app's interpreter
+    OFF = "off"  # --no-memray
+    UNAVAILABLE = "unavailable"  # could not run: `reason` says why
+
+
+@dataclass(frozen=True)
+class MemrayRun:
+    mode: MemrayMode
+    reason: str | None = None  # why it was unavailable
+
+
+@dataclass(frozen=True)
+class ProfiledApp:
+    root: str  # the app folder, absolute (the home folder written as ~)
+    process_type: str  # "web"
+    command: str  # the Procfile command as written
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemorySummary:
+    peak_total_bytes: int  # peak of the summed PSS: the dyno's figure
+    peak_total_rss_bytes: int  # peak of the summed RSS: the naive figure
+    base_bytes: int  # the dyno without its workers
+    worker_marginal_bytes: int  # what one more worker adds (its unique memory at its peak)
+    samples: tuple[MemorySample, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileReport:
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["profile"] = "profile"
+    tool: ToolInfo = field(default_factory=ToolInfo)
+    created: str
+    app: ProfiledApp
+    dyno: str  # the dyno size it ran as
+    web_concurrency: str | None  # WEB_CONCURRENCY the process saw
+    memray: MemrayRun
+    boot_seconds: float
+    shutdown_seconds: float
+    graceful_shutdown: bool
+    memory: MemorySummary
+    processes: tuple[ProcessProfile, ...]
+    imports: tuple[ImportCost, ...]
+    requests: RequestStats | None
+    headroom: float
+    dyno_fit: tuple[DynoFit, ...]
+    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()

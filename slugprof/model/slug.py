@@ -1,0 +1,107 @@
+"""The slug's tar stream, its compressed estimate, and the slug against Heroku's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+from slugprof.model.app import FileKind
+
+SlugStatus = Literal["ok", "warn", "over"]
+
+
+class GroupKind(str, Enum):
+    APP = "app"
+    DEPENDENCY = "dependency"
+    BUILDPACK = "buildpack"
+
+
+@dataclass(frozen=True, order=True)
+class TarGroup:
+    """Who a part of the tar stream is attributed to: the app, one dependency, one buildpack part."""
+
+    kind: GroupKind
+    name: str = ""  # the package or buildpack part; "" for the app
+
+    @classmethod
+    def app(cls) -> TarGroup:
+        return _APP
+
+    @classmethod
+    def dependency(cls, name: str) -> TarGroup:
+        return cls(GroupKind.DEPENDENCY, name)
+
+    @classmethod
+    def buildpack(cls, name: str) -> TarGroup:
+        return cls(GroupKind.BUILDPACK, name)
+
+
+_APP = TarGroup(GroupKind.APP)
+
+
+@dataclass(frozen=True)
+class TarMember:
+    """One entry of the slug's tar stream."""
+
+    arcname: str  # path inside the slug, e.g. "app.py" or ".heroku/python/lib/python3.12/site-packages/x.py"
+    group: TarGroup  # who the bytes are attributed to
+    size: int
+    path: str | None = None  # file on disk to read; None for a symlink or synthetic content
+    kind: FileKind = "file"
+    link_target: str | None = None
+    content: bytes | None = None  # synthetic file content (e.g. .profile.d scripts)
+
+
+@dataclass(frozen=True)
+class GroupEstimate:
+    group: TarGroup
+    tar_bytes: int  # bytes of the tar stream that belong to the group (headers + padded data)
+    compressed_bytes: int
+    error_bytes: int  # half-width of a 95% interval
+
+
+@dataclass(frozen=True)
+class CompressionEstimate:
+    method: Literal["sampled", "exact"]
+    level: int
+    tar_bytes: int
+    compressed_bytes: int
+    error_bytes: int  # half-width of a 95% interval, sampling error plus the model's bias bound
+    sampled_bytes: int  # bytes actually compressed for the estimate
+    cached_files: int  # files whose measurements came from the cache
+    groups: tuple[GroupEstimate, ...]
+    unreadable: tuple[str, ...] = ()  # files that could not be read (counted at their size)
+
+    def group(self, group: TarGroup) -> GroupEstimate | None:
+        for estimate in self.groups:
+            if estimate.group == group:
+                return estimate
+        return None
+
+    def compressed_of(self, kind: GroupKind) -> int:
+        return sum(estimate.compressed_bytes for estimate in self.groups if estimate.group.kind == kind)
+
+
+@dataclass(frozen=True)
+class SlugComponent:
+    name: str  # "app", "python", "dependencies", "buildpack tools"
+    bytes: int
+    compressed_bytes: int
+    measured: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slug:
+    bytes: int = field(init=False, default=0)  # uncompressed: the components' sum; derived
+    compressed_bytes: int
+    compressed_error: int  # half-width of a 95% interval
+    compressed_method: Literal["sampled", "exact"]
+    sampled_bytes: int  # bytes of the tar stream compressed for the estimate (all of it when exact)
+    limit_bytes: int
+    soft_limit_bytes: int
+    status: SlugStatus
+    components: tuple[SlugComponent, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bytes", sum(c.bytes for c in self.components))
