@@ -78,7 +78,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Path:
         },
     )
     _run(sys.executable, "-m", "venv", root / ".venv").check_returncode()
-    pip = [
+    pip: list[str | Path] = [
         root / ".venv" / "bin" / "python",
         "-m",
         "pip",

@@ -43,7 +43,10 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("wheels")
     build_wheel(folder, "app-lib", files=_modules("app_lib", "email"), requires=["helper-lib>=1"])
     build_wheel(folder, "helper-lib", files=_modules("helper_lib", "json"))
-    native = {"native/__init__.py": "", "native/_core.so": os.urandom(200_000) + bytes(300_000)}
+    native: dict[str, str | bytes] = {
+        "native/__init__.py": "",
+        "native/_core.so": os.urandom(200_000) + bytes(300_000),
+    }
     build_wheel(folder, "native", files=native, tag=f"{CP}-{CP}-manylinux_2_17_x86_64")
     # The same release built for a newer glibc than heroku-24's and for Windows: neither may be picked.
     build_wheel(
