@@ -10,6 +10,7 @@ from pathlib import Path
 from slugprof import __version__
 from slugprof.config import Settings
 from slugprof.errors import ToolFailure
+from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
 from slugprof.measure.slug import SlugInventory, SlugLimits, size_slug
@@ -174,6 +175,9 @@ def _resolved_dependencies(
     edges = {package.name: package.requires for package in resolution.packages}
     exclusive = exclusive_sets(resolution.top_level, edges)
     notes = [*dotenv_notes, *resolution.notes]
+    borrowed_table = bytecode_note_for(resolution.target.python_minor)
+    if borrowed_table:
+        notes.append(borrowed_table)
     packages = []
     for resolved in resolution.packages:
         size = sized.get(resolved.name)

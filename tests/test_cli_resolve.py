@@ -190,3 +190,20 @@ def test_a_requirement_that_cannot_be_resolved_is_exit_3_naming_it(
     assert "no-such-package" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_report_says_when_bytecode_is_predicted_from_another_versions_table(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    """Python 3.14, the buildpack's default, has no measured bytecode table yet: the report says which."""
+    measured = _app(tmp_path / "measured", index, "app-lib\n")
+    borrowed = _app(tmp_path / "borrowed", index, "app-lib\n")
+    (borrowed / ".python-version").write_text("3.14\n")
+    notes = {}
+    for app in (measured, borrowed):
+        result = _analyze(app, tmp_path / "cache")
+        assert result.returncode == 0, result.stderr
+        notes[app.name] = json.loads(result.stdout)["dependencies"]["notes"]
+    wanted = "bytecode sizes for Python 3.14 are predicted with the table measured on Python 3.13"
+    assert any(note.startswith(wanted) for note in notes["borrowed"])
+    assert not any("bytecode sizes" in note for note in notes["measured"])

@@ -103,7 +103,7 @@ def table_for(python_minor: str) -> BytecodeTable:
     known = TABLES.get(python_minor)
     if known is not None:
         return known
-    nearest = TABLES["3.10"] if _minor_number(python_minor) < 10 else TABLES[_NEWEST_MEASURED]
+    nearest = TABLES[_nearest_measured(python_minor)]
     return BytecodeTable(nearest.empty, nearest.coefficients, nearest.share, measured=False)
 
 
@@ -112,9 +112,13 @@ def note_for(python_minor: str) -> str | None:
     if table_for(python_minor).measured:
         return None
     return (
-        f"bytecode sizes for Python {python_minor} are predicted with the table measured on the nearest "
-        "version available (see slugprof.measure.bytecode)"
+        f"bytecode sizes for Python {python_minor} are predicted with the table measured on Python "
+        f"{_nearest_measured(python_minor)}, the nearest version measured (see slugprof.measure.bytecode)"
     )
+
+
+def _nearest_measured(python_minor: str) -> str:
+    return "3.10" if _minor_number(python_minor) < 10 else _NEWEST_MEASURED
 
 
 def _minor_number(python_minor: str) -> int:
