@@ -1,0 +1,78 @@
+"""One start of the app's interpreter answers the environment's questions and memray's.
+
+The venvs here carry a sitecustomize that appends a line to a file at each start of their interpreter:
+the starts are counted, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slugprof.sources.environment import InterpreterQuestions, ModuleImport, query_environment
+
+COUNTING_SITECUSTOMIZE = """\
+import json, os, sys
+with open(os.environ["TEST_STARTS_FILE"], "a") as starts:
+    starts.write(json.dumps({"argv0": sys.argv[0], "dyno": os.environ.get("DYNO")}) + "\\n")
+"""
+
+
+def make_venv(folder: Path, sitecustomize: str = COUNTING_SITECUSTOMIZE) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
+    (site_packages,) = (folder / "lib").glob("python*/site-packages")
+    (site_packages / "sitecustomize.py").write_text(sitecustomize)
+    return folder / "bin" / "python"
+
+
+def starts(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def starts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "starts.jsonl"
+    monkeypatch.setenv("TEST_STARTS_FILE", str(path))
+    return path
+
+
+def site_packages_of(venv: Path) -> Path:
+    (site_packages,) = (venv / "lib").glob("python*/site-packages")
+    return site_packages
+
+
+def test_one_start_answers_the_asked_distributions_and_modules(tmp_path: Path, starts_file: Path) -> None:
+    python = make_venv(tmp_path / "venv")
+    site_packages = site_packages_of(tmp_path / "venv")
+    info = site_packages / "Some_Dist-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: Some_Dist\nVersion: 1.2\n")
+    (site_packages / "with_version.py").write_text("__version__ = '3.4'\n")
+    questions = InterpreterQuestions(
+        distributions=("some-dist", "no-such-dist"), modules=("with_version", "nope_x")
+    )
+    environment = query_environment(str(python), "--env", questions)
+    assert len(starts(starts_file)) == 1
+    assert environment.distributions == {"some-dist": "1.2"}
+    assert environment.modules["with_version"] == ModuleImport("3.4", None)
+    assert (environment.modules["nope_x"].error or "").startswith("ModuleNotFoundError: ")
+    assert environment.ext_suffix.endswith((".so", ".pyd"))
+    assert query_environment(str(python), "--env").modules == {}
+    assert len(starts(starts_file)) == 2
+
+
+def test_a_module_that_kills_the_interpreter_costs_only_the_import_answer(tmp_path: Path) -> None:
+    sitecustomize = "print('noise from a sitecustomize')\n"
+    python = make_venv(tmp_path / "venv", sitecustomize)
+    (site_packages_of(tmp_path / "venv") / "crasher.py").write_text(
+        "import os, sys\nsys.stderr.write('boom\\n')\nos._exit(3)\n"
+    )
+    environment = query_environment(str(python), "--env", InterpreterQuestions(modules=("crasher", "json")))
+    assert environment.prefix == str(tmp_path / "venv")
+    for name in ("crasher", "json"):
+        assert environment.modules[name].error == "importing it stopped the interpreter (boom)"
