@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from slugprof.measure.memray_capture import memray_status, wrap_command
+from slugprof.measure.memray_availability import memray_status
+from slugprof.measure.memray_command import wrap_command
 from slugprof.measure.runner import run_web_process
 from slugprof.measure.sampler import TreeSampler
 from slugprof.measure.traffic import drive_requests, free_port, wait_until_serving

@@ -22,7 +22,9 @@ from packaging.version import InvalidVersion, Version
 from slugprof import __version__
 from slugprof.errors import UsageError
 from slugprof.measure.dynofit import fit_dynos, worker_cost
-from slugprof.measure.memray_capture import ProcessCapture, memray_status, read_captures, wrap_command
+from slugprof.measure.memray_availability import memray_status
+from slugprof.measure.memray_captures import ProcessCapture, read_captures
+from slugprof.measure.memray_command import wrap_command
 from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import summarize_processes, worker_growth
 from slugprof.measure.traffic import free_port

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from slugprof.sources.environment import InterpreterQuestions, ModuleImport, query_environment
+from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
+from slugprof.sources.environment import (
+    InterpreterQuestions,
+    ModuleImport,
+    find_environment,
+    query_environment,
+)
 
 COUNTING_SITECUSTOMIZE = """\
 import json, os, sys
@@ -39,6 +45,20 @@ def starts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "starts.jsonl"
     monkeypatch.setenv("TEST_STARTS_FILE", str(path))
     return path
+
+
+def test_the_environment_answers_memrays_questions_in_the_same_start(
+    tmp_path: Path, starts_file: Path
+) -> None:
+    python = make_venv(tmp_path / "venv")
+    environment = find_environment(tmp_path, str(tmp_path / "venv"), {}, app_interpreter_questions())
+    assert environment is not None and len(starts(starts_file)) == 1
+    assert environment.modules["memray"].error is not None  # a fresh venv: no memray of its own
+    availability = memray_status(str(python), environment)
+    assert availability.status == "borrowed", availability.reason
+    assert len(starts(starts_file)) == 1  # memray's check used the answer: no second start
+    memray_status(str(python))  # asked without the environment: it starts the interpreter itself
+    assert len(starts(starts_file)) == 2
 
 
 def site_packages_of(venv: Path) -> Path:
