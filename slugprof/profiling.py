@@ -22,7 +22,7 @@ from packaging.version import InvalidVersion, Version
 from slugprof import __version__
 from slugprof.errors import UsageError
 from slugprof.measure.dynofit import fit_dynos, worker_cost
-from slugprof.measure.memray_availability import memray_status
+from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
 from slugprof.measure.memray_captures import ProcessCapture, read_captures
 from slugprof.measure.memray_command import wrap_command
 from slugprof.measure.runner import RunResult, run_web_process
@@ -42,7 +42,7 @@ from slugprof.progress import NoProgress, Progress
 from slugprof.sources.approot import app_root, saved_path
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
-from slugprof.sources.environment import PythonEnvironment, find_environment
+from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
 from slugprof.sources.procfile import read_procfile
 
 R10_BOOT_SECONDS = 60.0
@@ -81,7 +81,9 @@ def profile(
         )
     command = process_types[options.process_type].command
     dyno = dyno_by_name(options.dyno)
-    environment = find_environment(root, options.environment, environ)
+    # One start of the app's interpreter answers both the environment's questions and memray's.
+    questions = app_interpreter_questions() if options.memray else InterpreterQuestions()
+    environment = find_environment(root, options.environment, environ, questions)
     dotenv, notes_from_env = read_dotenv(root)
     notes: list[str] = list(notes_from_env)
     if environment is None:
@@ -203,7 +205,7 @@ def _memray_pass(
     )
     if interpreter is None:
         return MemrayRun(MemrayMode.UNAVAILABLE, "no Python interpreter on PATH"), {}, (), []
-    availability = memray_status(interpreter)
+    availability = memray_status(interpreter, environment)
     if availability.status == "unavailable":
         return MemrayRun(MemrayMode.UNAVAILABLE, availability.reason), {}, (), [availability.reason]
     with tempfile.TemporaryDirectory(prefix="slugprof-memray-") as scratch:

@@ -7,6 +7,7 @@ the starts are counted, not assumed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,20 @@ COUNTING_SITECUSTOMIZE = """\
 import json, os, sys
 with open(os.environ["TEST_STARTS_FILE"], "a") as starts:
     starts.write(json.dumps({"argv0": sys.argv[0], "dyno": os.environ.get("DYNO")}) + "\\n")
+"""
+SERVER = """\
+import http.server, os
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 """
 
 
@@ -96,3 +111,31 @@ def test_a_module_that_kills_the_interpreter_costs_only_the_import_answer(tmp_pa
     assert environment.prefix == str(tmp_path / "venv")
     for name in ("crasher", "json"):
         assert environment.modules[name].error == "importing it stopped the interpreter (boom)"
+
+
+def test_profile_starts_the_app_interpreter_once_before_running_it(tmp_path: Path) -> None:
+    python = make_venv(tmp_path / "venv")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Procfile").write_text("web: python server.py\n")
+    (app / "server.py").write_text(SERVER)
+    starts_file = tmp_path / "starts.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY", "DYNO")}
+    argv = ["profile", str(app), "--env", str(tmp_path / "venv"), "--format", "json", "-q", "--requests", "2"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "slugprof", *argv],
+        env={**env, "TEST_STARTS_FILE": str(starts_file)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["memray"]["mode"] == "borrowed"  # memray's check was answered, and the app ran under it
+    recorded = starts(starts_file)
+    preparation = [start for start in recorded if start["dyno"] is None]
+    assert len(preparation) == 1, preparation  # the environment's query, with memray's questions
+    assert preparation[0]["argv0"] == "-c"
+    assert [start["dyno"] for start in recorded].count("web.1") == 2  # the sampler's run and memray's
+    assert all(start["argv0"] != "-c" for start in recorded if start["dyno"] == "web.1")
+    assert python.exists()
