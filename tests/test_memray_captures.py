@@ -186,9 +186,6 @@ def test_without_preload_each_worker_pays_for_its_imports(not_preloaded: ServedA
 def test_memray_adds_one_thread_per_tracked_process(not_preloaded: ServedApp) -> None:
     # A sync worker runs one thread of its own; memray adds the thread that records its RSS.
     assert not_preloaded.worker_threads == (1 + MEMRAY_THREADS_PER_PROCESS,) * 2
-    assert all(
-        process.memray_threads == MEMRAY_THREADS_PER_PROCESS for process in not_preloaded.summary.processes
-    )
 
 
 def test_roles_given_by_the_caller_win(not_preloaded: ServedApp) -> None:

@@ -45,7 +45,7 @@ from typing import IO, Final, Literal, NamedTuple
 import platformdirs
 
 from slugprof.measure.cache import ChunkCache, PieceSizes
-from slugprof.model import CompressionEstimate, GroupEstimate, TarGroup, TarMember
+from slugprof.model import CompressionEstimate, FileStat, GroupEstimate, TarGroup, TarMember
 from slugprof.progress import NoProgress, Progress
 
 # --- the tar stream ------------------------------------------------------------------------------------
@@ -226,17 +226,16 @@ def _member_entry(tar_name: str, member: TarMember) -> _Entry:
     elif member.path is None:
         readable = False  # neither bytes nor a file to read them from
     else:
-        try:
-            status = os.stat(member.path)
-        except OSError:
+        status = member.stat or _stat(member.path)
+        if status is None:
             readable = False
         else:
-            readable = os.access(member.path, os.R_OK)
-            mode, mtime = status.st_mode & 0o7777, int(status.st_mtime)
+            # A file that turns out unreadable is caught when it is read (counted incompressible).
+            mode, mtime = status.mode & 0o7777, status.mtime_ns // 1_000_000_000
             path = member.path if os.path.isabs(member.path) else os.path.abspath(member.path)
             token = (
-                f"{path}\0{member.size}\0{status.st_size}\0{status.st_mtime_ns}\0"
-                f"{status.st_ino}\0{status.st_dev}\0{status.st_mode}"
+                f"{path}\0{member.size}\0{status.size}\0{status.mtime_ns}\0"
+                f"{status.ino}\0{status.dev}\0{status.mode}"
             )
     header = _header_len(tar_name, "")
     length = header + _padded(member.size)
@@ -246,6 +245,13 @@ def _member_entry(tar_name: str, member: TarMember) -> _Entry:
     cacheable = readable and member.content is None
     token = f"{tar_name}\0{mode}\0{mtime}\0{token}"
     return _Entry(desc, member.group, _stratum(tar_name), token, cacheable)
+
+
+def _stat(path: str) -> FileStat | None:
+    try:
+        return FileStat.of(os.stat(path))
+    except OSError:
+        return None
 
 
 def _symlink_entry(tar_name: str, member: TarMember) -> _Entry:

@@ -47,7 +47,6 @@ class ProcessCapture:
     role: ProcessRole
     file_name: str
     heap_peak_bytes: int  # memray's heap peak (not RSS)
-    memray_threads: int  # OS threads memray adds to this process: subtract them from the thread count
     complete: bool  # False when the process was killed (or still runs): figures cover what it wrote
     top_sites: tuple[AllocationSite, ...]
     imports: tuple[ImportCost, ...]  # bytes still held at the heap peak, by the import that caused them
@@ -163,7 +162,6 @@ def _read_capture(
         role=role,
         file_name=path.name,
         heap_peak_bytes=meta.peak_memory or held,
-        memray_threads=MEMRAY_THREADS_PER_PROCESS,
         complete=complete,
         top_sites=tuple(AllocationSite(location, size, count) for location, (size, count) in top),
         imports=tuple(

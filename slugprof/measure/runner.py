@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,6 @@ def run_web_process(
     duration: float = 0.0,
     sample_interval: float = 0.1,
     shutdown_timeout: float = 30.0,
-    wrap: Callable[[str], str] | None = None,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
 ) -> RunResult:
     """Run `command` through `sh -c` in `cwd` with `env`, sample its tree, send it requests, keep it
@@ -68,10 +67,9 @@ def run_web_process(
     if port_in_use(port):
         raise ToolFailure(f"port {port} is already in use on this machine; choose another")
     paths = tuple(paths) or ("/",)
-    shell_command = wrap(command) if wrap is not None else command
 
     progress.stage(f"Starting the web process: {command}")
-    with ManagedProcess([SHELL, "-c", shell_command], cwd=cwd, env=env) as process:
+    with ManagedProcess([SHELL, "-c", command], cwd=cwd, env=env) as process:
         sampler = TreeSampler(process.pid, sample_interval, started_at=process.started_at)
         sampler.start()
         roles: dict[int, ProcessRole] = {}

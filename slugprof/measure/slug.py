@@ -19,6 +19,7 @@ from slugprof.model import (
     CompressionEstimate,
     DependencyInventory,
     DependencySource,
+    FileStat,
     Package,
     Slug,
     SlugComponent,
@@ -156,6 +157,7 @@ def _package_members(package: Package, site_packages: str) -> list[TarMember]:
                 path=None if is_link else file,
                 kind="symlink" if is_link else "file",
                 link_target=link_target,
+                stat=None if is_link else FileStat.of(status),
             )
         )
     return members

@@ -28,6 +28,7 @@ from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, Finding, ToolIn
 from slugprof.model.resolution import Resolution, ResolvedFile, ResolvedPackage, SizedPackage, Target
 from slugprof.model.slug import (
     CompressionEstimate,
+    FileStat,
     GroupEstimate,
     GroupKind,
     Slug,
@@ -51,6 +52,7 @@ __all__ = [
     "DynoFit",
     "DynoSize",
     "FileKind",
+    "FileStat",
     "Finding",
     "GroupEstimate",
     "GroupKind",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
@@ -41,6 +42,21 @@ _APP = TarGroup(GroupKind.APP)
 
 
 @dataclass(frozen=True)
+class FileStat:
+    """What the compressor needs of a file's `lstat`, taken once by whoever listed the file."""
+
+    size: int
+    mtime_ns: int
+    ino: int
+    dev: int
+    mode: int  # st_mode: type and permission bits
+
+    @classmethod
+    def of(cls, status: os.stat_result) -> FileStat:
+        return cls(status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev, status.st_mode)
+
+
+@dataclass(frozen=True)
 class TarMember:
     """One entry of the slug's tar stream."""
 
@@ -51,6 +67,7 @@ class TarMember:
     kind: FileKind = "file"
     link_target: str | None = None
     content: bytes | None = None  # synthetic file content (e.g. .profile.d scripts)
+    stat: FileStat | None = None  # the file's lstat when the lister took it (saves a second one)
 
 
 @dataclass(frozen=True)
@@ -78,9 +95,6 @@ class CompressionEstimate:
             if estimate.group == group:
                 return estimate
         return None
-
-    def compressed_of(self, kind: GroupKind) -> int:
-        return sum(estimate.compressed_bytes for estimate in self.groups if estimate.group.kind == kind)
 
 
 @dataclass(frozen=True)

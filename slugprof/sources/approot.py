@@ -44,13 +44,3 @@ def path_in_report(path: str | os.PathLike[str], root: Path) -> str:
 def real_path(saved: str) -> Path:
     """The path on this machine for a path the report saved (`~` expanded)."""
     return Path(os.path.expanduser(saved))
-
-
-def shorten_command(command: str, saved_root: str) -> str:
-    """A command line for display: paths under the app root relative to it, the home folder as `~`."""
-    root = str(real_path(saved_root))
-    shortened = command.replace(root + os.sep, "")
-    home = os.path.expanduser("~")
-    if home not in ("", "/"):
-        shortened = shortened.replace(home + os.sep, "~/")
-    return shortened
