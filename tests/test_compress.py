@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from slugprof.measure import compress
 from slugprof.measure.cache import CACHE_FILE_NAME
 from slugprof.measure.compress import GROUP_FLOOR_BYTES, default_cache_dir, estimate_compressed
 from slugprof.model import CompressionEstimate, TarGroup, TarMember
@@ -441,6 +442,33 @@ def test_a_changed_file_is_measured_again(odd_tree: Path, tmp_path: Path) -> Non
     fresh = estimate_compressed(members)
     assert again.compressed_bytes == fresh.compressed_bytes
     assert again.cached_files < sum(1 for m in members if m.kind == "file")
+
+
+def test_an_unchanged_stream_is_answered_whole_from_the_cache(
+    odd_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = members_of(odd_tree)
+    first = estimate_compressed(members, cache_dir=tmp_path)
+
+    def no_stream_model(*_: object) -> None:
+        raise AssertionError("the stream was modelled again although nothing changed")
+
+    monkeypatch.setattr(compress, "_entries", no_stream_model)
+    again = estimate_compressed(members, cache_dir=tmp_path)
+    files = sum(1 for m in members if m.kind == "file")
+    assert again == dataclasses.replace(first, cached_files=files)
+
+
+def test_one_touched_file_misses_the_stream_but_not_the_other_files(odd_tree: Path, tmp_path: Path) -> None:
+    estimate_compressed(members_of(odd_tree), cache_dir=tmp_path)
+    touched = odd_tree / "random.bin"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 1_000_000_000))
+    members = members_of(odd_tree)
+    again = estimate_compressed(members, cache_dir=tmp_path)
+    # The touched file is measured again (with the files whose deflate window holds its bytes); the
+    # rest still come from the per-file cache.
+    assert 0 < again.cached_files < sum(1 for m in members if m.kind == "file")
+    assert again == dataclasses.replace(estimate_compressed(members), cached_files=again.cached_files)
 
 
 def test_concurrent_runs_share_a_cache(odd_tree: Path, tmp_path: Path) -> None:

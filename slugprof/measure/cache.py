@@ -1,9 +1,11 @@
 """A per-file cache of compression measurements, so a second run over an unchanged tree is near-instant.
 
-One sqlite3 file, `compress-v1.sqlite`, in the cache folder. A row maps a key (a digest of everything the
-measurements of one file depend on: its path, size, mtime, inode, mode, its name in the archive, the
-files whose bytes sit in the deflate window in front of it, the level and the model's version) to the
-compressed size of each of the file's pieces measured so far.
+One sqlite3 file, `compress-v1.sqlite`, in the cache folder. A row of `pieces` maps a key (a digest of
+everything the measurements of one file depend on: its path, size, mtime, inode, mode, its name in the
+archive, the files whose bytes sit in the deflate window in front of it, the level and the model's
+version) to the compressed size of each of the file's pieces measured so far. A row of `streams` maps a
+digest of a whole tar stream (every member's name, group and file identity) to the estimate made for
+it: an unchanged tree is answered without redoing the sample design at all.
 
 The cache is an optimisation, never a source of errors: a cache that cannot be created, read or written
 (corrupt, read-only, locked for too long) is ignored and the run carries on uncached. Only the parent
@@ -51,6 +53,9 @@ class ChunkCache:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, sizes TEXT NOT NULL)"
             )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS streams (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)"
+            )
         except sqlite3.Error:
             connection.close()
             return None
@@ -93,6 +98,27 @@ class ChunkCache:
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
+            self.close()
+
+    def get_stream(self, key: str) -> str | None:
+        """The estimate stored for a whole stream (JSON text), if any."""
+        if self._connection is None:
+            return None
+        try:
+            row = self._connection.execute("SELECT estimate FROM streams WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            self.close()
+            return None
+        return row[0] if row and isinstance(row[0], str) else None
+
+    def put_stream(self, key: str, estimate: str) -> None:
+        if self._connection is None:
+            return
+        try:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO streams (key, estimate) VALUES (?, ?)", (key, estimate)
+            )
+        except sqlite3.Error:
             self.close()
 
     def close(self) -> None:

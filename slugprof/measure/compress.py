@@ -25,8 +25,10 @@ This module models that tar stream exactly (its length is known without reading 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
+import json
 import math
 import multiprocessing
 import multiprocessing.context
@@ -46,6 +48,7 @@ import platformdirs
 
 from slugprof.measure.cache import ChunkCache, PieceSizes
 from slugprof.model import CompressionEstimate, FileStat, GroupEstimate, TarGroup, TarMember
+from slugprof.model.codec import DecodeError, decode, encode
 from slugprof.progress import NoProgress, Progress
 
 # --- the tar stream ------------------------------------------------------------------------------------
@@ -805,11 +808,23 @@ def estimate_compressed(
     size of the sample the estimate rests on, whether measured now or earlier (cached).
     """
     with _gc_paused():
+        stream_key = _stream_key(members, level) if cache_dir is not None and not exact else None
+        remembered = _remembered_estimate(cache_dir, stream_key) if stream_key else None
+        if remembered is not None:
+            # Every file on disk is answered from the cache.
+            on_disk = sum(1 for m in members if m.kind == "file" and m.content is None and m.path is not None)
+            remembered = dataclasses.replace(remembered, cached_files=on_disk)
+            progress.stage("Compressing (unchanged since the last run)", total=remembered.tar_bytes)
+            progress.advance(remembered.tar_bytes)
+            return remembered
         entries, tar_bytes = _entries(members)
         progress.stage("Compressing", total=tar_bytes)
         if exact:
             return _exact(entries, tar_bytes, level, progress)
-        return _sampled(entries, tar_bytes, level, cache_dir, workers or _cpu_count(), progress)
+        estimate = _sampled(entries, tar_bytes, level, cache_dir, workers or _cpu_count(), progress)
+        if cache_dir is not None and stream_key is not None and not estimate.unreadable:
+            _remember_estimate(cache_dir, stream_key, estimate)
+        return estimate
 
 
 def _cpu_count() -> int:
@@ -902,7 +917,7 @@ def _sampled(
     ]
     total = _sum(list(estimates.values()))
     compressed = sum(g.compressed_bytes for g in groups)
-    return CompressionEstimate(
+    estimate = CompressionEstimate(
         method="sampled",
         level=level,
         tar_bytes=tar_bytes,
@@ -913,6 +928,59 @@ def _sampled(
         groups=tuple(sorted(groups, key=lambda g: g.group)),
         unreadable=tuple(sorted(_source_name(entries[i]) for i in unreadable)),
     )
+    return estimate
+
+
+def _stream_key(members: Sequence[TarMember], level: int) -> str:
+    """A digest of everything a sampled estimate depends on: the model, and each member's name, group
+    and content (a file by its identity: path, size, mtime, inode, device and mode, as the per-file
+    cache keys it). The stream's folders and layout follow from the names."""
+    digest = hashlib.blake2b(f"{MODEL_VERSION}:{PIECE}:{WINDOW}:{level}".encode(), digest_size=20)
+    for member in members:
+        group = member.group
+        if member.content is not None:
+            what = hashlib.blake2b(member.content, digest_size=16).hexdigest()
+        elif member.kind == "symlink":
+            what = f"{member.link_target}\0{_symlink_mtime(member)}"
+        else:
+            status = member.stat or (_stat(member.path) if member.path is not None else None)
+            what = "" if status is None else f"{status.size}\0{status.mtime_ns}\0{status.ino}\0{status.dev}"
+            what += f"\0{status.mode if status else ''}\0{member.path}"
+        line = f"{member.arcname}\0{member.kind}\0{member.size}\0{group.kind.value}\0{group.name}\0{what}\n"
+        digest.update(line.encode(NAME_ENCODING, NAME_ERRORS))
+    return digest.hexdigest()
+
+
+def _symlink_mtime(member: TarMember) -> int:
+    if member.path is None:
+        return 0
+    try:
+        return int(os.lstat(member.path).st_mtime)
+    except OSError:
+        return 0
+
+
+def _remembered_estimate(cache_dir: Path | None, key: str) -> CompressionEstimate | None:
+    """The estimate made earlier for the very same stream, from the cache; None when there is none."""
+    cache = ChunkCache.open(cache_dir) if cache_dir is not None else None
+    if cache is None:
+        return None
+    text = cache.get_stream(key)
+    cache.close()
+    if text is None:
+        return None
+    try:
+        remembered = decode(CompressionEstimate, json.loads(text))
+    except (ValueError, DecodeError):
+        return None  # a row written by another version of the model: measure again
+    return remembered
+
+
+def _remember_estimate(cache_dir: Path, key: str, estimate: CompressionEstimate) -> None:
+    cache = ChunkCache.open(cache_dir)
+    if cache is not None:
+        cache.put_stream(key, json.dumps(encode(estimate), separators=(",", ":")))
+        cache.close()
 
 
 def _source_name(entry: _Entry) -> str:
