@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from slugprof.model import Resolution
-from slugprof.sources.resolve import CACHE_FORMAT, file_size, resolve
+from slugprof.net import Client, NetError
+from slugprof.sources.resolve import CACHE_FORMAT, resolve
 from slugprof.sources.target import make_target
 
 TARGET_COLD_SECONDS = 60.0
@@ -47,6 +48,13 @@ def timed(app: Path, cache: Path, args: argparse.Namespace) -> tuple[Resolution,
     began = time.perf_counter()
     resolution = resolve(app, target, environ=dict(os.environ), dotenv={}, cache_dir=cache, offline=False)
     return resolution, time.perf_counter() - began
+
+
+def file_size(client: Client, url: str) -> int | None:
+    try:
+        return client.size(url)
+    except NetError:
+        return None
 
 
 def mb(size: int) -> str:
@@ -78,8 +86,8 @@ def main() -> int:
 
         rows = [(p.name, p.version, p.file.url if p.file else None) for p in cold.packages]
         began = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            sizes = list(pool.map(lambda row: file_size(row[2]) if row[2] else None, rows))
+        with Client() as client, ThreadPoolExecutor(max_workers=16) as pool:
+            sizes = list(pool.map(lambda row: file_size(client, row[2]) if row[2] else None, rows))
         size_seconds = time.perf_counter() - began
 
     print(f"{args.requirement} for {args.stack}/{args.arch}, Python {args.python}: {cold.resolver}")

@@ -14,7 +14,9 @@
   302 to `/files/<file>`. With `ranges=True` (the
   default) a single `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` gets a 206 with Content-Range, an
   unsatisfiable one a 416; with `ranges=False` every GET gets a 200 with the whole file.
-- Every request is counted by path (`count`, `counts`); `reset_counts()` starts again.
+- Every request is counted by path (`count`, `counts`); `reset_counts()` starts again. Connections
+  accepted are counted too (`connections`), and each request's headers kept (`header_values(name)`).
+- `fail(status, times, retry_after=None)`: the next `times` requests get that status instead.
 
 It listens on 127.0.0.1 only, on a free port, in a daemon thread, and stops when the block ends.
 """
@@ -56,6 +58,9 @@ class IndexServer:
         self.url = f"{self.root}simple/"
         self.ranges = ranges
         self.counts: Counter[str] = Counter()
+        self.connections = 0
+        self._headers: list[dict[str, str]] = []
+        self._failures: list[tuple[int, str | None]] = []
         self._lock = threading.Lock()
 
     def file_url(self, filename: str) -> str:
@@ -69,10 +74,29 @@ class IndexServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.connections = 0
+            self._headers.clear()
 
-    def _record(self, path: str) -> None:
+    def header_values(self, name: str) -> list[str | None]:
+        """The value of header `name` in each request so far (None where it was absent)."""
+        with self._lock:
+            return [headers.get(name.lower()) for headers in self._headers]
+
+    def fail(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer the next `times` requests with `status` (and a Retry-After header when given)."""
+        with self._lock:
+            self._failures.extend([(status, retry_after)] * times)
+
+    def _record(self, path: str, headers: dict[str, str]) -> tuple[int, str | None] | None:
+        """Count the request; the failure it must get, if one is queued."""
         with self._lock:
             self.counts[path] += 1
+            self._headers.append(headers)
+            return self._failures.pop(0) if self._failures else None
+
+    def _connected(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     # --- what the folder holds ---
 
@@ -158,6 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return None
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.index._connected()
+
     def do_HEAD(self) -> None:
         self._answer(head=True)
 
@@ -167,8 +195,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, *, head: bool) -> None:
         index = self.server.index
         path = unquote(urlsplit(self.path).path)
-        index._record(path)
-        if path in ("/simple", "/simple/"):
+        failure = index._record(path, {key.lower(): value for key, value in self.headers.items()})
+        if failure is not None:
+            status, retry_after = failure
+            extra = {"Retry-After": retry_after} if retry_after is not None else {}
+            self._send(status, b"try again\n", "text/plain", head, extra)
+        elif path in ("/simple", "/simple/"):
             self._project_list(index, head)
         elif path.startswith("/simple/"):
             self._project_page(index, path.removeprefix("/simple/").strip("/"), head)

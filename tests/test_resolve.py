@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,9 @@ from wheelfactory import build_wheel
 
 from slugprof.errors import EXIT_FAILURE, ToolFailure, UsageError
 from slugprof.model import Resolution, ResolvedFile, ResolvedPackage, Target
+from slugprof.net import Client
 from slugprof.sources import resolve as resolve_module
-from slugprof.sources.resolve import file_size, find_uv, parse_simple_page, resolve
+from slugprof.sources.resolve import find_uv, parse_simple_page, resolve
 from slugprof.sources.target import make_target
 
 HEROKU_24 = make_target("heroku-24", "amd64", "3.13", "pip")
@@ -500,62 +498,6 @@ def test_parse_simple_page_html_and_json() -> None:
     assert (entry.url, entry.size, entry.sha256) == ("https://i.example/simple/pkg/p.whl", 9, "1")
 
 
-class _RangeOnlyHandler(http.server.BaseHTTPRequestHandler):
-    """Refuses HEAD, serves one-byte ranges of a 5000-byte file."""
-
-    def do_HEAD(self) -> None:
-        self.send_response(405)
-        self.end_headers()
-
-    def do_GET(self) -> None:
-        if self.headers.get("Range") == "bytes=0-0":
-            self.send_response(206)
-            self.send_header("Content-Range", "bytes 0-0/5000")
-            self.send_header("Content-Length", "1")
-            self.end_headers()
-            self.wfile.write(b"P")
-        else:
-            self.send_response(404)
-            self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """Two loopback servers: a plain file server at /files/, and a range-only one at /range/."""
-
-    class Files(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, format: str, *args: object) -> None:
-            return None
-
-    servers = [
-        http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) for handler in (Files, _RangeOnlyHandler)
-    ]
-    threads = [threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True) for server in servers]
-    for thread in threads:
-        thread.start()
-    try:
-        yield " ".join(f"http://127.0.0.1:{server.server_address[1]}" for server in servers)
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-
-
-def test_file_size_from_head_or_range(tmp_path: Path, served: str) -> None:
-    files_url, range_url = served.split()
-    (tmp_path / "w.whl").write_bytes(b"x" * 1234)
-    assert file_size(f"{files_url}/w.whl") == 1234
-    assert file_size(f"{range_url}/w.whl") == 5000
-    assert file_size(f"{files_url}/missing.whl") is None
-    assert file_size((tmp_path / "w.whl").as_uri()) == 1234
-
-
 def test_an_unreachable_index_names_the_configured_url(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
@@ -579,5 +521,6 @@ def test_real_index_requests_for_heroku_24(tmp_path: Path) -> None:
     assert {"requests", "certifi", "idna", "urllib3", "charset-normalizer"} <= set(found)
     charset = file_of(found["charset-normalizer"])
     assert "manylinux" in charset.filename and "x86_64" in charset.filename
-    size = file_size(file_of(found["requests"]).url)
+    with Client() as client:
+        size = client.size(file_of(found["requests"]).url)
     assert size is not None and size > 10_000

@@ -65,29 +65,23 @@ Results (predicted against true; per package, installed / compressed):
 
 from __future__ import annotations
 
-import base64
 import configparser
 import contextlib
 import hashlib
-import http.client
 import json
 import math
 import os
-import ssl
 import struct
 import sys
 import tempfile
 import threading
-import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
-from slugprof import __version__
 from slugprof.errors import ToolFailure
 from slugprof.measure.bytecode import (
     HEROKU_PYTHON_HOME,
@@ -98,6 +92,16 @@ from slugprof.measure.bytecode import (
     table_for,
 )
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, Target
+from slugprof.net import (
+    Client,
+    HttpFailure,
+    NetError,
+    NetworkFailure,
+    Response,
+    host_of,
+    local_path,
+    strip_credentials,
+)
 from slugprof.processes import run_command
 from slugprof.progress import NoProgress, Progress
 
@@ -113,9 +117,7 @@ WHEELS_FOLDER: Final = "wheels"
 SDISTS_FOLDER: Final = "sdists"
 
 TAIL_BYTES: Final = 64 * 1024  # the first request; it held the whole directory of 95 of FIT's 103 wheels
-TIMEOUT_SECONDS: Final = 30.0
 BUILD_TIMEOUT_SECONDS: Final = 900.0
-ATTEMPTS: Final = 2  # a request that fails on the network is tried once more
 CHUNK: Final = 1024 * 1024
 
 
@@ -281,239 +283,8 @@ def member_bytes(member: WheelMember, read: ReadRange) -> bytes:
 # --- fetching ------------------------------------------------------------------------------------------
 
 
-class _NetworkError(Exception):
-    """The host could not be reached (DNS, refused, reset, timeout, TLS): says nothing about the file."""
-
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(f"cannot reach {host}: {reason}")
-        self.host = host
-
-
-class _FetchError(Exception):
-    """The host answered, but not with the file (an HTTP error, a short answer)."""
-
-
-@dataclass(frozen=True)
-class _Location:
-    url: str  # without credentials
-    host: str  # as written in the URL, without credentials: what error messages name
-    authorization: str | None  # a Basic header built from the URL's user:password, never printed
-
-
-def _location(url: str) -> _Location:
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    authorization = None
-    if parts.username is not None or parts.password is not None:
-        user = urllib.parse.unquote(parts.username or "")
-        password = urllib.parse.unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        authorization = f"Basic {token}"
-        parts = parts._replace(netloc=host)
-    clean = urllib.parse.urlunsplit(parts._replace(fragment=""))
-    return _Location(clean, host or parts.scheme, authorization)
-
-
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-_MAX_REDIRECTS: Final = 5
-_ConnectionKey = tuple[str, str, int, str]  # scheme, host, port, proxy ("" for none)
-
-
-class _Response:
-    """An answer being read. Read to its end, its connection serves the thread's next request;
-    left unread (a whole wheel when a range was asked), the connection is closed on exit."""
-
-    def __init__(self, answer: http.client.HTTPResponse, release: Callable[[bool], None]) -> None:
-        self._answer = answer
-        self._release = release
-        self.status = answer.status
-        self.headers = answer.headers
-
-    def read(self, amount: int | None = None) -> bytes:
-        return self._answer.read(amount)
-
-    def __enter__(self) -> _Response:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._release(self._answer.isclosed())
-
-
-class _Http:
-    """GET requests over keep-alive connections, one set per thread, with one TLS context for all.
-
-    A new connection per request cost 5 s on some of them behind a rate-limiting mirror, and on any
-    network a TLS handshake each; reusing them, 25 wheels of the benchmark take well under a second.
-    Proxies come from the environment (`https_proxy`, `no_proxy`...) as urllib reads them.
-    """
-
-    def __init__(self) -> None:
-        self._context = ssl.create_default_context()  # reads every CA certificate: once
-        self._local = threading.local()
-        self._proxies = urllib.request.getproxies()
-        self._opened: list[http.client.HTTPConnection] = []  # every thread's, to close at the end
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            for connection in self._opened:
-                connection.close()
-            self._opened.clear()
-
-    def _pool(self) -> dict[_ConnectionKey, http.client.HTTPConnection]:
-        pool: dict[_ConnectionKey, http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = {}
-            self._local.pool = pool
-        return pool
-
-    def _proxy_for(self, scheme: str, host: str) -> str:
-        proxy = self._proxies.get(scheme, "")
-        return "" if not proxy or urllib.request.proxy_bypass(host) else proxy
-
-    def _connection(self, key: _ConnectionKey) -> http.client.HTTPConnection:
-        pool = self._pool()
-        connection = pool.get(key)
-        if connection is not None:
-            return connection
-        scheme, host, port, proxy = key
-        if proxy:
-            parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-            proxy_host, proxy_port = parts.hostname or "", parts.port or 8080
-            headers = {}
-            if parts.username is not None:
-                credentials = (
-                    f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-                )
-                headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
-            if scheme == "https":
-                connection = http.client.HTTPSConnection(
-                    proxy_host, proxy_port, timeout=TIMEOUT_SECONDS, context=self._context
-                )
-                connection.set_tunnel(host, port, headers=headers)
-            else:
-                connection = http.client.HTTPConnection(proxy_host, proxy_port, timeout=TIMEOUT_SECONDS)
-        elif scheme == "https":
-            connection = http.client.HTTPSConnection(
-                host, port, timeout=TIMEOUT_SECONDS, context=self._context
-            )
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_SECONDS)
-        pool[key] = connection
-        with self._lock:
-            self._opened.append(connection)
-        return connection
-
-    def _discard(self, key: _ConnectionKey) -> None:
-        connection = self._pool().pop(key, None)
-        if connection is not None:
-            connection.close()
-
-    def _send(self, url: str, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, _ConnectionKey]:
-        """One GET on the thread's connection to the URL's host, on a new one if that one went stale."""
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise _FetchError(f"unsupported URL scheme {scheme!r}")
-        host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
-        proxy = self._proxy_for(scheme, host)
-        key = (scheme, host, port, proxy)
-        target = (
-            url
-            if proxy and scheme == "http"
-            else urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        )
-        host_header = host if parts.port is None else f"{host}:{parts.port}"
-        for fresh in (False, True):
-            reused = key in self._pool()
-            connection = self._connection(key)
-            try:
-                connection.request("GET", target, headers={"Host": host_header, **headers})
-                return connection.getresponse(), key
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._discard(key)
-                if fresh or not reused:
-                    raise
-            except BaseException:
-                self._discard(key)
-                raise
-        raise AssertionError("unreachable")
-
-    def open(self, location: _Location, byte_range: str | None) -> _Response:
-        headers = {"User-Agent": f"slugprof/{__version__}", "Accept-Encoding": "identity"}
-        if byte_range is not None:
-            headers["Range"] = byte_range
-        for attempt in range(ATTEMPTS):
-            url = location.url
-            authorization = location.authorization
-            try:
-                for _ in range(_MAX_REDIRECTS + 1):
-                    sent = dict(headers, Authorization=authorization) if authorization else headers
-                    answer, key = self._send(url, sent)
-                    if answer.status not in _REDIRECTS or not answer.getheader("Location"):
-                        break
-                    answer.read()
-                    following = urllib.parse.urljoin(url, answer.getheader("Location") or "")
-                    if urllib.parse.urlsplit(following).netloc != urllib.parse.urlsplit(url).netloc:
-                        authorization = None  # credentials stay with the host they were written for
-                    url = following
-                else:
-                    raise _FetchError(f"more than {_MAX_REDIRECTS} redirects from {location.host}")
-            except (OSError, http.client.HTTPException) as error:
-                if attempt + 1 < ATTEMPTS:
-                    continue
-                raise _NetworkError(location.host, _reason(error)) from None
-            if answer.status >= 400:
-                answer.read()
-                if answer.status >= 500 and attempt + 1 < ATTEMPTS:
-                    continue
-                raise _FetchError(f"HTTP {answer.status} from {location.host}")
-
-            def release(finished: bool, key: _ConnectionKey = key) -> None:
-                if not finished:
-                    self._discard(key)
-
-            return _Response(answer, release)
-        raise AssertionError("unreachable")
-
-    def read_range(self, location: _Location, start: int, end: int) -> bytes:
-        if end <= start:
-            return b""
-        with self.open(location, f"bytes={start}-{end - 1}") as response:
-            if response.status != 206:
-                raise _FetchError(f"{location.host} stopped serving byte ranges")
-            data = _read_all(response, location)
-        if len(data) != end - start:
-            raise _FetchError(f"{location.host} sent {len(data)} bytes for a range of {end - start}")
-        return data
-
-
-def _reason(error: BaseException) -> str:
-    reason = getattr(error, "reason", None) or error
-    text = str(reason) or type(reason).__name__
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _read_all(response: _Response, location: _Location) -> bytes:
-    try:
-        return response.read()
-    except (OSError, http.client.HTTPException) as error:
-        raise _NetworkError(location.host, _reason(error)) from None
-
-
-def _copy_body(response: _Response, sink: IO[bytes], location: _Location) -> str:
-    """Write the response's body into `sink`; return its sha256."""
-    digest = hashlib.sha256()
-    try:
-        while chunk := response.read(CHUNK):
-            digest.update(chunk)
-            sink.write(chunk)
-    except (OSError, http.client.HTTPException) as error:
-        raise _NetworkError(location.host, _reason(error)) from None
-    return digest.hexdigest()
+class _NotListed(Exception):
+    """The wheel's members could not be listed for a reason of its own (a build failed, a file unread)."""
 
 
 def _content_range_start(value: str | None) -> int:
@@ -524,7 +295,7 @@ def _content_range_start(value: str | None) -> int:
             raise ValueError
         return int(rest.split("-", 1)[0])
     except ValueError:
-        raise _FetchError(f"a partial answer with an unreadable Content-Range: {value!r}") from None
+        raise HttpFailure(f"a partial answer with an unreadable Content-Range: {value!r}") from None
 
 
 # --- what is known of one wheel: its members -----------------------------------------------------------
@@ -602,7 +373,7 @@ class _Cache:
             return
         data = {
             "filename": file.filename,
-            "url": _location(file.url).url,
+            "url": strip_credentials(file.url),
             "method": listing.method,
             "entry_points": listing.entry_points,
             "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
@@ -632,7 +403,7 @@ def _unique() -> str:
 def _cache_key(file: ResolvedFile, prefix: str = "") -> str:
     if file.sha256:
         return prefix + file.sha256.lower()
-    return prefix + "url-" + hashlib.sha256(_location(file.url).url.encode("utf-8")).hexdigest()
+    return prefix + "url-" + hashlib.sha256(strip_credentials(file.url).encode("utf-8")).hexdigest()
 
 
 @contextlib.contextmanager
@@ -645,16 +416,19 @@ def _download_folder(cache: _Cache, name: str) -> Iterator[Path]:
         yield Path(scratch)
 
 
-def _save_body(response: _Response, file: ResolvedFile, location: _Location, folder: Path) -> Path:
+def _save_body(response: Response, file: ResolvedFile, folder: Path) -> Path:
     """Stream a whole file into `folder`; check its sha256 when the index gave one."""
     target = folder / Path(file.filename).name
     partial = target.with_name(f"{target.name}.{_unique()}.part")
+    digest = hashlib.sha256()
     try:
         with partial.open("wb") as sink:
-            digest = _copy_body(response, sink, location)
-        if file.sha256 and digest != file.sha256.lower():
+            while chunk := response.read(CHUNK):
+                digest.update(chunk)
+                sink.write(chunk)
+        if file.sha256 and digest.hexdigest() != file.sha256.lower():
             raise CorruptWheelError(
-                f"sha256 mismatch: the index says {file.sha256[:12]}..., got {digest[:12]}..."
+                f"sha256 mismatch: the index says {file.sha256[:12]}..., got {digest.hexdigest()[:12]}..."
             )
         os.replace(partial, target)
     finally:
@@ -663,30 +437,23 @@ def _save_body(response: _Response, file: ResolvedFile, location: _Location, fol
     return target
 
 
-def _local_path(url: str) -> Path | None:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "file":
-        return None
-    return Path(urllib.request.url2pathname(parts.path))
-
-
-def _fetch_wheel(http_client: _Http, file: ResolvedFile, cache: _Cache) -> WheelListing:
-    local = _local_path(file.url)
+def _fetch_wheel(client: Client, file: ResolvedFile, cache: _Cache) -> WheelListing:
+    local = local_path(file.url)
     if local is not None:
         try:
             return read_local_wheel(local, METHOD_RANGES)
         except OSError as error:
-            raise _FetchError(f"cannot read {local.name}: {error.strerror or error}") from None
-    location = _location(file.url)
-    with http_client.open(location, f"bytes=-{TAIL_BYTES}") as response:
+            raise _NotListed(f"cannot read {local.name}: {error.strerror or error}") from None
+    host = host_of(file.url)
+    with client.open(file.url, byte_range=f"bytes=-{TAIL_BYTES}", shown=host) as response:
         if response.status == 206:
             tail_start = _content_range_start(response.headers.get("Content-Range"))
-            tail = _read_all(response, location)
+            tail = response.read()
         elif response.status != 200:
-            raise _FetchError(f"HTTP {response.status} from {location.host}")
+            raise HttpFailure(f"{host}: HTTP {response.status}", response.status)
         else:  # ranges not served: the whole file is coming anyway
             with _download_folder(cache, WHEELS_FOLDER) as folder:
-                path = _save_body(response, file, location, folder)
+                path = _save_body(response, file, folder)
                 try:
                     return read_local_wheel(path, METHOD_DOWNLOAD)
                 finally:
@@ -696,41 +463,23 @@ def _fetch_wheel(http_client: _Http, file: ResolvedFile, cache: _Cache) -> Wheel
     def read(start: int, end: int) -> bytes:
         if start >= tail_start and end <= tail_start + len(tail):
             return tail[start - tail_start : end - tail_start]
-        return http_client.read_range(location, start, end)
+        return client.read_range(file.url, start, end, shown=host)
 
     return _listing(read_central_directory(tail, tail_start, read), read, METHOD_RANGES)
 
 
-def _remote_size(http_client: _Http, file: ResolvedFile) -> int | None:
-    """The size of a file the index did not give, from a one-byte range request."""
-    local = _local_path(file.url)
-    if local is not None:
-        with contextlib.suppress(OSError):
-            return local.stat().st_size
-        return None
-    location = _location(file.url)
-    with http_client.open(location, "bytes=0-0") as response:
-        content_range = response.headers.get("Content-Range") or ""
-        total = content_range.rpartition("/")[2]
-        if response.status == 206 and total.isdigit():
-            return int(total)
-        length = response.headers.get("Content-Length")
-        return int(length) if response.status == 200 and length and length.isdigit() else None
-
-
-def _build_sdist(http_client: _Http, file: ResolvedFile, cache: _Cache) -> WheelListing:
+def _build_sdist(client: Client, file: ResolvedFile, cache: _Cache) -> WheelListing:
     """Download the sdist and build a wheel from it with pip, as the buildpack's pip would.
 
     The build runs on this machine's Python (pip's own build isolation fetches the build requirements
     from the index pip is configured with): exact for a pure-Python project; for a compiled one, the
     sizes of this platform's build, the nearest measurement available.
     """
-    local = _local_path(file.url)
+    local = local_path(file.url)
     with _download_folder(cache, SDISTS_FOLDER) as folder:
         if local is None:
-            location = _location(file.url)
-            with http_client.open(location, None) as response:
-                sdist = _save_body(response, file, location, folder)
+            with client.open(file.url, shown=host_of(file.url)) as response:
+                sdist = _save_body(response, file, folder)
         else:
             sdist = local
         try:
@@ -740,10 +489,10 @@ def _build_sdist(http_client: _Http, file: ResolvedFile, cache: _Cache) -> Wheel
                     [*command, "-w", scratch, str(sdist)], cwd=scratch, timeout=BUILD_TIMEOUT_SECONDS
                 )
                 if result.returncode != 0:
-                    raise _FetchError(f"pip wheel failed: {_pip_error(result.stderr or result.stdout)}")
+                    raise _NotListed(f"pip wheel failed: {_pip_error(result.stderr or result.stdout)}")
                 built = sorted(Path(scratch).glob("*.whl"))
                 if not built:
-                    raise _FetchError("pip wheel produced no wheel")
+                    raise _NotListed("pip wheel produced no wheel")
                 return read_local_wheel(built[0], METHOD_BUILT)
         finally:
             if local is None:
@@ -1066,7 +815,7 @@ def _sized(package: ResolvedPackage, listing: WheelListing, target: Target) -> S
 @dataclass
 class _Outcome:
     sized: SizedPackage
-    network_error: _NetworkError | None = None
+    network_error: NetworkFailure | None = None
     used_network: bool = False
 
 
@@ -1090,12 +839,12 @@ def size_packages(
     failed for every package that needed it and nothing else could be measured.
     """
     cache = _Cache(cache_dir)
-    http_client = _Http()
+    client = Client()
     progress.stage("Sizing packages", total=len(packages))
     outcomes: list[_Outcome | None] = [None] * len(packages)
 
     def work(package: ResolvedPackage) -> _Outcome:
-        return _size_one(package, target, cache, http_client, offline=offline, build_sdists=build_sdists)
+        return _size_one(package, target, cache, client, offline=offline, build_sdists=build_sdists)
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="slugprof-wheels") as pool:
@@ -1104,7 +853,7 @@ def size_packages(
                 outcomes[futures[future]] = future.result()
                 progress.advance()
     finally:
-        http_client.close()
+        client.close()
 
     done = [outcome for outcome in outcomes if outcome is not None]
     failures = [outcome.network_error for outcome in done if outcome.network_error is not None]
@@ -1119,7 +868,7 @@ def _size_one(
     package: ResolvedPackage,
     target: Target,
     cache: _Cache,
-    http_client: _Http,
+    client: Client,
     *,
     offline: bool,
     build_sdists: bool,
@@ -1143,7 +892,7 @@ def _size_one(
                     )
                 )
             return _Outcome(_not_measured(package, "offline and not in the cache"))
-        return _network(package, lambda: _fetch_wheel(http_client, file, cache), key, cache, target)
+        return _network(package, lambda: _fetch_wheel(client, file, cache), key, cache, target)
 
     if build_sdists:
         key = _cache_key(file, prefix="built-")
@@ -1151,17 +900,17 @@ def _size_one(
         if cached is not None:
             return _Outcome(_sized(package, cached, target))
         if not offline:
-            outcome = _network(package, lambda: _build_sdist(http_client, file, cache), key, cache, target)
+            outcome = _network(package, lambda: _build_sdist(client, file, cache), key, cache, target)
             if outcome.sized.measured or outcome.network_error is not None:
                 return outcome
             reason = outcome.sized.method.removeprefix(f"{NOT_MEASURED}: ")
-            return _sdist_estimate(package, file, http_client, offline=offline, why=f"build failed: {reason}")
-        return _sdist_estimate(package, file, http_client, offline=offline, why="offline: not built")
-    return _sdist_estimate(package, file, http_client, offline=offline, why=None)
+            return _sdist_estimate(package, file, client, offline=offline, why=f"build failed: {reason}")
+        return _sdist_estimate(package, file, client, offline=offline, why="offline: not built")
+    return _sdist_estimate(package, file, client, offline=offline, why=None)
 
 
 def _sdist_estimate(
-    package: ResolvedPackage, file: ResolvedFile, http_client: _Http, *, offline: bool, why: str | None
+    package: ResolvedPackage, file: ResolvedFile, client: Client, *, offline: bool, why: str | None
 ) -> _Outcome:
     method = METHOD_SDIST_ESTIMATE + (f" ({why})" if why else "")
     if file.size:
@@ -1169,10 +918,10 @@ def _sdist_estimate(
     if offline:
         return _Outcome(_not_measured(package, "offline, and the index gave no sdist size"))
     try:
-        size = _remote_size(http_client, file)
-    except _NetworkError as error:
+        size = client.size(file.url, shown=host_of(file.url))
+    except NetworkFailure as error:
         return _Outcome(_not_measured(package, str(error)), error, used_network=True)
-    except _FetchError as error:
+    except NetError as error:
         return _Outcome(_not_measured(package, str(error)), used_network=True)
     if not size:
         return _Outcome(_not_measured(package, "the sdist's size is unknown"), used_network=True)
@@ -1190,9 +939,9 @@ def _network(
     assert file is not None
     try:
         listing = fetch()
-    except _NetworkError as error:
+    except NetworkFailure as error:
         return _Outcome(_not_measured(package, str(error)), error, used_network=True)
-    except _FetchError as error:
+    except (NetError, _NotListed) as error:
         return _Outcome(_not_measured(package, f"{file.filename}: {error}"), used_network=True)
     except CorruptWheelError as error:
         return _Outcome(

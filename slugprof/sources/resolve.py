@@ -13,7 +13,6 @@ target, the indexes and the resolver's version: a changed requirement re-resolve
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import email.parser
 import hashlib
@@ -22,9 +21,7 @@ import os
 import re
 import sys
 import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -45,6 +42,7 @@ from packaging.version import InvalidVersion, Version
 
 from slugprof.errors import ToolFailure, UsageError
 from slugprof.model import Resolution, ResolvedFile, ResolvedPackage, Target
+from slugprof.net import Client, NetError, NotFound, local_path, redact
 from slugprof.processes import run_command
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.buildpack import choose_package_manager
@@ -76,7 +74,6 @@ else:  # pragma: no cover - exercised on 3.10 only
 CACHE_FORMAT = "resolve-v1"
 LOCK_READER_VERSION = "1"  # bump when lockfiles.py reads a lock differently: old cached resolutions go
 RESOLVE_TIMEOUT = 600.0  # seconds for one resolver run (a cold resolution of a large set on a slow link)
-HTTP_TIMEOUT = 30.0
 LOOKUP_WORKERS = 8
 _SIMPLE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -362,8 +359,9 @@ def _assemble(
 
 def _local_size(url: str) -> int | None:
     """The size of a file:// URL's file (a wheel in the app or a -f folder on this machine)."""
+    path = local_path(url)
     try:
-        return os.stat(urllib.request.url2pathname(unquote(urlsplit(url).path))).st_size
+        return path.stat().st_size if path is not None else None
     except OSError:
         return None
 
@@ -477,7 +475,7 @@ def _uv_failure(stderr: bytes, target: Target) -> ToolFailure:
     text = " ".join(block)
     fetched = re.search(r"Failed to fetch: `?(\S+?)`?(\s|$)", text)
     if fetched:  # the network, not the requirements: name the URL (it comes from the configured index)
-        reason = f"{reason} (fetching {_redact(fetched.group(1))})"
+        reason = f"{reason} (fetching {redact(fetched.group(1))})"
     requirement = None
     for pattern in (r"you require ([^\s,]+)", r"Because ([^\s]+) was not found", r"`([^`\s]+)`"):
         match = re.search(pattern, text)
@@ -667,15 +665,16 @@ def _resolution_from_lock(context: _Context, locked: LockedSet, resolver: str) -
     elif to_find:
         context.progress.stage("Looking up locked files in the package index", total=len(to_find))
         wants_edges = not locked.edges_known
-        indexes = _IndexReader()
+        with Client() as client:
+            indexes = _IndexReader(client)
 
-        def look_up(package: LockedPackage) -> tuple[str, _Found]:
-            result = _find_in_indexes(context, indexes, package, wants_edges)
-            context.progress.advance()
-            return package.name, result
+            def look_up(package: LockedPackage) -> tuple[str, _Found]:
+                result = _find_in_indexes(context, indexes, package, wants_edges)
+                context.progress.advance()
+                return package.name, result
 
-        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-            found.update(pool.map(look_up, to_find))
+            with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+                found.update(pool.map(look_up, to_find))
 
     names = {package.name for package in locked.packages}
     rows = []
@@ -763,10 +762,12 @@ def _find_in_indexes(
         requires = None
         if wants_edges and chosen.core_metadata and chosen.filename.endswith(".whl"):
             requires = frozenset(
-                _metadata_requires(chosen.url, package.extras, target_marker_environment(context.target))
+                _metadata_requires(
+                    indexes.client, chosen.url, package.extras, target_marker_environment(context.target)
+                )
             )
         return file, requires, None
-    shown = ", ".join(_redact(url) for url in candidates)
+    shown = ", ".join(redact(url) for url in candidates)
     return None, None, f"no file of {package.name} {package.version} for the dyno found in {shown}"
 
 
@@ -781,11 +782,13 @@ def _version_of(filename: str) -> Version | None:
     return None
 
 
-def _metadata_requires(url: str, extras: Sequence[str], environment: Mapping[str, str]) -> set[str]:
+def _metadata_requires(
+    client: Client, url: str, extras: Sequence[str], environment: Mapping[str, str]
+) -> set[str]:
     """Requires-Dist of a wheel from the index's PEP 658 metadata file, markers evaluated."""
     try:
-        body = http_get(url + ".metadata", shown=url).body
-    except ToolFailure:
+        body = client.get(url + ".metadata", shown=url).body
+    except NetError:
         return set()
     message = email.parser.BytesParser().parsebytes(body, headersonly=True)
     return _requires_from_metadata(message.get_all("Requires-Dist") or [], extras, environment)
@@ -801,100 +804,6 @@ class IndexFile:
     sha256: str | None = None
     size: int | None = None
     core_metadata: bool = False  # the index serves `<url>.metadata` (PEP 658/714)
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    body: bytes
-    content_type: str
-    url: str  # after redirects
-    headers: Mapping[str, str]
-
-
-def _redact(url: str) -> str:
-    """The URL without a password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.password is not None else "***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
-
-
-def _request(url: str, method: str, headers: Mapping[str, str]) -> urllib.request.Request:
-    """A request for `url`, its user:password (if any) moved into a Basic Authorization header."""
-    parts = urlsplit(url)
-    request_headers = {"User-Agent": "slugprof", **headers}
-    if parts.username is not None or parts.password is not None:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        url = urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
-        credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-        request_headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
-    return urllib.request.Request(url, method=method, headers=request_headers)
-
-
-def http_get(
-    url: str, *, shown: str | None = None, accept: str | None = None, timeout: float = HTTP_TIMEOUT
-) -> HttpResponse:
-    """GET `url`. ToolFailure, naming `shown` (the URL the user configured), on any network error or
-    an HTTP error status; the caller catches it for a 404 through `HttpNotFound`."""
-    headers = {"Accept": accept} if accept else {}
-    name = _redact(shown or url)
-    if url.startswith("file:") and url.endswith("/"):
-        url += "index.html"  # a PEP 503 tree on disk, as pip and uv read it
-    try:
-        with urllib.request.urlopen(_request(url, "GET", headers), timeout=timeout) as response:
-            body = response.read()
-            return HttpResponse(
-                body=body,
-                content_type=response.headers.get("Content-Type", ""),
-                url=response.geturl(),
-                headers=dict(response.headers.items()),
-            )
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            raise HttpNotFound(f"{name}: not found (HTTP 404)") from error
-        raise ToolFailure(f"{name}: HTTP {error.code} {error.reason}") from error
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        if isinstance(reason, FileNotFoundError):  # a file:// index without that project
-            raise HttpNotFound(f"{name}: not found") from error
-        raise ToolFailure(f"cannot reach {name}: {reason}") from error
-
-
-class HttpNotFound(ToolFailure):
-    """HTTP 404: the index has no such project."""
-
-
-def file_size(url: str, *, timeout: float = HTTP_TIMEOUT) -> int | None:
-    """The size of the file at `url` without downloading it: HEAD's Content-Length, else the total of a
-    one-byte Range request's Content-Range. None when the server tells neither, or cannot be reached."""
-    if url.startswith("file:"):
-        return _local_size(url)
-    try:
-        with urllib.request.urlopen(_request(url, "HEAD", {}), timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            if response.status == 200 and length and length.isdigit():
-                return int(length)
-    except (urllib.error.URLError, OSError, ValueError):
-        pass
-    try:
-        request = _request(url, "GET", {"Range": "bytes=0-0"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            content_range = response.headers.get("Content-Range", "")
-            match = re.match(r"bytes\s+\d+-\d+/(\d+)", content_range)
-            if match:
-                return int(match.group(1))
-            length = response.headers.get("Content-Length")
-            if response.status == 200 and length and length.isdigit():
-                return int(length)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    return None
 
 
 class _AnchorParser(HTMLParser):
@@ -965,24 +874,28 @@ def parse_simple_page(body: bytes, content_type: str, page_url: str) -> list[Ind
 class _IndexReader:
     """Fetches project pages, each once (lookups run in threads; a page read twice costs only time)."""
 
-    def __init__(self, get: Callable[..., HttpResponse] | None = None) -> None:
-        self._get = get or http_get
+    def __init__(self, client: Client) -> None:
+        self.client = client
         self._pages: dict[tuple[str, str], list[IndexFile] | None] = {}
 
     def files(self, index: str, name: str) -> list[IndexFile] | None:
+        """The files of project `name` on `index`; None when the index has no such project.
+        ToolFailure when the index cannot be read."""
         key = (index, name)
         if key not in self._pages:
             page_url = f"{index.rstrip('/')}/{name}/"
             try:
-                response = self._get(page_url, shown=index, accept=_SIMPLE_ACCEPT)
-            except HttpNotFound:
+                response = self.client.get(page_url, shown=index, accept=_SIMPLE_ACCEPT)
+            except NotFound:
                 self._pages[key] = None
                 return None
+            except NetError as error:
+                raise ToolFailure(str(error)) from error
             try:
                 self._pages[key] = parse_simple_page(response.body, response.content_type, response.url)
             except (ValueError, KeyError, TypeError) as error:
                 raise ToolFailure(
-                    f"{_redact(index)}: the page of {name} is not a package index page ({error})"
+                    f"{redact(index)}: the page of {name} is not a package index page ({error})"
                 ) from error
         return self._pages[key]
 
