@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from slugprof.measure.compress import default_cache_dir, estimate_compressed
+from slugprof.config import cache_root as default_cache_dir
+from slugprof.measure.compress import estimate_compressed
 from slugprof.model import CompressionEstimate, TarGroup, TarMember
 
 PACKAGES = (

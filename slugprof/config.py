@@ -1,4 +1,5 @@
-"""Settings: `[tool.slugprof]` in the app's pyproject.toml, then SLUGPROF_* variables, then flags.
+"""Settings: `[tool.slugprof]` in the app's pyproject.toml, then SLUGPROF_* variables, then flags; and
+the cache root.
 
 Numbers the platform does not publish (marked unverified in the project's Heroku notes) live here as
 settings with their source, never as constants buried in the code.
@@ -6,11 +7,14 @@ settings with their source, never as constants buried in the code.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 from slugprof.errors import UsageError
 from slugprof.units import parse_size
@@ -105,3 +109,12 @@ def _apply(settings: Settings, values: Mapping[str, Any], *, source: str) -> Set
             known = ", ".join(sorted((*_SIZE_KEYS, *_TEXT_KEYS)))
             raise UsageError(f"{source}: unknown setting {key!r}; known settings: {known}")
     return replace(settings, **changes)
+
+
+def cache_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder every cache of slugprof lives under: `$XDG_CACHE_HOME/slugprof` when that variable is
+    set (on any system, as on Linux), else the platform's user cache folder."""
+    xdg = (os.environ if environ is None else environ).get("XDG_CACHE_HOME", "")
+    if xdg.strip():  # as platformdirs reads it on Linux
+        return Path(xdg) / "slugprof"
+    return platformdirs.user_cache_path("slugprof")

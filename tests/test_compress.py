@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import sysconfig
 import tarfile
 from collections.abc import Callable, Iterator
@@ -24,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from slugprof.cache import CACHE_FILE_NAME
 from slugprof.measure import compress
-from slugprof.measure.cache import CACHE_FILE_NAME
-from slugprof.measure.compress import GROUP_FLOOR_BYTES, default_cache_dir, estimate_compressed
+from slugprof.measure.compress import GROUP_FLOOR_BYTES, estimate_compressed
 from slugprof.model import CompressionEstimate, TarGroup, TarMember
 
 MB = 1_000_000
@@ -497,9 +496,3 @@ def test_an_unusable_cache_folder_is_ignored(odd_tree: Path, tmp_path: Path) -> 
     estimate = estimate_compressed(members, cache_dir=not_a_folder / "cache")
     assert estimate.compressed_bytes == estimate_compressed(members).compressed_bytes
     assert estimate.cached_files == 0
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG_CACHE_HOME is a Linux convention")
-def test_default_cache_dir_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert default_cache_dir() == tmp_path / "slugprof"

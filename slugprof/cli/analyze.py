@@ -9,9 +9,9 @@ from pathlib import Path
 from slugprof.analysis import AnalyzeOptions, analyze
 from slugprof.cli.output import emit, format_from_extension, terminal_style
 from slugprof.cli.progress_bar import ProgressBar
+from slugprof.config import cache_root as default_cache_dir
 from slugprof.config import load_settings
 from slugprof.errors import EXIT_OK, UsageError
-from slugprof.measure.compress import default_cache_dir
 from slugprof.model import AnalyzeReport
 from slugprof.model.saved import write_report
 from slugprof.render.terminal import render_terminal

@@ -44,9 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final, Literal, NamedTuple
 
-import platformdirs
-
-from slugprof.measure.cache import ChunkCache, PieceSizes
+from slugprof.cache import ChunkCache, PieceSizes
 from slugprof.model import CompressionEstimate, FileStat, GroupEstimate, TarGroup, TarMember
 from slugprof.model.codec import DecodeError, decode, encode
 from slugprof.progress import NoProgress, Progress
@@ -102,11 +100,6 @@ BATCH_BYTES: Final = 2 * 1024 * 1024  # work (pieces + their windows) per batch 
 MAX_PIECES_PER_JOB: Final = 64
 
 Kind = Literal["file", "symlink", "dir"]
-
-
-def default_cache_dir() -> Path:
-    """Where measurements are cached by default (honours XDG_CACHE_HOME on Linux)."""
-    return platformdirs.user_cache_path("slugprof")
 
 
 class _Desc(NamedTuple):

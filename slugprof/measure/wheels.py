@@ -68,13 +68,11 @@ from __future__ import annotations
 import configparser
 import contextlib
 import hashlib
-import json
 import math
 import os
 import struct
 import sys
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -82,6 +80,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from slugprof.cache import JsonStore, scratch_folder, temporary_sibling, versioned
 from slugprof.errors import ToolFailure
 from slugprof.measure.bytecode import (
     HEROKU_PYTHON_HOME,
@@ -112,7 +111,7 @@ METHOD_SDIST_ESTIMATE: Final = "estimated from sdist"
 METHOD_WHEEL_ESTIMATE: Final = "estimated from wheel size"
 NOT_MEASURED: Final = "not measured"
 
-MEMBERS_FOLDER: Final = "wheel-members-v1"  # the cached files' format version
+MEMBERS_FOLDER: Final = versioned("wheel-members", 1)  # bump when a listing is stored differently
 WHEELS_FOLDER: Final = "wheels"
 SDISTS_FOLDER: Final = "sdists"
 
@@ -345,59 +344,39 @@ def read_local_wheel(path: Path, method: str = METHOD_DOWNLOAD) -> WheelListing:
 
 
 class _Cache:
-    """Member lists as JSON files, one per wheel; a cache that cannot be used is ignored."""
+    """Member lists as JSON documents, one per wheel, and the folders downloads pass through."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
-
-    def _path(self, key: str) -> Path | None:
-        return None if self.root is None else self.root / MEMBERS_FOLDER / f"{key}.json"
+        self._store = JsonStore(root, MEMBERS_FOLDER)
 
     def get(self, key: str) -> WheelListing | None:
-        path = self._path(key)
-        if path is None:
+        data = self._store.get(key)
+        if data is None:
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             members = tuple(WheelMember(str(n), int(s), int(c), int(m)) for n, s, c, m in data["members"])
             entry_points = data.get("entry_points")
             return WheelListing(
                 members, str(entry_points) if entry_points is not None else None, str(data["method"])
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def put(self, key: str, listing: WheelListing, file: ResolvedFile) -> None:
-        path = self._path(key)
-        if path is None:
-            return
-        data = {
-            "filename": file.filename,
-            "url": strip_credentials(file.url),
-            "method": listing.method,
-            "entry_points": listing.entry_points,
-            "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
-        }
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f"{path.name}.{_unique()}.tmp")
-            temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-            os.replace(temporary, path)
+        self._store.put(
+            key,
+            {
+                "filename": file.filename,
+                "url": strip_credentials(file.url),
+                "method": listing.method,
+                "entry_points": listing.entry_points,
+                "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
+            },
+        )
 
     def folder(self, name: str) -> Path | None:
-        if self.root is None:
-            return None
-        folder = self.root / name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return None
-        return folder
-
-
-def _unique() -> str:
-    """A suffix for temporary files that no other thread or process uses."""
-    return f"{os.getpid()}-{threading.get_ident()}"
+        return scratch_folder(self.root, name)
 
 
 def _cache_key(file: ResolvedFile, prefix: str = "") -> str:
@@ -419,7 +398,7 @@ def _download_folder(cache: _Cache, name: str) -> Iterator[Path]:
 def _save_body(response: Response, file: ResolvedFile, folder: Path) -> Path:
     """Stream a whole file into `folder`; check its sha256 when the index gave one."""
     target = folder / Path(file.filename).name
-    partial = target.with_name(f"{target.name}.{_unique()}.part")
+    partial = temporary_sibling(target, ".part")
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as sink:

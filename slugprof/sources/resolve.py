@@ -40,6 +40,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from slugprof.cache import JsonStore, digest_key, versioned
 from slugprof.errors import ToolFailure, UsageError
 from slugprof.model import Resolution, ResolvedFile, ResolvedPackage, Target
 from slugprof.net import Client, NetError, NotFound, local_path, redact
@@ -71,7 +72,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-CACHE_FORMAT = "resolve-v1"
+CACHE_FORMAT = versioned("resolve", 1)  # bump when a Resolution is stored differently
 LOCK_READER_VERSION = "1"  # bump when lockfiles.py reads a lock differently: old cached resolutions go
 RESOLVE_TIMEOUT = 600.0  # seconds for one resolver run (a cold resolution of a large set on a slow link)
 LOOKUP_WORKERS = 8
@@ -160,7 +161,8 @@ def resolve(
         resolver = f"{choice.file} (lock reader {LOCK_READER_VERSION})"
         manager_files = _lock_inputs(app_root, choice.file)
     key = _cache_key(app_root, manager_files, target, index_url, extra_indexes, resolver)
-    cached = _read_cache(cache_dir, key)
+    store = JsonStore(cache_dir, CACHE_FORMAT)
+    cached = _read_cache(store, key)
     if cached is not None:
         return cached
 
@@ -179,8 +181,9 @@ def resolve(
         resolution = _resolution_from_lock(context, locked, resolver)
     if notes:
         resolution = dataclasses.replace(resolution, notes=(*notes, *resolution.notes))
+    # A lock read offline is not kept: its files were not looked up yet.
     if not any(package.file is not None and not package.file.url for package in resolution.packages):
-        _write_cache(cache_dir, key, resolution)  # not a lock read offline: files not looked up yet
+        store.put(key, resolution_to_json(dataclasses.replace(resolution, from_cache=False)))
     return resolution
 
 
@@ -925,7 +928,6 @@ def _cache_key(
     extra_indexes: Sequence[str],
     resolver: str,
 ) -> str:
-    digest = hashlib.sha256()
     parts: dict[str, Any] = {
         "format": CACHE_FORMAT,
         "target": dataclasses.asdict(target),
@@ -939,12 +941,7 @@ def _cache_key(
             parts["files"][relative] = hashlib.sha256((app_root / relative).read_bytes()).hexdigest()
         except OSError:
             parts["files"][relative] = None
-    digest.update(json.dumps(parts, sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()[:32]
-
-
-def _cache_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / CACHE_FORMAT / f"{key}.json"
+    return digest_key(parts)
 
 
 def resolution_to_json(resolution: Resolution) -> dict[str, Any]:
@@ -977,26 +974,11 @@ def resolution_from_json(data: Mapping[str, Any]) -> Resolution:
     )
 
 
-def _read_cache(cache_dir: Path | None, key: str) -> Resolution | None:
-    if cache_dir is None:
+def _read_cache(store: JsonStore, key: str) -> Resolution | None:
+    data = store.get(key)
+    if data is None:
         return None
     try:
-        data = json.loads(_cache_path(cache_dir, key).read_text(encoding="utf-8"))
         return dataclasses.replace(resolution_from_json(data), from_cache=True)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # absent or unreadable: resolve again
-
-
-def _write_cache(cache_dir: Path | None, key: str, resolution: Resolution) -> None:
-    if cache_dir is None:
-        return
-    path = _cache_path(cache_dir, key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
-        ) as out:
-            json.dump(resolution_to_json(dataclasses.replace(resolution, from_cache=False)), out)
-        os.replace(out.name, path)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+    except (ValueError, KeyError, TypeError):
+        return None  # written by another version: resolve again

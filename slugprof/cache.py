@@ -1,27 +1,109 @@
-"""A per-file cache of compression measurements, so a second run over an unchanged tree is near-instant.
+"""The cache: every kind of entry slugprof keeps between runs, under one root (`config.cache_root()`).
 
-One sqlite3 file, `compress-v1.sqlite`, in the cache folder. A row of `pieces` maps a key (a digest of
-everything the measurements of one file depend on: its path, size, mtime, inode, mode, its name in the
-archive, the files whose bytes sit in the deflate window in front of it, the level and the model's
-version) to the compressed size of each of the file's pieces measured so far. A row of `streams` maps a
-digest of a whole tar stream (every member's name, group and file identity) to the estimate made for
-it: an unchanged tree is answered without redoing the sample design at all.
+- `JsonStore`: keyed JSON documents, one file each, in a versioned folder (`resolve-v1/<key>.json`,
+  `wheel-members-v1/<key>.json`). A change to what a document holds bumps its version: old entries are
+  then simply never read again.
+- `ChunkCache`: the compressor's measurements, one sqlite3 file (`compress-v1.sqlite`). A row of
+  `pieces` maps a key (a digest of everything the measurements of one file depend on: its path, size,
+  mtime, inode, mode, its name in the archive, the files whose bytes sit in the deflate window in front
+  of it, the level and the model's version) to the compressed size of each piece measured so far. A row
+  of `streams` maps a digest of a whole tar stream (every member's name, group and file identity) to the
+  estimate made for it: an unchanged tree is answered without redoing the sample design at all.
+  Only the parent process reads and writes it, in one short transaction each way; sqlite's locking
+  with a timeout keeps concurrent runs from corrupting it.
+- `scratch_folder`: a named folder under the root for downloads on their way to being measured.
 
-The cache is an optimisation, never a source of errors: a cache that cannot be created, read or written
-(corrupt, read-only, locked for too long) is ignored and the run carries on uncached. Only the parent
-process reads and writes it, in one short transaction each way; sqlite's locking with a timeout keeps
-concurrent runs from corrupting it.
+The cache is an optimisation, never a source of errors: a root of None (`--no-cache`) keeps nothing,
+and a cache that cannot be created, read or written (corrupt, read-only, locked for too long) is
+ignored while the run carries on uncached. Writes are atomic (a temporary file renamed into place), so
+a reader, another thread or another run, sees a whole entry or none.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-CACHE_FILE_NAME = "compress-v1.sqlite"  # the row format's version; the model's is in each key
+
+def versioned(name: str, version: int) -> str:
+    """The name of an entry kind's folder or file at a format version: `resolve-v1`."""
+    return f"{name}-v{version}"
+
+
+def digest_key(parts: object) -> str:
+    """A key for everything an entry depends on, given as one JSON-serialisable value."""
+    encoded = json.dumps(parts, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a file name on every platform, never a path
+
+
+class JsonStore:
+    """JSON documents by key in `<root>/<folder>/`; a root of None stores nothing."""
+
+    def __init__(self, root: Path | None, folder: str) -> None:
+        self.folder = None if root is None else root / folder
+
+    def path(self, key: str) -> Path | None:
+        if not _KEY.match(key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return None if self.folder is None else self.folder / f"{key}.json"
+
+    def get(self, key: str) -> Any:
+        """The document stored under `key`, or None when there is none (or it cannot be read)."""
+        path = self.path(key)
+        if path is None:
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, document: Any) -> None:
+        """Store `document` under `key`, atomically; failures are ignored."""
+        path = self.path(key)
+        if path is None:
+            return
+        temporary = temporary_sibling(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def scratch_folder(root: Path | None, name: str) -> Path | None:
+    """`<root>/<name>/`, created; None without a root or when it cannot be created."""
+    if root is None:
+        return None
+    folder = root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
+def temporary_sibling(path: Path, suffix: str = ".tmp") -> Path:
+    """A name next to `path` that no other thread or process writes at the same time: where an entry
+    is written before it is renamed into place."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}{suffix}")
+
+
+# --- the compressor's measurements ----------------------------------------------------------------
+
+CACHE_FILE_NAME = versioned("compress", 1) + ".sqlite"  # the row format's version; the model's is in each key
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _LOCK_TIMEOUT_SECONDS = 5.0
 _LOOKUP_BATCH = 500  # keys per SELECT: under sqlite's default limit on bound parameters
