@@ -24,7 +24,8 @@ from pathlib import Path
 
 from slugprof.model import Resolution
 from slugprof.net import Client, NetError
-from slugprof.sources.resolve import CACHE_FORMAT, resolve
+from slugprof.resolve import resolve
+from slugprof.resolve.cached import CACHE_FORMAT
 from slugprof.sources.target import make_target
 
 TARGET_COLD_SECONDS = 60.0

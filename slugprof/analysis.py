@@ -23,6 +23,7 @@ from slugprof.model import (
     ToolInfo,
 )
 from slugprof.progress import NoProgress, Progress
+from slugprof.resolve import resolve
 from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.approot import app_root, path_in_report
 from slugprof.sources.buildpack import (
@@ -32,7 +33,6 @@ from slugprof.sources.buildpack import (
 )
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.environment import find_environment
-from slugprof.sources.resolve import resolve
 from slugprof.sources.target import make_target
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from wheelfactory import build_wheel
 
+import slugprof.resolve as resolve_module
 from slugprof.errors import EXIT_FAILURE, ToolFailure, UsageError
 from slugprof.model import Resolution, ResolvedFile, ResolvedPackage, Target
 from slugprof.net import Client
-from slugprof.sources import resolve as resolve_module
-from slugprof.sources.resolve import find_uv, parse_simple_page, resolve
+from slugprof.resolve import find_uv, resolve
+from slugprof.resolve.index import parse_simple_page
 from slugprof.sources.target import make_target
 
 HEROKU_24 = make_target("heroku-24", "amd64", "3.13", "pip")

@@ -1,0 +1,93 @@
+"""A Resolution from a lock file's LockedSet: files the lock names, the rest looked up in the index."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from slugprof.model import Resolution, ResolvedFile
+from slugprof.net import Client
+from slugprof.resolve.assemble import Via, assemble
+from slugprof.resolve.context import Context
+from slugprof.resolve.index import Found, IndexReader, find_in_indexes
+from slugprof.sources.lockfiles import LockedPackage, LockedSet
+from slugprof.sources.target import describe
+
+LOCK_READER_VERSION = "1"  # bump when lockfiles.py reads a lock differently: old cached resolutions go
+LOOKUP_WORKERS = 8  # index pages fetched at once, each thread on its own keep-alive connection
+
+
+def resolution_from_lock(context: Context, locked: LockedSet, resolver: str) -> Resolution:
+    """The lock's packages, each with its file for the dyno: from the lock, else from the index
+    (not offline). ToolFailure when an index cannot be read."""
+    target = context.target
+    notes = [f"read from {locked.lock_file} for {describe(target)}", *locked.notes]
+    to_find = [p for p in locked.packages if (p.chosen is None or p.chosen.url is None) and p.direct is None]
+    found: dict[str, Found] = {}
+    if to_find and context.offline:
+        notes.append(
+            f"offline: {len(to_find)} package file(s) not looked up in the index: URLs and sizes unknown"
+        )
+        for package in to_find:
+            chosen = package.chosen
+            file = (
+                ResolvedFile(filename=chosen.filename, url="", kind=chosen.kind, sha256=chosen.sha256)
+                if chosen
+                else None
+            )
+            found[package.name] = (file, None, None if chosen else "offline: its file is unknown")
+    elif to_find:
+        context.progress.stage("Looking up locked files in the package index", total=len(to_find))
+        wants_edges = not locked.edges_known
+        with Client() as client:
+            indexes = IndexReader(client)
+
+            def look_up(package: LockedPackage) -> tuple[str, Found]:
+                result = find_in_indexes(context, indexes, package, wants_edges)
+                context.progress.advance()
+                return package.name, result
+
+            with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+                found.update(pool.map(look_up, to_find))
+
+    names = {package.name for package in locked.packages}
+    rows = []
+    for package in locked.packages:
+        requires = set(package.requires)
+        if package.name in found:
+            file, metadata_requires, note = found[package.name]
+            if metadata_requires is not None:
+                requires |= set(metadata_requires) & names
+        else:
+            chosen = package.chosen
+            file = (
+                ResolvedFile(
+                    filename=chosen.filename,
+                    url=chosen.url or "",
+                    kind=chosen.kind,
+                    size=chosen.size,
+                    sha256=chosen.sha256,
+                )
+                if chosen is not None
+                else None
+            )
+            note = package.note
+        if note:
+            notes.append(f"{package.name}: {note}")
+        rows.append((package, file, requires))
+    if not locked.edges_known and not any(found.get(p.name, (None, None, None))[1] for p in locked.packages):
+        notes.append(f"{locked.lock_file} records no dependency edges: who requires what is unknown")
+    parents: dict[str, Via] = {package.name: Via() for package in locked.packages}
+    for package, _, requires in rows:
+        for child in requires:
+            if child in parents and child != package.name:
+                parents[child].packages.add(package.name)
+    for name in locked.top_level:
+        if name in parents:
+            parents[name].files.add(locked.lock_file)
+    return assemble(
+        target,
+        resolver,
+        locked.files_read,
+        ((package.name, package.version, file, parents[package.name]) for package, file, _ in rows),
+        notes,
+    )
