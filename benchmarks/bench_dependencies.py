@@ -36,7 +36,7 @@ from typing import Literal
 from packaging.utils import canonicalize_name
 
 from slugprof.measure.compress import estimate_compressed
-from slugprof.measure.wheels import size_packages
+from slugprof.measure.sizing import size_packages
 from slugprof.model import GroupKind, ResolvedFile, ResolvedPackage, SizedPackage, Target, TarGroup, TarMember
 
 REQUIREMENTS = ("numpy", "pandas", "scipy", "scikit-learn", "django", "requests", "flask")

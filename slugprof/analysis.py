@@ -13,8 +13,8 @@ from slugprof.errors import ToolFailure
 from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
+from slugprof.measure.sizing import size_packages
 from slugprof.measure.slug import SlugInventory, SlugLimits, size_slug
-from slugprof.measure.wheels import size_packages
 from slugprof.model import (
     AnalyzeReport,
     DependencyInventory,

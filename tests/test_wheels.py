@@ -27,14 +27,9 @@ from indexserver import IndexServer, serve_index
 from wheelfactory import build_wheel
 
 from slugprof.errors import ToolFailure
-from slugprof.measure.wheels import (
-    MEMBERS_FOLDER,
-    WHEELS_FOLDER,
-    CorruptWheelError,
-    member_bytes,
-    read_central_directory,
-    size_packages,
-)
+from slugprof.measure.listings import MEMBERS_FOLDER, WHEELS_FOLDER
+from slugprof.measure.sizing import size_packages
+from slugprof.measure.wheelzip import CorruptWheelError, member_bytes, read_central_directory
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, Target
 
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"

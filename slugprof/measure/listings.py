@@ -1,0 +1,213 @@
+"""Wheel listings: each resolved wheel's member list, and the cache that keeps them.
+
+For a wheel, one or two small HTTP range requests are enough: a suffix range for the zip's last 64 KiB
+(the end-of-central-directory record, zip64 too, and for most wheels the whole central directory),
+then the rest of the directory when it is longer. They give every member's name, uncompressed size and
+deflated size. A server that ignores ranges (a 200 instead of a 206) has already started sending the
+whole file: it is saved into the cache folder's `wheels/`, read there, then deleted. Each wheel's
+member list is cached in `wheel-members-v1/<sha256 or url-hash>.json`, so a warm run makes no request.
+
+A source distribution is downloaded and built into a wheel with pip, then listed the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from slugprof.cache import JsonStore, scratch_folder, temporary_sibling, versioned
+from slugprof.measure.wheelzip import (
+    TAIL_BYTES,
+    CorruptWheelError,
+    WheelListing,
+    WheelMember,
+    listing_of,
+    read_central_directory,
+    read_local_wheel,
+)
+from slugprof.model import ResolvedFile
+from slugprof.net import Client, HttpFailure, Response, host_of, local_path, strip_credentials
+from slugprof.processes import run_command
+
+METHOD_RANGES: Final = "wheel central directory"
+METHOD_DOWNLOAD: Final = "downloaded wheel"
+METHOD_BUILT: Final = "built sdist"
+
+MEMBERS_FOLDER: Final = versioned("wheel-members", 1)  # bump when a listing is stored differently
+WHEELS_FOLDER: Final = "wheels"
+SDISTS_FOLDER: Final = "sdists"
+
+BUILD_TIMEOUT_SECONDS: Final = 900.0  # one `pip wheel` of an sdist: a compiled project builds for minutes
+CHUNK: Final = 1024 * 1024  # bytes read at a time from a download
+
+
+class ListingError(Exception):
+    """The wheel's members could not be listed for a reason of its own (a build failed, a file unread)."""
+
+
+def _content_range_start(value: str | None) -> int:
+    """The first byte of a `Content-Range: bytes a-b/n` answer."""
+    try:
+        unit, _, rest = (value or "").partition(" ")
+        if unit.strip().lower() != "bytes":
+            raise ValueError
+        return int(rest.split("-", 1)[0])
+    except ValueError:
+        raise HttpFailure(f"a partial answer with an unreadable Content-Range: {value!r}") from None
+
+
+class ListingCache:
+    """Member lists as JSON documents, one per wheel, and the folders downloads pass through."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self._store = JsonStore(root, MEMBERS_FOLDER)
+
+    def get(self, key: str) -> WheelListing | None:
+        data = self._store.get(key)
+        if data is None:
+            return None
+        try:
+            members = tuple(WheelMember(str(n), int(s), int(c), int(m)) for n, s, c, m in data["members"])
+            entry_points = data.get("entry_points")
+            return WheelListing(
+                members, str(entry_points) if entry_points is not None else None, str(data["method"])
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, key: str, listing: WheelListing, file: ResolvedFile) -> None:
+        self._store.put(
+            key,
+            {
+                "filename": file.filename,
+                "url": strip_credentials(file.url),
+                "method": listing.method,
+                "entry_points": listing.entry_points,
+                "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
+            },
+        )
+
+    def folder(self, name: str) -> Path | None:
+        return scratch_folder(self.root, name)
+
+
+def listing_key(file: ResolvedFile, prefix: str = "") -> str:
+    """The cache key of a file's listing: its sha256 when known, else a digest of its URL."""
+    if file.sha256:
+        return prefix + file.sha256.lower()
+    return prefix + "url-" + hashlib.sha256(strip_credentials(file.url).encode("utf-8")).hexdigest()
+
+
+@contextlib.contextmanager
+def _download_folder(cache: ListingCache, name: str) -> Iterator[Path]:
+    folder = cache.folder(name)
+    if folder is not None:
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="slugprof-") as scratch:
+        yield Path(scratch)
+
+
+def _save_body(response: Response, file: ResolvedFile, folder: Path) -> Path:
+    """Stream a whole file into `folder`; check its sha256 when the index gave one."""
+    target = folder / Path(file.filename).name
+    partial = temporary_sibling(target, ".part")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as sink:
+            while chunk := response.read(CHUNK):
+                digest.update(chunk)
+                sink.write(chunk)
+        if file.sha256 and digest.hexdigest() != file.sha256.lower():
+            raise CorruptWheelError(
+                f"sha256 mismatch: the index says {file.sha256[:12]}..., got {digest.hexdigest()[:12]}..."
+            )
+        os.replace(partial, target)
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    return target
+
+
+def fetch_wheel(client: Client, file: ResolvedFile, cache: ListingCache) -> WheelListing:
+    """The member list of a wheel: read on disk, from HTTP ranges, or from a download when the
+    server ignores ranges."""
+    local = local_path(file.url)
+    if local is not None:
+        try:
+            return read_local_wheel(local, METHOD_RANGES)
+        except OSError as error:
+            raise ListingError(f"cannot read {local.name}: {error.strerror or error}") from None
+    host = host_of(file.url)
+    with client.open(file.url, byte_range=f"bytes=-{TAIL_BYTES}", shown=host) as response:
+        if response.status == 206:
+            tail_start = _content_range_start(response.headers.get("Content-Range"))
+            tail = response.read()
+        elif response.status != 200:
+            raise HttpFailure(f"{host}: HTTP {response.status}", response.status)
+        else:  # ranges not served: the whole file is coming anyway
+            with _download_folder(cache, WHEELS_FOLDER) as folder:
+                path = _save_body(response, file, folder)
+                try:
+                    return read_local_wheel(path, METHOD_DOWNLOAD)
+                finally:
+                    with contextlib.suppress(OSError):
+                        path.unlink()  # the member list is what is kept: wheels can weigh gigabytes
+
+    def read(start: int, end: int) -> bytes:
+        if start >= tail_start and end <= tail_start + len(tail):
+            return tail[start - tail_start : end - tail_start]
+        return client.read_range(file.url, start, end, shown=host)
+
+    return listing_of(read_central_directory(tail, tail_start, read), read, METHOD_RANGES)
+
+
+def build_sdist(client: Client, file: ResolvedFile, cache: ListingCache) -> WheelListing:
+    """Download the sdist and build a wheel from it with pip, as the buildpack's pip would.
+
+    The build runs on this machine's Python (pip's own build isolation fetches the build requirements
+    from the index pip is configured with): exact for a pure-Python project; for a compiled one, the
+    sizes of this platform's build, the nearest measurement available.
+    """
+    local = local_path(file.url)
+    with _download_folder(cache, SDISTS_FOLDER) as folder:
+        if local is None:
+            with client.open(file.url, shown=host_of(file.url)) as response:
+                sdist = _save_body(response, file, folder)
+        else:
+            sdist = local
+        try:
+            with tempfile.TemporaryDirectory(prefix="slugprof-build-") as scratch:
+                command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-input", "-q"]
+                result = run_command(
+                    [*command, "-w", scratch, str(sdist)], cwd=scratch, timeout=BUILD_TIMEOUT_SECONDS
+                )
+                if result.returncode != 0:
+                    raise ListingError(f"pip wheel failed: {_pip_error(result.stderr or result.stdout)}")
+                built = sorted(Path(scratch).glob("*.whl"))
+                if not built:
+                    raise ListingError("pip wheel produced no wheel")
+                return read_local_wheel(built[0], METHOD_BUILT)
+        finally:
+            if local is None:
+                with contextlib.suppress(OSError):
+                    sdist.unlink()
+
+
+_PIP_DECORATION: Final = "\u00d7\u2570\u2500\u2502> "  # the box drawing pip puts in front of its errors
+
+
+def _pip_error(output: bytes) -> str:
+    """The line of pip's output that says what went wrong (its last lines are hints)."""
+    text = output.decode("utf-8", "replace")
+    lines = [line.strip().lstrip(_PIP_DECORATION) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    errors = [line for line in lines if "error" in line.lower() and not line.startswith(("note:", "hint:"))]
+    return (errors or lines or ["no output"])[-1][:200]
