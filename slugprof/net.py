@@ -69,9 +69,10 @@ class NotFound(NetError):
 class HttpFailure(NetError):
     """The server answered, but not with what was asked (an error status, a short or garbled answer)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason  # the status line's phrase ("Service Unavailable"), when there is one
 
 
 class NetworkFailure(NetError):
@@ -242,13 +243,12 @@ class Client:
 
     def size(self, url: str, *, shown: str | None = None) -> int | None:
         """The size of the file at `url` without downloading it: HEAD's Content-Length, else the total
-        of a one-byte range's Content-Range. None when the server tells neither."""
+        of a one-byte range's Content-Range. None when the server tells neither, or for a file:// URL
+        whose file cannot be read."""
         path = local_path(url)
         if path is not None:
             try:
                 return path.stat().st_size
-            except FileNotFoundError:
-                raise NotFound(f"{redact(shown or url)}: not found") from None
             except OSError:
                 return None
         try:
@@ -290,7 +290,7 @@ class Client:
         if scheme == "file":
             return _open_file(url, method, byte_range, name)
         if scheme not in ("http", "https"):
-            raise NetError(f"{name}: unsupported URL scheme {scheme!r}")
+            raise NetError(f"unsupported URL scheme {scheme!r}")  # a VCS URL (git+https) names its host
         target = _split_credentials(url)
         for attempt in range(ATTEMPTS):
             last = attempt + 1 == ATTEMPTS
@@ -309,8 +309,8 @@ class Client:
             if answer.status >= 400:
                 self._drain(answer, key)
                 if answer.status in _NOT_FOUND:
-                    raise NotFound(f"{name}: not found (HTTP {answer.status})")
-                raise HttpFailure(f"{name}: HTTP {answer.status} {answer.reason}".rstrip(), answer.status)
+                    raise NotFound(f"HTTP {answer.status} from {name}")
+                raise HttpFailure(f"HTTP {answer.status} from {name}", answer.status, answer.reason)
             if method == "HEAD":
                 answer.read()  # nothing to read: marks the answer done, so the connection is reused
 
@@ -340,7 +340,7 @@ class Client:
             if host_of(following) != host_of(url) or downgraded:
                 authorization = None
             url = following
-        raise HttpFailure(f"{name}: more than {MAX_REDIRECTS} redirects")
+        raise HttpFailure(f"more than {MAX_REDIRECTS} redirects from {name}")
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], name: str
@@ -350,7 +350,7 @@ class Client:
         parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
-            raise NetError(f"{name}: redirected to an unsupported URL scheme {scheme!r}")
+            raise NetError(f"redirected to an unsupported URL scheme {scheme!r}")
         host = parts.hostname or ""
         port = parts.port or (443 if scheme == "https" else 80)
         proxy = self._proxy_for(scheme, host)

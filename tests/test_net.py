@@ -128,13 +128,14 @@ def test_a_server_that_keeps_failing_is_one_http_failure_after_every_attempt(
     with Client(sleep=sleeps) as client, pytest.raises(HttpFailure) as raised:
         client.get(index.url)
     assert raised.value.status == 502
-    assert f"{index.url}: HTTP 502" in str(raised.value)
+    assert str(raised.value) == f"HTTP 502 from {index.url}"
+    assert raised.value.reason == "Bad Gateway"
     assert index.count() == ATTEMPTS
     assert sleeps == [0.25, 0.5, 1.0]
 
 
 def test_a_404_is_an_answer_not_retried(index: IndexServer, sleeps: Sleeps, no_proxy_variables: None) -> None:
-    with Client(sleep=sleeps) as client, pytest.raises(NotFound, match=r"not found \(HTTP 404\)"):
+    with Client(sleep=sleeps) as client, pytest.raises(NotFound, match=r"^HTTP 404 from "):
         client.get(f"{index.url}no-such-project/")
     assert index.count() == 1
     assert sleeps == []
@@ -281,8 +282,7 @@ def test_a_size_from_head_or_from_a_one_byte_range(
             assert client.size((tmp_path / "w.whl").as_uri()) == 1234
             with pytest.raises(NotFound):
                 client.size(index.file_url("gone-1.0-py3-none-any.whl"))
-            with pytest.raises(NotFound):
-                client.size((tmp_path / "gone.whl").as_uri())
+            assert client.size((tmp_path / "gone.whl").as_uri()) is None
     finally:
         range_only.shutdown()
         range_only.server_close()
@@ -303,7 +303,7 @@ def test_file_urls_read_from_disk_with_ranges_and_folder_pages(tmp_path: Path) -
 
 
 def test_a_url_of_another_scheme_is_a_net_error() -> None:
-    with Client() as client, pytest.raises(NetError, match="unsupported URL scheme 'git\\+https'"):
+    with Client() as client, pytest.raises(NetError, match=r"^unsupported URL scheme 'git\+https'$"):
         client.get("git+https://example.invalid/repo@abc")
 
 

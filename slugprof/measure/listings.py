@@ -151,7 +151,7 @@ def fetch_wheel(client: Client, file: ResolvedFile, cache: ListingCache) -> Whee
             tail_start = _content_range_start(response.headers.get("Content-Range"))
             tail = response.read()
         elif response.status != 200:
-            raise HttpFailure(f"{host}: HTTP {response.status}", response.status)
+            raise HttpFailure(f"HTTP {response.status} from {host}", response.status)
         else:  # ranges not served: the whole file is coming anyway
             with _download_folder(cache, WHEELS_FOLDER) as folder:
                 path = _save_body(response, file, folder)

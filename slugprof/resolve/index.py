@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from slugprof.errors import ToolFailure
 from slugprof.model import ResolvedFile
-from slugprof.net import Client, NetError, NotFound, redact
+from slugprof.net import Client, HttpFailure, NetError, NotFound, redact
 from slugprof.resolve.context import Context
 from slugprof.resolve.requires import requires_from_metadata
 from slugprof.sources.lockfiles import DEFAULT_INDEX, LockedPackage
@@ -122,6 +122,10 @@ class IndexReader:
             except NotFound:
                 self._pages[key] = None
                 return None
+            except HttpFailure as error:
+                if error.status is None:
+                    raise ToolFailure(str(error)) from error
+                raise ToolFailure(f"{redact(index)}: HTTP {error.status} {error.reason}".rstrip()) from error
             except NetError as error:
                 raise ToolFailure(str(error)) from error
             try:
