@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -9,12 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from indexserver import serve_index
 from wheelfactory import build_wheel
 
+import slugprof
 import slugprof.resolve as resolve_module
 from slugprof.errors import EXIT_FAILURE, ToolFailure, UsageError
 from slugprof.model import Resolution, ResolvedFile, ResolvedPackage, Target
-from slugprof.net import Client
+from slugprof.net import ATTEMPTS, Client
 from slugprof.resolve import find_uv, resolve
 from slugprof.resolve.index import parse_simple_page
 from slugprof.sources.target import make_target
@@ -509,6 +512,65 @@ def test_an_unreachable_index_names_the_configured_url(tmp_path: Path) -> None:
             make_target("heroku-24", "amd64", "3.13", "pipenv"),
             index_url="http://user:secret@127.0.0.1:9/simple",
         )
+
+
+def test_an_index_that_keeps_failing_names_the_index_and_its_status(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Pipfile.lock").write_text(json.dumps({"default": {"plain": {"version": "==1.0"}}}))
+    with serve_index(tmp_path) as index:
+        index.fail(503, times=ATTEMPTS)
+        with pytest.raises(ToolFailure) as raised:
+            run(app, make_target("heroku-24", "amd64", "3.13", "pipenv"), index_url=index.url)
+        assert index.count() == ATTEMPTS  # retried, then given up
+    assert str(raised.value) == f"{index.url}: HTTP 503 Service Unavailable"
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+_PROCESS_STARTERS = {
+    "subprocess",
+    "os.system",
+    "os.popen",
+    "os.execv",
+    "os.execvp",
+    "os.spawnv",
+    "os.posix_spawn",
+}
+
+
+def _source_files() -> list[Path]:
+    return sorted(Path(slugprof.__file__).parent.rglob("*.py"))
+
+
+def test_only_the_processes_module_starts_processes() -> None:
+    offenders = []
+    for path in _source_files():
+        if path.name == "processes.py" and path.parent.name == "slugprof":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                names = [f"{node.value.id}.{node.attr}"]
+            line = getattr(node, "lineno", 0)
+            offenders += [f"{path.name}:{line} {name}" for name in names if name in _PROCESS_STARTERS]
+    assert offenders == []
+
+
+def test_every_resolver_and_build_run_has_a_timeout() -> None:
+    checked = []
+    for path in _source_files():
+        if path.parent.name != "resolve" and path.name != "listings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_command":
+                checked.append((path.name, node.lineno, any(k.arg == "timeout" for k in node.keywords)))
+    assert {name for name, _, _ in checked} == {"uv.py", "pip.py", "listings.py"}
+    assert [(name, line) for name, line, has_timeout in checked if not has_timeout] == []
 
 
 # --- the real index (opt-in) ----------------------------------------------------------------------------

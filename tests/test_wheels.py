@@ -27,6 +27,7 @@ from indexserver import IndexServer, serve_index
 from wheelfactory import build_wheel
 
 from slugprof.errors import ToolFailure
+from slugprof.measure import listings
 from slugprof.measure.listings import MEMBERS_FOLDER, WHEELS_FOLDER
 from slugprof.measure.sizing import size_packages
 from slugprof.measure.wheelzip import CorruptWheelError, member_bytes, read_central_directory
@@ -466,6 +467,25 @@ def test_an_sdist_that_fails_to_build_is_estimated_with_the_reason(
     assert sized.method.startswith("estimated from sdist (build failed: "), sized.method
     assert "pip wheel failed: " in sized.method
     assert list((tmp_path / "sdists").iterdir()) == []  # the download is not kept
+
+
+def test_an_sdist_build_that_overruns_its_timeout_is_estimated_with_the_reason(
+    built: Built, index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setattr(listings, "BUILD_TIMEOUT_SECONDS", 0.05)  # pip cannot even start in that time
+    size = built.sdist.stat().st_size
+    sdist = _package(
+        "demo-sdist", index.file_url(built.sdist.name), built.sdist.name, kind="sdist", size=size
+    )
+
+    [sized] = _size([sdist], tmp_path, build_sdists=True)
+
+    assert not sized.measured and sized.installed_bytes > 0
+    assert sized.method.startswith("estimated from sdist (build failed: "), sized.method
+    assert "did not finish within" in sized.method
+    assert list((tmp_path / "sdists").iterdir()) == []
 
 
 # --- the zip reader on its own -------------------------------------------------------------------------

@@ -13,6 +13,9 @@ from slugprof.sources.requirements import REQUIREMENTS_TXT, read_requirements_tx
 from slugprof.sources.target import target_marker_environment
 
 RESOLVE_TIMEOUT = 600.0  # seconds for one resolver run (a cold resolution of a large set on a slow link)
+# seconds for the resolver's `--version`: pip imports itself in about a second; a loaded CI runner with a
+# cold disk takes many times that.
+VERSION_TIMEOUT = 60.0
 # uv settings from the user's environment that only say how to connect; the rest would change the result.
 _KEEP_UV_VARIABLES = {
     "UV_CACHE_DIR",

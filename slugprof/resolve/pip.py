@@ -19,6 +19,7 @@ from slugprof.processes import run_command
 from slugprof.resolve.assemble import Via, assemble
 from slugprof.resolve.context import (
     RESOLVE_TIMEOUT,
+    VERSION_TIMEOUT,
     Context,
     index_arguments,
     names_own_index,
@@ -32,7 +33,7 @@ from slugprof.sources.target import describe, platform_tags, python_full_version
 
 def pip_version(context: Context) -> str:
     result = run_command(
-        [sys.executable, "-m", "pip", "--version"], env=tool_environment(context), timeout=60
+        [sys.executable, "-m", "pip", "--version"], env=tool_environment(context), timeout=VERSION_TIMEOUT
     )
     words = result.stdout.decode("utf-8", "replace").split()
     if result.returncode != 0 or len(words) < 2:

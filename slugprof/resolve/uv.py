@@ -24,6 +24,7 @@ from slugprof.processes import run_command
 from slugprof.resolve.assemble import Via, assemble
 from slugprof.resolve.context import (
     RESOLVE_TIMEOUT,
+    VERSION_TIMEOUT,
     Context,
     index_arguments,
     names_own_index,
@@ -64,7 +65,7 @@ def find_uv() -> str | None:
 
 
 def uv_version(uv: str, context: Context) -> str:
-    result = run_command([uv, "--version"], env=tool_environment(context), timeout=30)
+    result = run_command([uv, "--version"], env=tool_environment(context), timeout=VERSION_TIMEOUT)
     words = result.stdout.decode("utf-8", "replace").split()
     if result.returncode != 0 or len(words) < 2:
         raise ToolFailure(f"{uv} --version failed: is the uv package installed correctly?")
