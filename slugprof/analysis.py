@@ -20,6 +20,7 @@ from slugprof.model import (
     DependencyInventory,
     DependencySource,
     Package,
+    SizeMethod,
     ToolInfo,
 )
 from slugprof.progress import NoProgress, Progress
@@ -181,9 +182,10 @@ def _resolved_dependencies(
     packages = []
     for resolved in resolution.packages:
         size = sized.get(resolved.name)
-        if size is None or not size.measured:
-            reason = size.method if size else "not sized"
-            notes.append(f"{resolved.name} {resolved.version}: {reason}")
+        method = size.method if size else SizeMethod.NOT_MEASURED
+        method_note = size.method_note if size else "not sized"
+        if not method.measured:
+            notes.append(f"{resolved.name} {resolved.version}: {_size_description(method, method_note)}")
         top = resolved.name in exclusive
         packages.append(
             Package(
@@ -201,8 +203,9 @@ def _resolved_dependencies(
                 ),
                 exclusive_packages=tuple(sorted(exclusive[resolved.name])) if top else (),
                 compressed_bytes=size.compressed_bytes if size else 0,
-                measured=bool(size and size.measured),
-                size_method=size.method if size else "not sized",
+                measured=method.measured,
+                size_method=method,
+                size_note=method_note,
             )
         )
     installed = {package.name for package in resolution.packages}
@@ -217,3 +220,9 @@ def _resolved_dependencies(
         target=resolution.target,
         resolver=resolution.resolver + (" (cached)" if resolution.from_cache else ""),
     )
+
+
+def _size_description(method: SizeMethod, note: str | None) -> str:
+    if method == SizeMethod.NOT_MEASURED:
+        return f"not measured: {note}" if note else "not measured"
+    return f"{method.value} ({note})" if note else method.value

@@ -31,7 +31,7 @@ from slugprof.measure import listings
 from slugprof.measure.listings import MEMBERS_FOLDER, WHEELS_FOLDER
 from slugprof.measure.sizing import size_packages
 from slugprof.measure.wheelzip import CorruptWheelError, member_bytes, read_central_directory
-from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, Target
+from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TARGET = Target(stack="heroku-24", arch="amd64", python=MINOR, glibc="2.39", manager="pip")
@@ -360,10 +360,10 @@ def test_offline_with_a_cold_cache_estimates_or_says_what_was_not_measured(
 
     assert index.count() == 0
     assert not estimated.measured
-    assert estimated.method.startswith("estimated from wheel size")
+    assert estimated.method == SizeMethod.ESTIMATED_FROM_WHEEL_SIZE
     assert estimated.installed_bytes > built.demo.stat().st_size
     assert not missing.measured and missing.installed_bytes == 0 and missing.compressed_bytes == 0
-    assert missing.method == "not measured: offline and not in the cache"
+    assert (missing.method, missing.method_note) == (SizeMethod.NOT_MEASURED, "offline and not in the cache")
 
 
 def test_garbage_a_missing_file_and_no_file_are_reported_not_raised(built: Built, index: IndexServer) -> None:
@@ -378,9 +378,13 @@ def test_garbage_a_missing_file_and_no_file_are_reported_not_raised(built: Built
     garbage, gone, nothing, demo = _size(packages, None)
 
     assert not garbage.measured and garbage.installed_bytes == 0
-    assert garbage.method.startswith("not measured: broken-1.0-py3-none-any.whl is not a readable wheel")
-    assert not gone.measured and "HTTP 404" in gone.method
-    assert nothing.method == "not measured: no installable file for the target"
+    assert garbage.method == SizeMethod.NOT_MEASURED
+    assert (garbage.method_note or "").startswith("broken-1.0-py3-none-any.whl is not a readable wheel")
+    assert not gone.measured and "HTTP 404" in (gone.method_note or "")
+    assert (nothing.method, nothing.method_note) == (
+        SizeMethod.NOT_MEASURED,
+        "no installable file for the target",
+    )
     assert demo.measured
 
 
@@ -407,7 +411,7 @@ def test_a_redirect_is_followed(built: Built, index: IndexServer) -> None:
 def test_a_wheel_whose_sha256_does_not_match_is_not_measured(built: Built, index: IndexServer) -> None:
     index.ranges = False  # the hash can only be checked on a download
     [sized] = _size([_wheel(index, built.demo, sha256="0" * 64)], None)
-    assert not sized.measured and "sha256 mismatch" in sized.method
+    assert not sized.measured and "sha256 mismatch" in (sized.method_note or "")
 
 
 # --- sdists ------------------------------------------------------------------------------------------
@@ -464,8 +468,9 @@ def test_an_sdist_that_fails_to_build_is_estimated_with_the_reason(
     [sized] = _size([broken], tmp_path, build_sdists=True)
 
     assert not sized.measured and sized.installed_bytes > 0
-    assert sized.method.startswith("estimated from sdist (build failed: "), sized.method
-    assert "pip wheel failed: " in sized.method
+    assert sized.method == SizeMethod.ESTIMATED_FROM_SDIST, sized.method
+    assert (sized.method_note or "").startswith("build failed: "), sized.method_note
+    assert "pip wheel failed: " in (sized.method_note or "")
     assert list((tmp_path / "sdists").iterdir()) == []  # the download is not kept
 
 
@@ -483,8 +488,9 @@ def test_an_sdist_build_that_overruns_its_timeout_is_estimated_with_the_reason(
     [sized] = _size([sdist], tmp_path, build_sdists=True)
 
     assert not sized.measured and sized.installed_bytes > 0
-    assert sized.method.startswith("estimated from sdist (build failed: "), sized.method
-    assert "did not finish within" in sized.method
+    assert sized.method == SizeMethod.ESTIMATED_FROM_SDIST, sized.method
+    assert (sized.method_note or "").startswith("build failed: "), sized.method_note
+    assert "did not finish within" in (sized.method_note or "")
     assert list((tmp_path / "sdists").iterdir()) == []
 
 

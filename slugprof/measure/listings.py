@@ -31,13 +31,13 @@ from slugprof.measure.wheelzip import (
     read_central_directory,
     read_local_wheel,
 )
-from slugprof.model import ResolvedFile
+from slugprof.model import ResolvedFile, SizeMethod
 from slugprof.net import Client, HttpFailure, Response, host_of, local_path, strip_credentials
 from slugprof.processes import run_command
 
-METHOD_RANGES: Final = "wheel central directory"
-METHOD_DOWNLOAD: Final = "downloaded wheel"
-METHOD_BUILT: Final = "built sdist"
+METHOD_RANGES: Final = SizeMethod.WHEEL_CENTRAL_DIRECTORY
+METHOD_DOWNLOAD: Final = SizeMethod.DOWNLOADED_WHEEL
+METHOD_BUILT: Final = SizeMethod.BUILT_SDIST
 
 MEMBERS_FOLDER: Final = versioned("wheel-members", 1)  # bump when a listing is stored differently
 WHEELS_FOLDER: Final = "wheels"
@@ -76,9 +76,8 @@ class ListingCache:
         try:
             members = tuple(WheelMember(str(n), int(s), int(c), int(m)) for n, s, c, m in data["members"])
             entry_points = data.get("entry_points")
-            return WheelListing(
-                members, str(entry_points) if entry_points is not None else None, str(data["method"])
-            )
+            method = SizeMethod(str(data["method"]))
+            return WheelListing(members, str(entry_points) if entry_points is not None else None, method)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -88,7 +87,7 @@ class ListingCache:
             {
                 "filename": file.filename,
                 "url": strip_credentials(file.url),
-                "method": listing.method,
+                "method": listing.method.value,
                 "entry_points": listing.entry_points,
                 "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
             },

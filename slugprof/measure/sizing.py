@@ -19,13 +19,9 @@ from slugprof.errors import ToolFailure
 from slugprof.measure.install_model import predict_installed
 from slugprof.measure.listings import ListingCache, ListingError, build_sdist, fetch_wheel, listing_key
 from slugprof.measure.wheelzip import CorruptWheelError, WheelListing
-from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, Target
+from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 from slugprof.net import Client, NetError, NetworkFailure, host_of
 from slugprof.progress import NoProgress, Progress
-
-METHOD_SDIST_ESTIMATE: Final = "estimated from sdist"
-METHOD_WHEEL_ESTIMATE: Final = "estimated from wheel size"
-NOT_MEASURED: Final = "not measured"
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,9 @@ def _wheel_ratios(filename: str) -> _SizeRatios:
     return PURE_WHEEL_RATIOS if filename.endswith("-none-any.whl") else PLATFORM_WHEEL_RATIOS
 
 
-def _estimate(package: ResolvedPackage, size: int, ratios: _SizeRatios, method: str) -> SizedPackage:
+def _estimate(
+    package: ResolvedPackage, size: int, ratios: _SizeRatios, method: SizeMethod, note: str | None
+) -> SizedPackage:
     return SizedPackage(
         name=package.name,
         version=package.version,
@@ -58,13 +56,13 @@ def _estimate(package: ResolvedPackage, size: int, ratios: _SizeRatios, method: 
         pyc_bytes=round(size * ratios.pyc),
         compressed_bytes=round(size * ratios.compressed),
         file_count=0,
-        measured=False,
         method=method,
+        method_note=note,
     )
 
 
 def _not_measured(package: ResolvedPackage, reason: str) -> SizedPackage:
-    return SizedPackage(package.name, package.version, 0, 0, 0, 0, False, f"{NOT_MEASURED}: {reason}")
+    return SizedPackage(package.name, package.version, 0, 0, 0, 0, SizeMethod.NOT_MEASURED, reason)
 
 
 def _sized(package: ResolvedPackage, listing: WheelListing, target: Target) -> SizedPackage:
@@ -76,7 +74,6 @@ def _sized(package: ResolvedPackage, listing: WheelListing, target: Target) -> S
         pyc_bytes=totals.pyc,
         compressed_bytes=round(totals.compressed),
         file_count=totals.files,
-        measured=True,
         method=listing.method,
     )
 
@@ -104,7 +101,7 @@ def size_packages(
     not served), cached under `cache_dir` (None: no cache). `offline`: the cache only; other packages
     are estimated from their download size when the index gave it, else not measured. sdists are built
     (`build_sdists`) or estimated. A package that cannot be measured comes back with `measured=False`
-    and a method starting with "not measured: " and the reason. Raises ToolFailure when the network
+    and the method NOT_MEASURED with the reason in `method_note`. Raises ToolFailure when the network
     failed for every package that needed it and nothing else could be measured.
     """
     cache = ListingCache(cache_dir)
@@ -157,7 +154,8 @@ def _size_one(
                         package,
                         file.size,
                         _wheel_ratios(file.filename),
-                        f"{METHOD_WHEEL_ESTIMATE} (offline, not in the cache)",
+                        SizeMethod.ESTIMATED_FROM_WHEEL_SIZE,
+                        "offline, not in the cache",
                     )
                 )
             return _Outcome(_not_measured(package, "offline and not in the cache"))
@@ -172,7 +170,7 @@ def _size_one(
             outcome = _network(package, lambda: build_sdist(client, file, cache), key, cache, target)
             if outcome.sized.measured or outcome.network_error is not None:
                 return outcome
-            reason = outcome.sized.method.removeprefix(f"{NOT_MEASURED}: ")
+            reason = outcome.sized.method_note
             return _sdist_estimate(package, file, client, offline=offline, why=f"build failed: {reason}")
         return _sdist_estimate(package, file, client, offline=offline, why="offline: not built")
     return _sdist_estimate(package, file, client, offline=offline, why=None)
@@ -181,9 +179,8 @@ def _size_one(
 def _sdist_estimate(
     package: ResolvedPackage, file: ResolvedFile, client: Client, *, offline: bool, why: str | None
 ) -> _Outcome:
-    method = METHOD_SDIST_ESTIMATE + (f" ({why})" if why else "")
     if file.size:
-        return _Outcome(_estimate(package, file.size, SDIST_RATIOS, method))
+        return _Outcome(_estimate(package, file.size, SDIST_RATIOS, SizeMethod.ESTIMATED_FROM_SDIST, why))
     if offline:
         return _Outcome(_not_measured(package, "offline, and the index gave no sdist size"))
     try:
@@ -194,7 +191,9 @@ def _sdist_estimate(
         return _Outcome(_not_measured(package, str(error)), used_network=True)
     if not size:
         return _Outcome(_not_measured(package, "the sdist's size is unknown"), used_network=True)
-    return _Outcome(_estimate(package, size, SDIST_RATIOS, method), used_network=True)
+    return _Outcome(
+        _estimate(package, size, SDIST_RATIOS, SizeMethod.ESTIMATED_FROM_SDIST, why), used_network=True
+    )
 
 
 def _network(

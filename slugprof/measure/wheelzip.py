@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from slugprof.model import SizeMethod
+
 # The zip's last bytes read first; they held the whole central directory of 95 of the 103 wheels of
 # the fit set (see stream_model's calibration).
 TAIL_BYTES: Final = 64 * 1024
@@ -179,7 +181,7 @@ class WheelListing:
 
     members: tuple[WheelMember, ...]
     entry_points: str | None  # the text of .dist-info/entry_points.txt, when the wheel has one
-    method: str  # METHOD_RANGES, METHOD_DOWNLOAD or METHOD_BUILT
+    method: SizeMethod  # how the member list was read: ranges, a download or a built sdist
 
 
 def _entry_points_member(members: Sequence[WheelMember]) -> WheelMember | None:
@@ -190,7 +192,7 @@ def _entry_points_member(members: Sequence[WheelMember]) -> WheelMember | None:
     return None
 
 
-def listing_of(members: list[WheelMember], read: ReadRange, method: str) -> WheelListing:
+def listing_of(members: list[WheelMember], read: ReadRange, method: SizeMethod) -> WheelListing:
     """The listing of `members`, with the text of its entry_points.txt read through `read`."""
     member = _entry_points_member(members)
     entry_points = None
@@ -199,7 +201,7 @@ def listing_of(members: list[WheelMember], read: ReadRange, method: str) -> Whee
     return WheelListing(tuple(members), entry_points, method)
 
 
-def read_local_wheel(path: Path, method: str) -> WheelListing:
+def read_local_wheel(path: Path, method: SizeMethod) -> WheelListing:
     """The member list of a wheel on disk, read with the same parser as a remote one."""
     with path.open("rb") as handle:
         size = handle.seek(0, os.SEEK_END)

@@ -25,7 +25,14 @@ from slugprof.model.profile import (
     RequestStats,
 )
 from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, Finding, ToolInfo
-from slugprof.model.resolution import Resolution, ResolvedFile, ResolvedPackage, SizedPackage, Target
+from slugprof.model.resolution import (
+    Resolution,
+    ResolvedFile,
+    ResolvedPackage,
+    SizedPackage,
+    SizeMethod,
+    Target,
+)
 from slugprof.model.slug import (
     CompressionEstimate,
     FileStat,
@@ -74,6 +81,7 @@ __all__ = [
     "Resolution",
     "ResolvedFile",
     "ResolvedPackage",
+    "SizeMethod",
     "SizedPackage",
     "Slug",
     "SlugComponent",

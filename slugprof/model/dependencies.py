@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from slugprof.model.codec import transient
-from slugprof.model.resolution import Target
+from slugprof.model.resolution import SizeMethod, Target
 
 
 class DependencySource(str, Enum):
@@ -25,7 +25,8 @@ class Package:
     compressed_bytes: int = 0  # its share of the compressed slug
     file_count: int
     measured: bool = True  # False: estimated (an unbuilt sdist, an offline guess)
-    size_method: str = "installed files"
+    size_method: SizeMethod = SizeMethod.INSTALLED_FILES
+    size_note: str | None = None  # why it is estimated or not measured
     requires: tuple[str, ...] = ()  # canonical names of the packages it depends on
     requested_by: tuple[str, ...] = ()  # who pulls it in: canonical names, or the requirements file
     top_level: bool = False  # named directly by the app's requirements

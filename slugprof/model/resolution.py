@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Literal
 
 
@@ -57,6 +58,28 @@ class Resolution:
     from_cache: bool = False
 
 
+class SizeMethod(str, Enum):
+    """How a package's size was found, best first."""
+
+    INSTALLED_FILES = "installed files"  # stat of the files of an installed distribution
+    WHEEL_CENTRAL_DIRECTORY = "wheel central directory"  # the wheel's member list, by range requests
+    DOWNLOADED_WHEEL = "downloaded wheel"
+    BUILT_SDIST = "built sdist"
+    ESTIMATED_FROM_SDIST = "estimated from sdist"  # an unbuilt sdist: a ratio of its size
+    ESTIMATED_FROM_WHEEL_SIZE = "estimated from wheel size"  # offline: the wheel's size, not its members
+    NOT_MEASURED = "not measured"
+
+    @property
+    def measured(self) -> bool:
+        """True when the size comes from the package's own files or member list, not a ratio."""
+        return self in (
+            SizeMethod.INSTALLED_FILES,
+            SizeMethod.WHEEL_CENTRAL_DIRECTORY,
+            SizeMethod.DOWNLOADED_WHEEL,
+            SizeMethod.BUILT_SDIST,
+        )
+
+
 @dataclass(frozen=True)
 class SizedPackage:
     """What one resolved package will weigh in the slug once installed (with its bytecode)."""
@@ -67,5 +90,9 @@ class SizedPackage:
     pyc_bytes: int  # the part of installed_bytes that is predicted bytecode
     compressed_bytes: int  # its predicted share of the gzip -6 slug
     file_count: int
-    measured: bool  # True: from the wheel's own member list; False: estimated (an unbuilt sdist)
-    method: str  # "wheel central directory", "downloaded wheel", "built sdist", "estimated from sdist"
+    method: SizeMethod
+    method_note: str | None = None  # why it is estimated or not measured, e.g. "offline, not in the cache"
+
+    @property
+    def measured(self) -> bool:
+        return self.method.measured
