@@ -16,6 +16,7 @@ from typing import Any
 
 import platformdirs
 
+from slugprof import heroku
 from slugprof.errors import UsageError
 from slugprof.units import parse_size
 
@@ -29,11 +30,10 @@ MB = 1000**2
 
 @dataclass(frozen=True)
 class Settings:
-    # Heroku rejected slugs over 500 MB compressed from 2016 until it raised the default to 1 GB in
-    # March 2026; apps and CI built against 500 MB for years, so that stays the default.
-    slug_limit: int = 500 * MB
-    # "Your slug size exceeds our soft limit (300 MB) which may affect boot time" (build log text).
-    soft_limit: int = 300 * MB
+    # 500 MB, the limit apps and CI built against for years, though Heroku's is 1000 MB since March 2026.
+    slug_limit: int = heroku.SLUG_BUDGET_BYTES
+    # 300 MB, where Heroku's build warns that the slug "may affect boot time".
+    soft_limit: int = heroku.SOFT_LIMIT_BYTES
     # The buildpack's Python runtime is a pre-stripped archive we cannot measure offline. Derived: a
     # CPython 3.11 standard library without tests and optimised bytecode (46 MB as tar, 17.8 MB as
     # tar.gz) plus a stripped libpython.
@@ -49,11 +49,10 @@ class Settings:
     # Pipenv's virtualenv in the slug).
     pipenv_size: int = 30_600_000
     pipenv_compressed_size: int = 13_100_000
-    # The buildpack's default Python when the app names none (buildpack v351: latest 3.14).
-    default_python: str = "3.14"
-    # Heroku-26's glibc is unverified (Ubuntu 26.04). It caps which manylinux wheels install; the
-    # Heroku-24 value is the safe default: every wheel that installs there installs on a newer glibc.
-    heroku_26_glibc: str = "2.39"
+    # The buildpack's default Python when the app names none.
+    default_python: str = heroku.DEFAULT_PYTHON
+    # Heroku-26's glibc is unverified: it caps which manylinux wheels install, so it is a setting.
+    heroku_26_glibc: str = heroku.HEROKU_26_GLIBC_DEFAULT
 
 
 # Keys accepted in [tool.slugprof] and as SLUGPROF_<KEY> (upper case, '-' -> '_').

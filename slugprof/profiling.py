@@ -21,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from slugprof import __version__
 from slugprof.errors import UsageError
+from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 from slugprof.measure.dynofit import fit_dynos, worker_cost
 from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
 from slugprof.measure.memray_captures import ProcessCapture, read_captures
@@ -45,7 +46,6 @@ from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
 from slugprof.sources.procfile import read_procfile
 
-R10_BOOT_SECONDS = 60.0
 # A worker whose unique memory grows faster than this over a run of at least GROWTH_HINT_SECONDS is
 # worth a look (a leak hint); shorter runs mostly see workers warming up.
 GROWTH_HINT_BYTES_PER_SECOND = 256 * 1024
@@ -56,14 +56,14 @@ GROWTH_HINT_SECONDS = 20.0
 class ProfileOptions:
     app_root: Path
     process_type: str = "web"
-    dyno: str = "standard-1x"
+    dyno: str = DEFAULT_DYNO
     environment: str | None = None  # --env
     memray: bool = True
     requests: int = 20
     urls: tuple[str, ...] = ("/",)
     duration: float = 0.0
     headroom: float = 0.10
-    boot_timeout: float = R10_BOOT_SECONDS  # Heroku gives up at 60 s (R10); --boot-timeout to see past it
+    boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS  # R10: Heroku gives up there; --boot-timeout to see past
     port: int | None = None
 
 
@@ -267,15 +267,15 @@ def _gunicorn_version(environment: PythonEnvironment | None) -> Version | None:
 
 def _run_notes(run: RunResult, growth: Mapping[int, float]) -> list[str]:
     notes = []
-    if run.boot_seconds > R10_BOOT_SECONDS:
+    if run.boot_seconds > R10_BOOT_TIMEOUT_SECONDS:
         notes.append(
             f"the web process took {run.boot_seconds:.0f} s to bind $PORT: Heroku stops it at "
-            f"{R10_BOOT_SECONDS:.0f} s (R10 boot timeout)"
+            f"{R10_BOOT_TIMEOUT_SECONDS:.0f} s (R10 boot timeout)"
         )
     if not run.graceful:
         notes.append(
             f"the app did not exit within {run.shutdown_seconds:.0f} s of SIGTERM and was killed, as Heroku "
-            "does after 30 s: requests in flight are lost"
+            f"does after {SHUTDOWN_TIMEOUT_SECONDS:.0f} s: requests in flight are lost"
         )
     span = run.samples[-1].seconds - run.samples[0].seconds if run.samples else 0.0
     for pid, slope in sorted(growth.items()):

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from slugprof.config import Settings
+from slugprof.heroku import SUPPORTED_PYTHON_MINORS
 from slugprof.sources.buildpack import buildpack_parts, choose_package_manager, choose_python_version
 
 
@@ -60,3 +61,15 @@ def test_setuptools_only_for_pip_on_old_pythons(tmp_path: Path) -> None:
         assert ("setuptools" in names) is expect_setuptools
         assert names[0] == "python"
         assert "pip" in names
+
+
+def test_supported_pythons_are_the_buildpacks(tmp_path: Path) -> None:
+    # heroku-facts 3.3: 3.10-3.14 at buildpack v351; 3.9 and 3.15 fail the build.
+    for version in SUPPORTED_PYTHON_MINORS:
+        (tmp_path / ".python-version").write_text(f"{version}\n")
+        assert choose_python_version(tmp_path, Settings()).source == ".python-version"
+    for version in ("3.9", "3.15"):
+        (tmp_path / ".python-version").write_text(f"{version}\n")
+        choice = choose_python_version(tmp_path, Settings())
+        assert choice.source == "buildpack default"
+        assert any("3.10, 3.11, 3.12, 3.13, 3.14" in note for note in choice.notes)

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from slugprof.errors import UsageError
-from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment, web_concurrency_for
+from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, web_concurrency_for
+from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.procfile import ProcessType, read_procfile
 
 # --- Procfile ---------------------------------------------------------------------------------
@@ -115,6 +116,18 @@ def test_dyno_memory_and_r15_rules() -> None:
     # R15 at "1 GB" on standard-1x, "74 GB" on performance-xl (heroku-facts 4.2)
     assert dyno_by_name("standard-1x").memory_bytes * 2.0 == 1024 * MIB
     assert round(dyno_by_name("performance-xl").memory_bytes * 1.2 / 1024**3) == 74
+
+
+def test_dyno_sizes_are_herokus_table_in_its_order() -> None:
+    assert [size.name for size in DYNO_SIZES] == [plan.name for plan in DYNO_PLANS]
+    for size, plan in zip(DYNO_SIZES, DYNO_PLANS, strict=True):
+        assert (size.memory_bytes, size.r15_multiplier, size.cores, size.web_concurrency) == (
+            plan.memory_mib * MIB,
+            plan.r15_multiplier,
+            plan.cores,
+            plan.web_concurrency,
+        )
+    assert dyno_by_name(DEFAULT_DYNO).memory_bytes == 512 * MIB
 
 
 def test_dyno_by_name_is_case_insensitive_and_lists_valid_names() -> None:

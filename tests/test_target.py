@@ -6,13 +6,14 @@ import pytest
 from packaging.markers import Marker
 from packaging.tags import Tag
 
+from slugprof.config import Settings
 from slugprof.errors import UsageError
+from slugprof.heroku import HEROKU_26_GLIBC_DEFAULT, LATEST_PYTHON_PATCH, STACK_GLIBC
 from slugprof.sources.target import (
-    HEROKU_26_GLIBC_DEFAULT,
-    STACK_GLIBC,
     choose_filename,
     make_target,
     platform_tags,
+    python_full_version,
     tag_ranks,
     target_marker_environment,
     target_tags,
@@ -26,6 +27,19 @@ def test_stacks_carry_their_glibc() -> None:
     assert make_target("heroku-26", "amd64", "3.14", "pip").glibc == HEROKU_26_GLIBC_DEFAULT
     overridden = make_target("heroku-26", "amd64", "3.14", "pip", glibc_overrides={"heroku-26": "2.43"})
     assert overridden.glibc == "2.43"
+
+
+def test_one_heroku_26_glibc_default_for_the_target_and_the_setting() -> None:
+    # Unverified (heroku-facts 3.5): Heroku-24's 2.39 until the heroku-26-glibc setting says otherwise.
+    assert HEROKU_26_GLIBC_DEFAULT == Settings().heroku_26_glibc == STACK_GLIBC["heroku-24"] == "2.39"
+    assert make_target("heroku-26", "amd64", "3.14", "pip").glibc == Settings().heroku_26_glibc
+
+
+def test_a_minor_version_installs_the_buildpacks_latest_patch() -> None:
+    for minor, patch in LATEST_PYTHON_PATCH.items():
+        assert python_full_version(make_target("heroku-24", "amd64", minor, "pip")) == patch
+    assert python_full_version(make_target("heroku-24", "amd64", "3.14", "pip")) == "3.14.7"
+    assert python_full_version(make_target("heroku-24", "amd64", "3.12.3", "pip")) == "3.12.3"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from slugprof import heroku
 from slugprof.config import Settings, load_settings
 from slugprof.errors import UsageError
 from slugprof.units import format_bytes, parse_size
@@ -44,8 +45,10 @@ def test_format_bytes_is_decimal_and_readable() -> None:
 def test_defaults_are_the_limits_heroku_users_build_against(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, {})
     assert settings == Settings()
-    assert settings.slug_limit == 500_000_000
-    assert settings.soft_limit == 300_000_000
+    assert settings.slug_limit == 500_000_000 == heroku.SLUG_BUDGET_BYTES
+    assert settings.soft_limit == 300_000_000 == heroku.SOFT_LIMIT_BYTES
+    assert settings.slug_limit < heroku.SLUG_HARD_LIMIT_BYTES == 1000 * 1000**2
+    assert settings.default_python == heroku.DEFAULT_PYTHON == "3.14"
 
 
 def test_pyproject_then_environment_then_flags(tmp_path: Path) -> None:

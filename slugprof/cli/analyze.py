@@ -12,9 +12,11 @@ from slugprof.cli.progress_bar import ProgressBar
 from slugprof.config import cache_root as default_cache_dir
 from slugprof.config import load_settings
 from slugprof.errors import EXIT_OK, UsageError
+from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYTES, SOFT_LIMIT_BYTES, STACKS
 from slugprof.model import AnalyzeReport
 from slugprof.model.saved import write_report
 from slugprof.render.terminal import render_terminal
+from slugprof.units import format_bytes
 
 FORMATS = ("terminal", "json")
 
@@ -58,12 +60,12 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         )
         parser.add_argument(
             "--stack",
-            default="heroku-24",
-            choices=("heroku-22", "heroku-24", "heroku-26"),
-            help="the dyno's stack (default heroku-24)",
+            default=DEFAULT_STACK,
+            choices=STACKS,
+            help=f"the dyno's stack (default {DEFAULT_STACK})",
         )
         parser.add_argument(
-            "--arch", default="amd64", choices=("amd64", "arm64"), help="the dyno's CPU (default amd64)"
+            "--arch", default=DEFAULT_ARCH, choices=ARCHES, help=f"the dyno's CPU (default {DEFAULT_ARCH})"
         )
         parser.add_argument(
             "--build-sdists",
@@ -73,10 +75,12 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         parser.add_argument(
             "--slug-limit",
             metavar="SIZE",
-            help="compressed slug limit, e.g. '500 MB', '1 GiB' (default 500 MB)",
+            help=f"compressed slug limit, e.g. '500 MB', '1 GiB' (default {format_bytes(SLUG_BUDGET_BYTES)})",
         )
         parser.add_argument(
-            "--soft-limit", metavar="SIZE", help="size that warns about boot time (default 300 MB)"
+            "--soft-limit",
+            metavar="SIZE",
+            help=f"size that warns about boot time (default {format_bytes(SOFT_LIMIT_BYTES)})",
         )
         parser.add_argument(
             "--exact",

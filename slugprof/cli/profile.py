@@ -10,12 +10,12 @@ from pathlib import Path
 from slugprof.cli.output import emit, format_from_extension, terminal_style
 from slugprof.cli.progress_bar import ProgressBar
 from slugprof.errors import EXIT_OK, UsageError
+from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport
 from slugprof.model.saved import write_report
 from slugprof.processes import AppFailure
 from slugprof.profiling import ProfileOptions, profile
 from slugprof.render.profile_terminal import render_profile_terminal
-from slugprof.sources.dyno import DEFAULT_DYNO, DYNO_SIZES
 
 
 class ProfileCommand:
@@ -25,7 +25,7 @@ class ProfileCommand:
 Start the app's web process from its Procfile the way a dyno starts it (through a shell, in the
 app folder, with $PORT, DYNO=web.1, WEB_CONCURRENCY as the buildpack sets it for --dyno, the
 buildpack's .profile.d variables and the config vars in the app's .env), send it requests, stop it
-as Heroku does (SIGTERM, 30 s, then SIGKILL), and report:
+as Heroku does (SIGTERM, {SHUTDOWN_TIMEOUT_SECONDS:.0f} s, then SIGKILL), and report:
 
   the dyno's peak memory (the sum of PSS over every process: shared pages counted once), each
   process's RSS, PSS, USS and threads, boot and shutdown times, what one more worker costs, and
@@ -36,7 +36,7 @@ With memray (the default where it runs), a second run under `memray run --follow
 each process's heap peak and the memory each import costs. Memory figures always come from the
 run without memray, which would otherwise add its own footprint.
 
-dyno sizes: {", ".join(size.name for size in DYNO_SIZES)}
+dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
 
 Exits 0 when it measured, 2 for bad input (no Procfile, no such process type), 3 when the app
 failed to boot or crashed (its own error is shown).
@@ -48,7 +48,7 @@ failed to boot or crashed (its own error is shown).
             "--process", default="web", metavar="NAME", help="Procfile process type (default web)"
         )
         parser.add_argument(
-            "--dyno", default=DEFAULT_DYNO, metavar="SIZE", help="dyno size (default standard-1x)"
+            "--dyno", default=DEFAULT_DYNO, metavar="SIZE", help=f"dyno size (default {DEFAULT_DYNO})"
         )
         parser.add_argument("--env", metavar="PATH", help="the app's virtualenv (its bin goes first on PATH)")
         parser.add_argument(
@@ -74,9 +74,10 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument(
             "--boot-timeout",
             type=float,
-            default=60.0,
+            default=R10_BOOT_TIMEOUT_SECONDS,
             metavar="S",
-            help="give up when $PORT is not bound after S seconds (default 60, Heroku's R10)",
+            help=f"give up when $PORT is not bound after S seconds "
+            f"(default {R10_BOOT_TIMEOUT_SECONDS:.0f}, Heroku's R10)",
         )
         parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
         parser.add_argument("--port", type=int, help="port for the app (default: a free one)")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slugprof.errors import ToolFailure
+from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 from slugprof.measure.sampler import TreeSampler, classify_roles
 from slugprof.measure.traffic import (
     app_failure,
@@ -49,12 +50,12 @@ def run_web_process(
     cwd: Path,
     env: Mapping[str, str],
     port: int,
-    boot_timeout: float = 60.0,
+    boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS,
     requests: int = 0,
     paths: Sequence[str] = ("/",),
     duration: float = 0.0,
     sample_interval: float = 0.1,
-    shutdown_timeout: float = 30.0,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT_SECONDS,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
 ) -> RunResult:
     """Run `command` through `sh -c` in `cwd` with `env`, sample its tree, send it requests, keep it

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport
 from slugprof.render.common import text_console
 from slugprof.units import format_binary
@@ -35,7 +36,8 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
         f"memray: {report.memray.mode.value}"
     )
     console.print(
-        f"{report.app.process_type}: {report.app.command}  ·  boot {report.boot_seconds:.1f} s (R10 at 60 s)"
+        f"{report.app.process_type}: {report.app.command}  ·  boot {report.boot_seconds:.1f} s "
+        f"(R10 at {R10_BOOT_TIMEOUT_SECONDS:.0f} s)"
         f" · shutdown {report.shutdown_seconds:.1f} s{'' if report.graceful_shutdown else ' (killed)'}"
     )
     console.print()

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slugprof.config import Settings
+from slugprof.heroku import PYTHONS_WITH_SETUPTOOLS, SUPPORTED_PYTHON_MINORS
 from slugprof.model import BuildpackPart, PythonVersionChoice
-
-SUPPORTED_MINORS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 
 # File -> package manager, as the buildpack selects it; exactly one must be present.
 _MANAGER_FILES = (
@@ -74,7 +73,7 @@ def choose_python_version(app_root: Path, settings: Settings) -> PythonVersionCh
             return PythonVersionChoice(versions[0], ".python-version", tuple(notes))
         notes.append(
             f".python-version holds {', '.join(versions) or 'no version'}: the buildpack needs exactly one "
-            f"supported version ({', '.join(SUPPORTED_MINORS)}); the build would fail"
+            f"supported version ({', '.join(SUPPORTED_PYTHON_MINORS)}); the build would fail"
         )
     pipfile_lock = app_root / "Pipfile.lock"
     if pipfile_lock.is_file():
@@ -108,7 +107,7 @@ def buildpack_parts(
                 "setting pip-size (measured: pip 26.2.1 with bytecode)",
             )
         )
-        if python.minor in ("3.10", "3.11", "3.12"):
+        if python.minor in PYTHONS_WITH_SETUPTOOLS:
             sized.append(
                 (
                     "setuptools",
@@ -176,7 +175,7 @@ PROFILE_D_SCRIPTS: dict[str, bytes] = {
 
 def _is_supported(version: str) -> bool:
     match = _VERSION.match(version)
-    return bool(match) and f"{match.group(1)}.{match.group(2)}" in SUPPORTED_MINORS  # type: ignore[union-attr]
+    return bool(match) and f"{match.group(1)}.{match.group(2)}" in SUPPORTED_PYTHON_MINORS  # type: ignore[union-attr]
 
 
 def _read_text(path: Path) -> str:

@@ -7,51 +7,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from slugprof.errors import UsageError
+from slugprof.heroku import DYNO_PLANS, MIB, DynoPlan
 from slugprof.model import DynoSize
 
-MIB = 1024 * 1024
 
-
-def web_concurrency_for(memory_mib: int, cores: int) -> int:
-    """The classic Python buildpack's WEB_CONCURRENCY: 256 MiB per process, at most 2 per core + 1."""
-    return min(cores * 2 + 1, max(1, memory_mib // 256))
-
-
-def _size(name: str, memory_mib: int, r15_multiplier: float, cores: int) -> DynoSize:
+def _size(plan: DynoPlan) -> DynoSize:
     return DynoSize(
-        name=name,
-        memory_bytes=memory_mib * MIB,
-        r15_multiplier=r15_multiplier,
-        cores=cores,
-        web_concurrency=web_concurrency_for(memory_mib, cores),
+        name=plan.name,
+        memory_bytes=plan.memory_mib * MIB,
+        r15_multiplier=plan.r15_multiplier,
+        cores=plan.cores,
+        web_concurrency=plan.web_concurrency,
     )
 
 
-# Memory: the cgroup limit observed on each dyno (Heroku's "GB" is GiB). Cores: `nproc` there.
-# R15: the dyno is restarted at quota x multiplier; Private and Shield dynos at the quota itself.
-# Private-S / Shield-S have no published nproc; any value >= 2 gives the published WEB_CONCURRENCY 4.
-_PERFORMANCE = (
-    ("m", 2560, 2.0, 2),
-    ("l", 14336, 2.0, 8),
-    ("l-ram", 30720, 1.2, 4),
-    ("xl", 63488, 1.2, 8),
-    ("2xl", 129024, 1.2, 16),
-)
-
-DYNO_SIZES: tuple[DynoSize, ...] = (
-    _size("eco", 512, 2.0, 8),
-    _size("basic", 512, 2.0, 8),
-    _size("standard-1x", 512, 2.0, 8),
-    _size("standard-2x", 1024, 2.0, 8),
-    *(_size(f"performance-{suffix}", mib, r15, cores) for suffix, mib, r15, cores in _PERFORMANCE),
-    *(
-        _size(f"{space}-{suffix}", mib, 1.0, cores)
-        for space in ("private", "shield")
-        for suffix, mib, _, cores in (("s", 1024, 1.0, 2), *_PERFORMANCE)
-    ),
-)
-
-DEFAULT_DYNO = "standard-1x"
+# Heroku's table of dyno sizes (slugprof.heroku) as the model's DynoSize, in the same order.
+DYNO_SIZES: tuple[DynoSize, ...] = tuple(_size(plan) for plan in DYNO_PLANS)
 
 
 def dyno_by_name(name: str) -> DynoSize:

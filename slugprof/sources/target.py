@@ -20,29 +20,17 @@ from packaging.utils import (
 )
 
 from slugprof.errors import UsageError
+from slugprof.heroku import (
+    ARCHES,
+    HEROKU_26_GLIBC_DEFAULT,
+    LATEST_PYTHON_PATCH,
+    PACKAGE_MANAGERS,
+    STACK_ARCHES,
+    STACK_GLIBC,
+    STACKS,
+)
 from slugprof.model import Target
 
-# Ubuntu 22.04 and 24.04 (heroku-facts 3.5).
-STACK_GLIBC: Mapping[str, str] = {"heroku-22": "2.35", "heroku-24": "2.39"}
-# unverified: make it a setting. Heroku-26 is Ubuntu 26.04, whose glibc is not published in our notes
-# (heroku-facts 8); 2.42 is Ubuntu 25.10's, a floor for 26.04. Callers pass the setting as an override.
-HEROKU_26_GLIBC_DEFAULT = "2.42"
-STACKS = ("heroku-22", "heroku-24", "heroku-26")
-# Runtime archives exist for heroku-22 on amd64 only, heroku-24/26 on amd64 and arm64 (heroku-facts 3.2).
-STACK_ARCHES: Mapping[str, tuple[str, ...]] = {
-    "heroku-22": ("amd64",),
-    "heroku-24": ("amd64", "arm64"),
-    "heroku-26": ("amd64", "arm64"),
-}
-MANAGERS = ("pip", "uv", "poetry", "pipenv")
-# The buildpack's latest patch release of each minor (heroku-facts 3.3, buildpack v351).
-LATEST_PATCH: Mapping[str, str] = {
-    "3.10": "3.10.21",
-    "3.11": "3.11.16",
-    "3.12": "3.12.14",
-    "3.13": "3.13.15",
-    "3.14": "3.14.7",
-}
 # The highest manylinux glibc uv's `--python-platform` names (uv 0.13).
 UV_MAX_MANYLINUX_MINOR = 40
 
@@ -60,14 +48,14 @@ def make_target(
     """The target dyno; `glibc_overrides` (stack -> "2.NN") come from settings. UsageError when unknown."""
     if stack not in STACKS:
         raise UsageError(f"unknown stack {stack!r}: choose one of {', '.join(STACKS)}")
-    if arch not in ("amd64", "arm64"):
+    if arch not in ARCHES:
         raise UsageError(f"unknown architecture {arch!r}: choose amd64 or arm64")
     if arch not in STACK_ARCHES[stack]:
         raise UsageError(f"{stack} runs on amd64 only: the buildpack has no arm64 Python for it")
     if not _PYTHON.match(python):
         raise UsageError(f"Python version {python!r} is not of the form 3.N or 3.N.N")
-    if manager not in MANAGERS:
-        raise UsageError(f"unknown package manager {manager!r}: choose one of {', '.join(MANAGERS)}")
+    if manager not in PACKAGE_MANAGERS:
+        raise UsageError(f"unknown package manager {manager!r}: choose one of {', '.join(PACKAGE_MANAGERS)}")
     overrides = glibc_overrides or {}
     glibc = overrides.get(stack) or STACK_GLIBC.get(stack) or HEROKU_26_GLIBC_DEFAULT
     if not _GLIBC.match(glibc):
@@ -85,7 +73,7 @@ def python_full_version(target: Target) -> str:
     """The patch release the buildpack installs: the one named, else its latest for that minor."""
     if target.python.count(".") >= 2:
         return target.python
-    return LATEST_PATCH.get(target.python_minor, f"{target.python_minor}.0")
+    return LATEST_PYTHON_PATCH.get(target.python_minor, f"{target.python_minor}.0")
 
 
 def target_marker_environment(target: Target) -> dict[str, str]:

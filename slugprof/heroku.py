@@ -1,0 +1,127 @@
+"""The platform's numbers, each with the section of the project's Heroku notes (heroku-facts) it comes from.
+
+One place for them: the pipelines, the settings' defaults and the command line's help all read them
+here. The module stays light (standard library only) because `--help` imports it.
+A number the notes mark unverified is not a rule here but the default of a setting in `config`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+MB = 1000**2  # Heroku quotes slug sizes in decimal megabytes ("max is 1000M", heroku-facts 9.1)
+MIB = 1024**2  # and dyno memory in binary ones (its "GB" is GiB, heroku-facts 4.1)
+
+# --- Boot and shutdown --------------------------------------------------------------------------------
+
+# "R10 - Boot timeout errors occur when a web process took longer than 60 seconds to bind to its
+# assigned $PORT" (heroku-facts 5; 90 s only for the Java and Gradle buildpacks).
+R10_BOOT_TIMEOUT_SECONDS = 60.0
+# A stopped dyno gets SIGTERM, then SIGKILL 30 s later: Heroku's gunicorn config keeps its graceful
+# timeout "under the 30 s dyno shutdown timeout" (heroku-facts 5).
+SHUTDOWN_TIMEOUT_SECONDS = 30.0
+
+# --- Slug size ----------------------------------------------------------------------------------------
+
+# 500 MB compressed was the limit from 2016 until March 2026 and remains the budget many teams build
+# against (heroku-facts 1.1, 9.1): the default of the slug-limit setting.
+SLUG_BUDGET_BYTES = 500 * MB
+# "Your slug size (367 MB) exceeds our soft limit (300 MB) which may affect boot time" (heroku-facts 1.1):
+# the default of the soft-limit setting.
+SOFT_LIMIT_BYTES = 300 * MB
+# What builds reject today: "Compiled slug size: 3.1G is too large (max is 1000M)" (heroku-facts 9.1).
+SLUG_HARD_LIMIT_BYTES = 1000 * MB
+
+# --- Python versions (classic buildpack v351) ----------------------------------------------------------
+
+# The latest patch release of each supported minor (heroku-facts 3.3, 9.5).
+LATEST_PYTHON_PATCH: Mapping[str, str] = {
+    "3.10": "3.10.21",
+    "3.11": "3.11.16",
+    "3.12": "3.12.14",
+    "3.13": "3.13.15",
+    "3.14": "3.14.7",
+}
+SUPPORTED_PYTHON_MINORS: tuple[str, ...] = tuple(LATEST_PYTHON_PATCH)
+# The buildpack's default when the app names no version: the latest 3.14 (heroku-facts 3.3, 9.5).
+DEFAULT_PYTHON = "3.14"
+# 3.10 is deprecated: support is "removed from this buildpack on 6th January 2027" (heroku-facts 3.3, 9.5).
+PYTHON_REMOVAL_DATES: Mapping[str, date] = {"3.10": date(2027, 1, 6)}
+# setuptools is installed alongside pip only for Python 3.10-3.12 (heroku-facts 3.4).
+PYTHONS_WITH_SETUPTOOLS: tuple[str, ...] = ("3.10", "3.11", "3.12")
+# The package managers the buildpack selects by their file (heroku-facts 3.4).
+PACKAGE_MANAGERS: tuple[str, ...] = ("pip", "uv", "poetry", "pipenv")
+
+# --- Stacks -------------------------------------------------------------------------------------------
+
+# The stacks the buildpack accepts (heroku-facts 3.2); Heroku-24 is the default stack (heroku-facts 3.5).
+STACKS: tuple[str, ...] = ("heroku-22", "heroku-24", "heroku-26")
+DEFAULT_STACK = "heroku-24"
+# Ubuntu 22.04 and 24.04 (heroku-facts 3.5).
+STACK_GLIBC: Mapping[str, str] = {"heroku-22": "2.35", "heroku-24": "2.39"}
+# Heroku-26's glibc is unverified (heroku-facts 3.5, 8), so it is the heroku-26-glibc setting and this is
+# only its default: Heroku-24's, the safe choice, since every wheel that installs there installs on a
+# newer glibc.
+HEROKU_26_GLIBC_DEFAULT = "2.39"
+ARCHES: tuple[str, ...] = ("amd64", "arm64")
+# Cedar's dynos are amd64; arm64 is Fir's (Graviton, heroku-facts 9.4) and unverified on Cedar (3.5).
+DEFAULT_ARCH = "amd64"
+# Runtime archives exist for heroku-22 on amd64 only, heroku-24/26 on amd64 and arm64 (heroku-facts 3.2).
+STACK_ARCHES: Mapping[str, tuple[str, ...]] = {
+    "heroku-22": ("amd64",),
+    "heroku-24": ("amd64", "arm64"),
+    "heroku-26": ("amd64", "arm64"),
+}
+
+# --- Dynos --------------------------------------------------------------------------------------------
+
+
+def web_concurrency_for(memory_mib: int, cores: int) -> int:
+    """The classic buildpack's WEB_CONCURRENCY: 256 MiB per process, at most 2 per core + 1, at least 1
+    (`vendor/WEB_CONCURRENCY.sh`, heroku-facts 4.4)."""
+    return min(cores * 2 + 1, max(1, memory_mib // 256))
+
+
+@dataclass(frozen=True)
+class DynoPlan:
+    """One Cedar dyno size as the platform defines it."""
+
+    name: str
+    memory_mib: int  # the cgroup limit observed on the dyno (heroku-facts 4.1)
+    r15_multiplier: float  # R15 restarts the dyno at quota x this (heroku-facts 4.2)
+    cores: int  # `nproc` there, which the WEB_CONCURRENCY formula reads (heroku-facts 4.1)
+
+    @property
+    def web_concurrency(self) -> int:
+        return web_concurrency_for(self.memory_mib, self.cores)
+
+
+# Memory and nproc: heroku-facts 4.1 (eco and basic behave as standard-1x). R15: 2x up to
+# performance-l, 1.2x above, the quota itself on Private and Shield dynos (heroku-facts 4.2).
+# Private-S / Shield-S have no published nproc; any value >= 2 gives the published WEB_CONCURRENCY 4.
+_PERFORMANCE = (
+    ("m", 2560, 2.0, 2),
+    ("l", 14336, 2.0, 8),
+    ("l-ram", 30720, 1.2, 4),
+    ("xl", 63488, 1.2, 8),
+    ("2xl", 129024, 1.2, 16),
+)
+
+DYNO_PLANS: tuple[DynoPlan, ...] = (
+    DynoPlan("eco", 512, 2.0, 8),
+    DynoPlan("basic", 512, 2.0, 8),
+    DynoPlan("standard-1x", 512, 2.0, 8),
+    DynoPlan("standard-2x", 1024, 2.0, 8),
+    *(DynoPlan(f"performance-{suffix}", mib, r15, cores) for suffix, mib, r15, cores in _PERFORMANCE),
+    *(
+        DynoPlan(f"{space}-{suffix}", mib, 1.0, cores)
+        for space in ("private", "shield")
+        for suffix, mib, _, cores in (("s", 1024, 1.0, 2), *_PERFORMANCE)
+    ),
+)
+
+# The --dyno default: 512 MiB, as eco, basic and one-off dynos (heroku-facts 4.1), where the buildpack's
+# formula gives 2 workers (heroku-facts 4.4).
+DEFAULT_DYNO = "standard-1x"
