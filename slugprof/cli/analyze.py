@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slugprof.analysis import AnalyzeOptions, analyze
 from slugprof.cli.output import emit, format_from_extension, terminal_style
-from slugprof.cli.progress_bar import ProgressBar
-from slugprof.config import cache_root as default_cache_dir
-from slugprof.config import load_settings
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYTES, SOFT_LIMIT_BYTES, STACKS
-from slugprof.model import AnalyzeReport
-from slugprof.model.saved import write_report
-from slugprof.render.terminal import render_terminal
 from slugprof.units import format_bytes
+
+if TYPE_CHECKING:
+    from slugprof.model import AnalyzeReport
 
 FORMATS = ("terminal", "json")
 
@@ -100,6 +97,12 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
+        # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
+        from slugprof.analysis import AnalyzeOptions, analyze
+        from slugprof.cli.progress_bar import ProgressBar
+        from slugprof.config import cache_root as default_cache_dir
+        from slugprof.config import load_settings
+
         output_format = args.format or format_from_extension(args.output) or "terminal"
         app_root = Path(args.app)
         if args.jobs is not None and args.jobs < 1:
@@ -127,6 +130,10 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
 
 def _render(report: AnalyzeReport, output_format: str, *, to_terminal: bool) -> str:
     if output_format == "json":
+        from slugprof.model.saved import write_report
+
         return write_report(report)
+    from slugprof.render.terminal import render_terminal
+
     color, width = terminal_style(to_terminal)
     return render_terminal(report, color=color, width=width)

@@ -6,16 +6,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slugprof.cli.output import emit, format_from_extension, terminal_style
-from slugprof.cli.progress_bar import ProgressBar
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
-from slugprof.model import ProfileReport
-from slugprof.model.saved import write_report
-from slugprof.processes import AppFailure
-from slugprof.profiling import ProfileOptions, profile
-from slugprof.render.profile_terminal import render_profile_terminal
+
+if TYPE_CHECKING:
+    from slugprof.model import ProfileReport
 
 
 class ProfileCommand:
@@ -89,6 +87,11 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
     def run(self, args: argparse.Namespace) -> int:
+        # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
+        from slugprof.cli.progress_bar import ProgressBar
+        from slugprof.processes import AppFailure
+        from slugprof.profiling import ProfileOptions, profile
+
         if args.requests < 0:
             raise UsageError("--requests must be 0 or more")
         if args.duration < 0:
@@ -128,6 +131,10 @@ failed to boot or crashed (its own error is shown).
 
 def _render(report: ProfileReport, output_format: str, *, to_terminal: bool) -> str:
     if output_format == "json":
+        from slugprof.model.saved import write_report
+
         return write_report(report)
+    from slugprof.render.profile_terminal import render_profile_terminal
+
     color, width = terminal_style(to_terminal)
     return render_profile_terminal(report, color=color, width=width)
