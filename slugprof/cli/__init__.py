@@ -10,7 +10,7 @@ from typing import Protocol
 
 from slugprof import __version__
 from slugprof.cli import analyze, profile
-from slugprof.errors import EXIT_USAGE, SlugprofError, UsageError
+from slugprof.errors import EXIT_FAILURE, EXIT_USAGE, SlugprofError, UsageError
 
 EXIT_INTERRUPTED = 130
 
@@ -21,9 +21,11 @@ exit codes:
   0  measured (analyze) / within limits
   1  a limit breached
   2  usage error or bad input you must fix
-  3  slugprof or the app failed
+  3  slugprof or the app failed (an unexpected error is one line: -v adds its traceback)
   130 interrupted (Ctrl-C)
 """
+
+VERBOSE_HELP = "on failure, show more: the traceback of an unexpected error, the app's own output (profile)"
 
 
 class Command(Protocol):
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"slugprof {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         subparser = subparsers.add_parser(
@@ -62,18 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.prepare_parser(subparser)
+        # Also after the subcommand; SUPPRESS keeps the subparser from resetting a -v given before it.
+        subparser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
         subparser.set_defaults(handler=command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    verbose = False
     try:
+        parser = build_parser()
         try:
             args = parser.parse_args(argv)
         except SlugprofError as error:
             _print_error(str(error))
             return EXIT_USAGE
+        verbose = args.verbose
         if getattr(args, "handler", None) is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
@@ -90,6 +99,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as error:
+        # A bug, or a case nobody foresaw: one line and exit 3, the traceback only when asked for.
+        if verbose:
+            import traceback
+
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        _print_error(_describe_unexpected(error) + ("" if verbose else " (rerun with -v for the traceback)"))
+        return EXIT_FAILURE
+
+
+def _describe_unexpected(error: Exception) -> str:
+    """ "unexpected KeyError: 'name'", on one line whatever the message holds."""
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    kind = type(error).__name__
+    return f"unexpected {kind}: {message}" if message else f"unexpected {kind}"
 
 
 def _print_error(message: str) -> None:

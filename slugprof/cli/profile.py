@@ -81,9 +81,6 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
         parser.add_argument("--format", choices=("terminal", "json"), help="output format")
         parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (.json or .txt)")
-        parser.add_argument(
-            "-v", "--verbose", action="store_true", help="show the app's output when it fails"
-        )
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
     def run(self, args: argparse.Namespace) -> int:
