@@ -7,15 +7,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.output import emit, format_from_extension, terminal_style
+from slugprof.cli.output import FORMATS, emit, format_from_extension, terminal_style
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYTES, SOFT_LIMIT_BYTES, STACKS
 from slugprof.units import format_bytes
 
 if TYPE_CHECKING:
     from slugprof.model import AnalyzeReport
-
-FORMATS = ("terminal", "json")
 
 
 class AnalyzeCommand:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from slugprof.errors import UsageError
 
+FORMATS = ("terminal", "json")
 EXTENSIONS = {".json": "json", ".txt": "terminal"}
 
 

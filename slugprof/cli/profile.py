@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.output import emit, format_from_extension, terminal_style
+from slugprof.cli.output import FORMATS, emit, format_from_extension, terminal_style
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 
@@ -79,7 +79,7 @@ failed to boot or crashed (its own error is shown).
         )
         parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
         parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
-        parser.add_argument("--format", choices=("terminal", "json"), help="output format")
+        parser.add_argument("--format", choices=FORMATS, help="output format")
         parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (.json or .txt)")
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 

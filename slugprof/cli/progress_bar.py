@@ -15,12 +15,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+# Stages whose amounts are bytes, shown as a download is ("12.3/45.6 MB") rather than as a count.
+BYTE_STAGES = ("Compressing",)
+
 
 class ProgressBar:
-    def __init__(self, *, enabled: bool, byte_stages: tuple[str, ...] = ("Compressing",)) -> None:
+    def __init__(self, *, enabled: bool) -> None:
         self._console = Console(stderr=True)
         self._enabled = enabled and self._console.is_terminal
-        self._byte_stages = byte_stages
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -50,7 +52,7 @@ class ProgressBar:
     def stage(self, description: str, total: int | None = None) -> None:
         if self._task is not None:
             self._progress.remove_task(self._task)
-        self._bytes = description in self._byte_stages
+        self._bytes = description in BYTE_STAGES
         self._task = self._progress.add_task(description, total=total, amount="")
 
     def advance(self, amount: int = 1) -> None:
