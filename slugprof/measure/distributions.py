@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from importlib.metadata import Distribution, PackageMetadata, distributions
 from pathlib import Path
 
-from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
+from slugprof.markers import decide
 from slugprof.model import DependencyInventory, DependencySource, Package
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.environment import PythonEnvironment
@@ -413,16 +413,13 @@ class _Graph:
     def _evaluate(self, item: _Installed, index: int, extra: str) -> bool:
         key = (item.name, index, extra)
         if key not in self._applies:
-            marker = item.requirements[index].marker
-            applies = True
-            if marker is not None:
-                try:
-                    applies = marker.evaluate({**self.marker_environment, "extra": extra})
-                except (UndefinedComparison, UndefinedEnvironmentName, InvalidVersion) as error:
-                    self.notes.append(
-                        f"{item.name}: marker {marker} not evaluated ({error}); assumed to apply"
-                    )
-            self._applies[key] = applies
+            requirement = item.requirements[index]
+            where = f"{item.name} {item.version}: its requirement {requirement.name}"
+            extras = (extra,) if extra else ()
+            decision = decide(requirement.marker, self.marker_environment, where=where, extras=extras)
+            if decision.note and decision.note not in self.notes:
+                self.notes.append(decision.note)
+            self._applies[key] = decision.applies
         return self._applies[key]
 
     def closure(self, tops: Mapping[str, Extras]) -> _Closure:

@@ -18,6 +18,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from slugprof.markers import decide
+
 LENT_FOLDER_NAME = "memray-lent"  # in the output folder: links to slugprof's memray and its dependencies
 
 
@@ -34,8 +36,8 @@ def _runtime_requirements(distribution: metadata.Distribution, extras: Iterable[
             requirement = Requirement(text)
         except InvalidRequirement:
             continue
-        marker = requirement.marker
-        if marker is None or any(marker.evaluate(environment) for environment in environments):
+        where = f"{distribution.metadata['Name']}: its requirement {requirement.name}"
+        if any(decide(requirement.marker, environment, where=where).applies for environment in environments):
             requirements.append(requirement)
     return requirements
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from slugprof.markers import decide
 
 
 def requires_from_metadata(
@@ -19,11 +20,7 @@ def requires_from_metadata(
             requirement = Requirement(text)
         except InvalidRequirement:
             continue
-        if requirement.marker is not None:
-            try:
-                if not any(requirement.marker.evaluate({**environment, "extra": e}) for e in ("", *extras)):
-                    continue
-            except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-                pass
+        if not decide(requirement.marker, environment, where=requirement.name, extras=extras).applies:
+            continue
         found.add(canonicalize_name(requirement.name))
     return found

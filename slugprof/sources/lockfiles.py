@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from slugprof.errors import UsageError
+from slugprof.markers import decide
 from slugprof.model import Target
 from slugprof.sources.target import (
     choose_filename,
@@ -112,18 +112,15 @@ def _text(value: object, shown: str, what: str) -> str:
     return value
 
 
-def _marker_applies(text: object, environment: Mapping[str, str], shown: str, where: str) -> bool:
-    if text is None or text == "":
-        return True
-    if not isinstance(text, str):
+def _marker_applies(
+    text: object, environment: Mapping[str, str], shown: str, where: str, notes: list[str]
+) -> bool:
+    if text is not None and not isinstance(text, str):
         raise UsageError(f"{shown}: {where}: marker must be a string")
-    try:
-        return Marker(text).evaluate({**environment, "extra": ""})
-    except InvalidMarker as error:
-        first = str(error).splitlines()[0] if str(error) else "invalid"
-        raise UsageError(f"{shown}: {where}: invalid marker {text!r} ({first})") from error
-    except (UndefinedComparison, UndefinedEnvironmentName):
-        return True  # not decidable for the dyno: assume it applies, as an installer would not skip it
+    decision = decide(text, environment, where=f"{shown}: {where}")
+    if decision.note and decision.note not in notes:
+        notes.append(decision.note)
+    return decision.applies
 
 
 def _file_url(path: Path) -> str:
@@ -231,7 +228,7 @@ def read_uv_lock(app_root: Path, target: Target) -> LockedSet:
                 c
                 for c in candidates
                 if any(
-                    _marker_applies(m, environment, shown, f"package {c.name}")
+                    _marker_applies(m, environment, shown, f"package {c.name}", notes)
                     for m in c.table.get("resolution-markers", [""]) or [""]
                 )
             ] or candidates
@@ -262,7 +259,7 @@ def read_uv_lock(app_root: Path, target: Target) -> LockedSet:
             raise UsageError(f"{shown}: {where}: dependencies must be an array")
         for raw in dependencies:
             dependency = _table(raw, shown, f"{where}: dependency")
-            if not _marker_applies(dependency.get("marker"), environment, shown, where):
+            if not _marker_applies(dependency.get("marker"), environment, shown, where, notes):
                 continue
             child = pick(dependency, where)
             if child is None:
@@ -398,7 +395,7 @@ def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
         tables[name] = table  # poetry locks one version per name
 
     pyproject = _project_table(app_root, files_read)
-    main_requirements = _poetry_main_requirements(pyproject, environment)
+    main_requirements = _poetry_main_requirements(pyproject, environment, notes)
 
     def dependencies_of(name: str, extras: frozenset[str]) -> list[tuple[str, frozenset[str]]]:
         table = tables[name]
@@ -421,7 +418,7 @@ def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
                 if isinstance(item, dict):
                     if item.get("optional") and child not in wanted_optional:
                         continue
-                    if not _marker_applies(item.get("markers"), environment, shown, f"package {name}"):
+                    if not _marker_applies(item.get("markers"), environment, shown, f"package {name}", notes):
                         continue
                     child_extras = frozenset(canonicalize_name(str(e)) for e in item.get("extras", []) or [])
                 if child in tables:
@@ -439,7 +436,7 @@ def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
             markers = table.get("markers")
             if isinstance(markers, dict):
                 markers = markers.get("main")
-            if _marker_applies(markers, environment, shown, f"package {name}"):
+            if _marker_applies(markers, environment, shown, f"package {name}", notes):
                 selected.add(name)
     else:
         if main_requirements is None:
@@ -533,7 +530,7 @@ def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
 
 
 def _poetry_main_requirements(
-    pyproject: Mapping[str, Any], environment: Mapping[str, str]
+    pyproject: Mapping[str, Any], environment: Mapping[str, str], notes: list[str]
 ) -> list[tuple[str, frozenset[str]]] | None:
     """The main group's direct requirements ([project] and [tool.poetry.dependencies]), markers evaluated."""
     if not pyproject:
@@ -545,8 +542,8 @@ def _poetry_main_requirements(
             requirement = Requirement(str(text))
         except InvalidRequirement:
             continue
-        marker = requirement.marker
-        if marker is None or marker.evaluate({**environment, "extra": ""}):
+        where = f"[project] dependency {requirement.name}"
+        if _marker_applies(str(requirement.marker or ""), environment, "pyproject.toml", where, notes):
             found[canonicalize_name(requirement.name)] = frozenset(requirement.extras)
     tool = pyproject.get("tool", {})
     poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
@@ -559,12 +556,10 @@ def _poetry_main_requirements(
             if isinstance(item, dict):
                 if item.get("optional"):
                     continue
-                marker_text = item.get("markers")
-                try:
-                    if marker_text and not Marker(str(marker_text)).evaluate({**environment, "extra": ""}):
-                        continue
-                except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-                    pass
+                where = f"[tool.poetry.dependencies] {name}"
+                markers = str(item.get("markers") or "")
+                if not _marker_applies(markers, environment, "pyproject.toml", where, notes):
+                    continue
                 found[canonicalize_name(name)] = frozenset(str(e) for e in item.get("extras", []) or [])
             else:
                 found[canonicalize_name(name)] = frozenset()
@@ -623,7 +618,7 @@ def read_pipfile_lock(app_root: Path, target: Target, environ: Mapping[str, str]
         entry = _table(raw, shown, f"package {raw_name}")
         name = canonicalize_name(raw_name)
         where = f"package {raw_name}"
-        if not _marker_applies(entry.get("markers"), environment, shown, where):
+        if not _marker_applies(entry.get("markers"), environment, shown, where, notes):
             continue
         hashes = entry.get("hashes", [])
         if not isinstance(hashes, list):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
     InvalidSdistFilename,
@@ -24,6 +24,8 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+
+from slugprof.markers import decide
 
 REQUIREMENTS_TXT = "requirements.txt"
 
@@ -164,12 +166,10 @@ class _Reader:
             self.notes.append(
                 f"{source}: {text}: package name unknown{hint}; its dependencies are not followed"
             )
-        applies = True
-        if marker is not None:
-            try:
-                applies = marker.evaluate({**self.marker_environment, "extra": ""})
-            except (UndefinedComparison, UndefinedEnvironmentName) as error:
-                self.notes.append(f"{source}: marker {marker} not evaluated ({error}); assumed to apply")
+        decision = decide(marker, self.marker_environment, where=f"{source} {name or text}")
+        if decision.note:
+            self.notes.append(decision.note)
+        applies = decision.applies
         self.requirements.append(
             RequirementLine(name=name, text=text, extras=extras, source=source, applies=applies)
         )
