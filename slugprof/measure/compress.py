@@ -731,27 +731,7 @@ def _estimate_groups(
     for entry in entries:
         stratum = strata.setdefault(entry.group, {}).setdefault(entry.stratum, _Stratum())
         tar_of[entry.group] = tar_of.get(entry.group, 0) + entry.desc.length
-        member_length = entry.desc.length
-        for piece in entry.selected:
-            measured = entry.pieces.get(piece)
-            length = _piece_length(member_length, piece)
-            p = _probability(length, entry.unit)
-            if measured is None:  # an unreadable file: counted whole, as incompressible
-                stratum.certain += length
-                continue
-            sampled += length
-            if p >= 1.0:
-                stratum.certain += measured
-            else:
-                stratum.samples.append((float(length), float(measured), p))
-        unit = entry.unit
-        if unit > 0:  # the pieces sampled with a probability below 1
-            if member_length < unit or unit > PIECE:  # the first piece, the longest, so all of them
-                stratum.rest_bytes += member_length
-            else:
-                last = member_length - (member_length - 1) // PIECE * PIECE
-                if last < unit:
-                    stratum.rest_bytes += last
+        sampled += _add_entry(stratum, entry)
     # The end-of-archive blocks and the record padding (zeros, deflated to a few bytes) go to the last
     # group, gzip's framing to the first.
     last_group = entries[-1].group
@@ -760,6 +740,53 @@ def _estimate_groups(
     extra = {entries[0].group: float(GZIP_FRAMING)}
     extra[last_group] = extra.get(last_group, 0.0) + _deflated_size(bytes(trailer), b"", level)
 
+    estimates = _estimate_each_group(strata, tar_of)
+    for group, value in extra.items():
+        estimate = estimates[group]
+        estimates[group] = _Estimate(estimate.value + value, estimate.variance, estimate.df)
+    return estimates, tar_of, sampled
+
+
+def _add_entry(stratum: _Stratum, entry: _Entry) -> int:
+    """Count the member's sampled pieces, and the bytes left to the estimate, in its stratum.
+
+    Returns the bytes of its pieces that were sampled and measured."""
+    sampled = 0
+    member_length = entry.desc.length
+    for piece in entry.selected:
+        measured = entry.pieces.get(piece)
+        length = _piece_length(member_length, piece)
+        p = _probability(length, entry.unit)
+        if measured is None:  # an unreadable file: counted whole, as incompressible
+            stratum.certain += length
+            continue
+        sampled += length
+        if p >= 1.0:
+            stratum.certain += measured
+        else:
+            stratum.samples.append((float(length), float(measured), p))
+    stratum.rest_bytes += _uncertain_bytes(member_length, entry.unit)
+    return sampled
+
+
+def _uncertain_bytes(member_length: int, unit: float) -> int:
+    """The bytes of a member's pieces sampled with a probability below 1 under this PPS unit.
+
+    Every piece but the last is PIECE bytes long, so either all pieces are below the unit or only the
+    last, shorter one is (or none)."""
+    if unit <= 0:  # everything is taken
+        return 0
+    if member_length < unit or unit > PIECE:  # the first piece, the longest, so all of them
+        return member_length
+    last = member_length - (member_length - 1) // PIECE * PIECE
+    return last if last < unit else 0
+
+
+def _estimate_each_group(
+    strata: dict[TarGroup, dict[str, _Stratum]], tar_of: dict[TarGroup, int]
+) -> dict[TarGroup, _Estimate]:
+    """Each group's estimate; a group none of whose uncertain pieces was sampled (only possible by
+    chance) takes the overall ratio of the others, with an error as large as the guess."""
     estimates: dict[TarGroup, _Estimate] = {}
     unmeasured: list[TarGroup] = []
     for group, group_strata in strata.items():
@@ -768,16 +795,13 @@ def _estimate_groups(
             unmeasured.append(group)
         else:
             estimates[group] = estimate
-    if unmeasured:  # no piece of the group was sampled (only possible by chance): use the overall ratio
+    if unmeasured:
         known_tar = sum(tar_of[group] for group in estimates)
         ratio = sum(e.value for e in estimates.values()) / known_tar if known_tar else 1.0
         for group in unmeasured:
             guess = ratio * tar_of[group]
             estimates[group] = _Estimate(guess, guess * guess, 1)
-    for group, value in extra.items():
-        estimate = estimates[group]
-        estimates[group] = _Estimate(estimate.value + value, estimate.variance, estimate.df)
-    return estimates, tar_of, sampled
+    return estimates
 
 
 # --- the public function -------------------------------------------------------------------------------
