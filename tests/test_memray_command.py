@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from slugprof.measure.memray_availability import MemrayAvailability
-from slugprof.measure.memray_command import wrap_command
+from slugprof.measure.memray_command import _python_program_index, wrap_command
+from slugprof.shell import command_list
 
 # --- wrapping Procfile commands ---------------------------------------------------------------------
 
@@ -98,3 +99,20 @@ def test_without_memray_the_command_is_unchanged() -> None:
     unavailable = MemrayAvailability("unavailable", "python", "memray does not run on Windows: ...")
     wrapped = wrap_command("gunicorn app:app", interpreter="python", output_dir=OUT, availability=unavailable)
     assert (wrapped.command, wrapped.wrapped, wrapped.note) == ("gunicorn app:app", False, unavailable.reason)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "program"),
+    [
+        ("app.py --port 5000", "app.py"),
+        ("-u -X importtime -W ignore app.py", "app.py"),
+        ("-X dev -m mysite.server", "-m"),
+        ("-B -c 'print(1)'", "-c"),
+        ("-W", None),  # a flag waiting for its value, and no program
+        ("-u -E", None),
+    ],
+)
+def test_pythons_own_flags_end_where_the_program_starts(arguments: str, program: str | None) -> None:
+    (words,) = command_list(arguments) or [()]
+    index = _python_program_index(words)
+    assert (words[index].value if index < len(words) else None) == program

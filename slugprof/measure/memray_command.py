@@ -100,6 +100,35 @@ def _wrap_simple(
     environment: Mapping[str, str],
 ) -> tuple[str | None, str]:
     """`text` with the simple command of `words` wrapped, or (None, why memray cannot follow it)."""
+    position, assigned = _program_position(words, environment)
+    if position == len(words):
+        return None, "the command runs no program"
+    program = words[position]
+    name = os.path.basename(program.value)
+    rest = words[position + 1 :]
+    inner = _exec_wrapped(name, rest)
+    if inner is not None:
+        return _wrap_simple(text, inner, interpreter, memray_run, availability, assigned)
+    python = quote(interpreter)
+    if name in SERVER_MODULES:
+        reason = _server_refusal(name, [word.value for word in rest], assigned)
+        if reason:
+            return None, reason
+        module = SERVER_MODULES[name]
+        return f"{text[: program.start]}{python} {memray_run} -m {module}{text[program.end :]}", ""
+    if not _PYTHON.fullmatch(name):
+        return None, f"{name} is not a Python program slugprof knows how to start under memray"
+    reason = _python_refusal(rest, availability.status == "borrowed", assigned)
+    if reason:
+        return None, reason
+    # python's own flags stay as written, before memray's: they are the interpreter's, not memray's.
+    start = rest[_python_program_index(rest)].start
+    return f"{text[: program.start]}{python}{text[program.end : start]}{memray_run} {text[start:]}", ""
+
+
+def _program_position(words: Sequence[Word], environment: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+    """Where the program's word is, past leading `VAR=value` assignments and `exec`; and the
+    environment with those assignments."""
     position = 0
     assigned = dict(environment)
     while position < len(words) and _ASSIGNMENT.match(words[position].value):
@@ -108,49 +137,46 @@ def _wrap_simple(
         position += 1
     if position < len(words) and words[position].value == "exec":
         position += 1
-    if position == len(words):
-        return None, "the command runs no program"
-    program = words[position]
-    name = os.path.basename(program.value)
-    rest = words[position + 1 :]
+    return position, assigned
+
+
+def _exec_wrapped(name: str, rest: Sequence[Word]) -> Sequence[Word] | None:
+    """The command an exec wrapper (`ddtrace-run gunicorn ...`) runs, or None for another program."""
     values = [word.value for word in rest]
     for wrapper in EXEC_WRAPPERS:
         if (name, *values[: len(wrapper) - 1]) == wrapper and len(rest) >= len(wrapper):
-            inner = rest[len(wrapper) - 1 :]
-            return _wrap_simple(text, inner, interpreter, memray_run, availability, assigned)
-    python = quote(interpreter)
-    if name in SERVER_MODULES:
-        reason = _server_refusal(name, values, assigned)
-        if reason:
-            return None, reason
-        module = SERVER_MODULES[name]
-        return f"{text[: program.start]}{python} {memray_run} -m {module}{text[program.end :]}", ""
-    if not _PYTHON.fullmatch(name):
-        return None, f"{name} is not a Python program slugprof knows how to start under memray"
-    flags: list[str] = []
+            return rest[len(wrapper) - 1 :]
+    return None
+
+
+def _python_program_index(rest: Sequence[Word]) -> int:
+    """Where python's own flags (and their values) end: the script, `-m` or `-c`; len(rest) if none."""
     index = 0
     while index < len(rest) and rest[index].value.startswith("-") and rest[index].value not in ("-m", "-c"):
-        flags.append(rest[index].value)
         if rest[index].value in _PYTHON_FLAGS_WITH_VALUE and index + 1 < len(rest):
             index += 1
-            flags.append(rest[index].value)
         index += 1
+    return index
+
+
+def _python_refusal(rest: Sequence[Word], lends_memray: bool, environment: Mapping[str, str]) -> str:
+    """Why memray cannot follow `python <rest>`, or ''."""
+    index = _python_program_index(rest)
     if index == len(rest):
-        return None, "python is started without a program to run"
-    if availability.status == "borrowed" and any(f in ("-E", "-I") for f in flags):
-        return None, "python's -E or -I ignores the PYTHONPATH through which slugprof lends memray"
+        return "python is started without a program to run"
+    flags = [word.value for word in rest[:index]]
+    if lends_memray and any(f in ("-E", "-I") for f in flags):
+        return "python's -E or -I ignores the PYTHONPATH through which slugprof lends memray"
     target = [word.value for word in rest[index:]]
     if target[0] == "-m" and len(target) > 1 and target[1] in SERVER_MODULES.values():
         console_script = next(k for k, v in SERVER_MODULES.items() if v == target[1])
-        reason = _server_refusal(console_script, target[2:], assigned)
+        reason = _server_refusal(console_script, target[2:], environment)
         if reason:
-            return None, reason
+            return reason
     runs_django = target[0] not in ("-m", "-c") and os.path.basename(target[0]) == "manage.py"
     if runs_django and "runserver" in target and "--noreload" not in target:
-        return None, "Django's runserver reloads the app in a new process memray cannot follow"
-    # python's own flags stay as written, before memray's: they are the interpreter's, not memray's.
-    start = rest[index].start
-    return f"{text[: program.start]}{python}{text[program.end : start]}{memray_run} {text[start:]}", ""
+        return "Django's runserver reloads the app in a new process memray cannot follow"
+    return ""
 
 
 def _server_refusal(console_script: str, args: Sequence[str], environment: Mapping[str, str]) -> str:
