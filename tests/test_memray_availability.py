@@ -16,7 +16,7 @@ from slugprof.measure.memray_availability import (
 )
 from slugprof.measure.memray_captures import read_captures
 from slugprof.measure.memray_command import wrap_command
-from slugprof.measure.memray_lending import LENT_FOLDER_NAME
+from slugprof.measure.memray_lending import LENT_FOLDER_NAME, lent_distributions
 
 MIB = 1024 * 1024
 
@@ -93,6 +93,18 @@ def test_the_apps_own_dependencies_are_kept_when_memray_accepts_them(tmp_path: P
     lent_names = {Path(path).name for path in availability.lent_paths}
     assert "rich" not in lent_names and "jinja2" in lent_names
     assert "Jinja2" in availability.reason and "in place of the app's own" in availability.reason
+
+
+def test_lent_are_memray_and_what_the_app_lacks_or_has_in_a_version_memray_refuses() -> None:
+    def names(paths: tuple[str, ...]) -> set[str]:
+        return {Path(path).name.split("-")[0].split(".")[0].lower() for path in paths}
+
+    lent, shadowed = lent_distributions({})
+    assert {"memray", "rich", "jinja2"} <= names(lent) and shadowed == []
+    # memray itself is always lent, whatever the app has; a dependency in a version memray accepts is not.
+    lent, shadowed = lent_distributions({"memray": "1.20.0", "rich": "99.0", "jinja2": "2.0"})
+    assert "memray" in names(lent) and "rich" not in names(lent) and "jinja2" in names(lent)
+    assert [entry.split()[0] for entry in shadowed] == ["Jinja2"]
 
 
 def probe(version: tuple[int, int], memray_version: str | None = None) -> InterpreterProbe:

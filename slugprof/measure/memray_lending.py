@@ -74,6 +74,16 @@ def lent_distributions(app_installed: Mapping[str, str]) -> tuple[tuple[str, ...
     dependencies into the app's process, and the app must keep its own versions where it can. Returns
     the paths and the app's distributions that the lent ones replace while profiling.
     """
+    lent, shadowed = _lent_closure(app_installed)
+    paths: set[str] = set()
+    for lent_name, distribution in lent.items():
+        paths.update(_top_level_paths(lent_name, distribution))
+    return tuple(sorted(paths)), sorted(shadowed)
+
+
+def _lent_closure(app_installed: Mapping[str, str]) -> tuple[dict[str, metadata.Distribution], list[str]]:
+    """memray and the run-time dependencies the app's environment cannot provide, as installed alongside
+    slugprof; and the app's distributions (name and version) that they replace."""
     lent: dict[str, metadata.Distribution] = {}
     expanded: set[tuple[str, frozenset[str]]] = set()
     shadowed: list[str] = []
@@ -83,31 +93,50 @@ def lent_distributions(app_installed: Mapping[str, str]) -> tuple[tuple[str, ...
         name = canonicalize_name(requirement.name)
         theirs = app_installed.get(name)
         key = (name, frozenset(requirement.extras))
-        if key in expanded or (name != "memray" and theirs is not None and _satisfies(requirement, theirs)):
+        if key in expanded or _the_app_provides(requirement, theirs):
             continue
         expanded.add(key)
         if name not in lent:
-            try:
-                lent[name] = metadata.distribution(name)
-            except metadata.PackageNotFoundError as error:
-                if name == "memray":
-                    raise CannotLend("its distribution metadata is missing") from error
+            distribution = _slugprofs_distribution(name)
+            if distribution is None:
                 continue  # not installed with slugprof either, where memray runs without it
+            lent[name] = distribution
             if theirs is not None and name != "memray":
-                shadowed.append(f"{lent[name].metadata['Name']} {lent[name].version}")
+                shadowed.append(f"{distribution.metadata['Name']} {distribution.version}")
         pending.extend(_runtime_requirements(lent[name], requirement.extras))
+    return lent, shadowed
+
+
+def _the_app_provides(requirement: Requirement, app_version: str | None) -> bool:
+    """The app has this dependency in a version memray accepts (memray itself is always lent)."""
+    if canonicalize_name(requirement.name) == "memray" or app_version is None:
+        return False
+    return _satisfies(requirement, app_version)
+
+
+def _slugprofs_distribution(name: str) -> metadata.Distribution | None:
+    """The distribution as installed alongside slugprof, None if it is not; memray must be."""
+    try:
+        return metadata.distribution(name)
+    except metadata.PackageNotFoundError as error:
+        if name == "memray":
+            raise CannotLend("its distribution metadata is missing") from error
+        return None
+
+
+def _top_level_paths(name: str, distribution: metadata.Distribution) -> set[str]:
+    """The distribution's installed top-level files and folders (no .pth files, nothing outside)."""
+    files = distribution.files
+    if not files:
+        raise CannotLend(f"{name} lists no files")
     paths: set[str] = set()
-    for lent_name, distribution in lent.items():
-        files = distribution.files
-        if not files:
-            raise CannotLend(f"{lent_name} lists no files")
-        for top in {f.parts[0] for f in files if f.parts}:
-            if top in ("..", "__pycache__") or top.endswith(".pth"):
-                continue
-            location = Path(str(distribution.locate_file(top)))
-            if location.exists():
-                paths.add(str(location))
-    return tuple(sorted(paths)), sorted(shadowed)
+    for top in {f.parts[0] for f in files if f.parts}:
+        if top in ("..", "__pycache__") or top.endswith(".pth"):
+            continue
+        location = Path(str(distribution.locate_file(top)))
+        if location.exists():
+            paths.add(str(location))
+    return paths
 
 
 def lend_folder(output_dir: Path, paths: Iterable[str]) -> Path:
