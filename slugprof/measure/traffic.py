@@ -267,6 +267,8 @@ def app_exception(output: str, cwd: str | None = None) -> str | None:
 
 
 def _tracebacks(lines: Sequence[str]) -> tuple[list[list[_Traceback]], set[int]]:
+    """The tracebacks in `lines`, those chained by "During handling..." or "The above exception..."
+    together, outermost first; and the numbers of the lines they take."""
     chains: list[list[_Traceback]] = []
     used: set[int] = set()
     chain: list[_Traceback] = []
@@ -276,34 +278,13 @@ def _tracebacks(lines: Sequence[str]) -> tuple[list[list[_Traceback]], set[int]]
             index += 1
             continue
         used.add(index)
-        frames: list[tuple[str, int]] = []
-        exception = ""
-        index += 1
-        while index < len(lines):
-            line = lines[index]
-            frame = _FRAME.match(line)
-            if frame:
-                frames.append((frame.group("file"), int(frame.group("line"))))
-                used.add(index)
-            elif line[:1].isspace():
-                used.add(index)  # source line, carets
-            elif line.strip() and _EXCEPTION.match(line):
-                exception = line.strip()
-                used.add(index)
-                break
-            elif not line.strip():
-                break  # a traceback has no blank line: it ended without an exception line
-            # else: a line another process wrote in the middle of this traceback
-            index += 1
-        index += 1
-        if exception:
-            chain.append(_Traceback(tuple(frames), exception))
-        following = index
-        while following < len(lines) and not lines[following].strip():
-            following += 1
-        if following < len(lines) and lines[following].strip() in _CHAINED:
-            used.add(following)
-            index = following + 1
+        traceback, index = _read_traceback(lines, index + 1, used)
+        if traceback is not None:
+            chain.append(traceback)
+        chained = _chain_line(lines, index)
+        if chained is not None:
+            used.add(chained)
+            index = chained + 1
             continue
         if chain:
             chains.append(chain)
@@ -311,6 +292,37 @@ def _tracebacks(lines: Sequence[str]) -> tuple[list[list[_Traceback]], set[int]]
     if chain:
         chains.append(chain)
     return chains, used
+
+
+def _read_traceback(lines: Sequence[str], index: int, used: set[int]) -> tuple[_Traceback | None, int]:
+    """The traceback whose frames start at `index` (None when it ends without an exception line), and
+    the index after its last line; the lines it takes are added to `used`."""
+    frames: list[tuple[str, int]] = []
+    while index < len(lines):
+        line = lines[index]
+        frame = _FRAME.match(line)
+        if frame:
+            frames.append((frame.group("file"), int(frame.group("line"))))
+            used.add(index)
+        elif line[:1].isspace():
+            used.add(index)  # source line, carets
+        elif line.strip() and _EXCEPTION.match(line):
+            used.add(index)
+            return _Traceback(tuple(frames), line.strip()), index + 1
+        elif not line.strip():
+            break  # a traceback has no blank line: it ended without an exception line
+        # else: a line another process wrote in the middle of this traceback
+        index += 1
+    return None, index + 1
+
+
+def _chain_line(lines: Sequence[str], index: int) -> int | None:
+    """The index of the line chaining the next traceback to the one before `index`, past blank lines."""
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index < len(lines) and lines[index].strip() in _CHAINED:
+        return index
+    return None
 
 
 def _is_internal(exception_type: str) -> bool:
