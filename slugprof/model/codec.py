@@ -60,32 +60,33 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _decode(hint: Any, data: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
     if hint is Any:
         return data
     if hint is type(None):
         return _expect(data is None, data, where, "null")
-    if origin in (typing.Union, types.UnionType):
-        return _decode_union(typing.get_args(hint), data, where)
-    if origin is typing.Literal:
-        choices = typing.get_args(hint)
-        return _expect(data in choices, data, where, " or ".join(repr(choice) for choice in choices))
-    if origin is tuple:
-        return _decode_tuple(typing.get_args(hint), data, where)
-    if origin is dict:
-        return _decode_dict(typing.get_args(hint), data, where)
+    by_origin = _BY_ORIGIN.get(typing.get_origin(hint))
+    if by_origin is not None:
+        return by_origin(typing.get_args(hint), data, where)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(data)
-        except ValueError:
-            values = " or ".join(repr(member.value) for member in hint)
-            raise DecodeError(f"{where}: {_shown(data)} is not one of {values}") from None
+        return _decode_enum(hint, data, where)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return _decode_dataclass(hint, data, where)
     scalar = _SCALARS.get(hint)
     if scalar is not None:
         return scalar(data, where)
     raise TypeError(f"the codec does not know the type {hint!r} (at {where})")
+
+
+def _decode_literal(choices: tuple[Any, ...], data: Any, where: str) -> Any:
+    return _expect(data in choices, data, where, " or ".join(repr(choice) for choice in choices))
+
+
+def _decode_enum(cls: type[enum.Enum], data: Any, where: str) -> enum.Enum:
+    try:
+        return cls(data)
+    except ValueError:
+        values = " or ".join(repr(member.value) for member in cls)
+        raise DecodeError(f"{where}: {_shown(data)} is not one of {values}") from None
 
 
 def _decode_union(options: tuple[Any, ...], data: Any, where: str) -> Any:
@@ -180,4 +181,14 @@ _SCALARS: dict[Any, Callable[[Any, str], Any]] = {
     float: _decode_float,
     str: _decode_str,
     bool: _decode_bool,
+}
+
+# Generic hints by their origin (`int | None`, `Literal["a"]`, `tuple[int, ...]`, `dict[str, int]`):
+# each decoder takes the hint's arguments.
+_BY_ORIGIN: dict[Any, Callable[[tuple[Any, ...], Any, str], Any]] = {
+    typing.Union: _decode_union,
+    types.UnionType: _decode_union,
+    typing.Literal: _decode_literal,
+    tuple: _decode_tuple,
+    dict: _decode_dict,
 }
