@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -16,6 +17,17 @@ _FIT_WORD = {"ok": "fits", "r14": "R14: swaps", "r15": "R15: restarts"}
 
 def render_profile_terminal(report: ProfileReport, *, color: bool = False, width: int = 100) -> str:
     console, buffer = text_console(color=color, width=width)
+    _summary(console, report)
+    _processes(console, report)
+    _dyno_fit(console, report)
+    _imports(console, report)
+    _heap_sites(console, report)
+    _requests(console, report)
+    _notes(console, report)
+    return buffer.getvalue()
+
+
+def _summary(console: Console, report: ProfileReport) -> None:
     fit = next((f for f in report.dyno_fit if f.dyno == report.dyno), None)
     headline = Text("Peak dyno memory ")
     memory = report.memory
@@ -42,6 +54,8 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
     )
     console.print()
 
+
+def _processes(console: Console, report: ProfileReport) -> None:
     table = Table(title="Processes at their peaks", title_justify="left")
     for column, justify in (
         ("pid", "right"),
@@ -64,12 +78,15 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
             str(process.threads_max),
         )
     console.print(table)
+    memory = report.memory
     console.print(
         f"a worker costs {format_binary(memory.worker_marginal_bytes)} (its unique memory at its peak); "
         f"the rest of the dyno {format_binary(memory.base_bytes)}"
     )
     console.print()
 
+
+def _dyno_fit(console: Console, report: ProfileReport) -> None:
     fits = Table(title=f"Dyno fit (headroom {report.headroom:.0%})", title_justify="left")
     for column, justify in (
         ("dyno", "left"),
@@ -93,37 +110,50 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
         )
     console.print(fits)
 
-    if report.imports:
-        imports = Table(title="Imports that cost the most (held at the heap peak)", title_justify="left")
-        imports.add_column("module")
-        imports.add_column("memory", justify="right")
-        imports.add_column("paid by")
-        for cost in report.imports[:10]:
-            paid = "the master (shared by workers)" if cost.role == "master" else f"each {cost.role}"
-            imports.add_row(cost.module, format_binary(cost.bytes), paid)
-        console.print(imports)
+
+def _imports(console: Console, report: ProfileReport) -> None:
+    if not report.imports:
+        return
+    imports = Table(title="Imports that cost the most (held at the heap peak)", title_justify="left")
+    imports.add_column("module")
+    imports.add_column("memory", justify="right")
+    imports.add_column("paid by")
+    for cost in report.imports[:10]:
+        paid = "the master (shared by workers)" if cost.role == "master" else f"each {cost.role}"
+        imports.add_row(cost.module, format_binary(cost.bytes), paid)
+    console.print(imports)
+
+
+def _heap_sites(console: Console, report: ProfileReport) -> None:
     heaviest = max(report.processes, key=lambda p: p.heap_peak_bytes or 0, default=None)
-    if heaviest is not None and heaviest.top_sites:
-        sites = Table(
-            title=f"Where the {heaviest.role}'s heap was at its peak "
-            f"({format_binary(heaviest.heap_peak_bytes or 0)})",
-            title_justify="left",
-        )
-        sites.add_column("allocated at")
-        sites.add_column("held", justify="right")
-        sites.add_column("allocations", justify="right")
-        for site in heaviest.top_sites[:5]:
-            sites.add_row(site.location, format_binary(site.bytes), str(site.count))
-        console.print(sites)
-    if report.requests is not None:
-        requests = report.requests
-        codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes.items())
-        latency = requests.latency_seconds
-        console.print(
-            f"{requests.count} requests ({codes}); latency p50 {latency.p50 * 1000:.0f} ms, "
-            f"p95 {latency.p95 * 1000:.0f} ms"
-        )
+    if heaviest is None or not heaviest.top_sites:
+        return
+    sites = Table(
+        title=f"Where the {heaviest.role}'s heap was at its peak "
+        f"({format_binary(heaviest.heap_peak_bytes or 0)})",
+        title_justify="left",
+    )
+    sites.add_column("allocated at")
+    sites.add_column("held", justify="right")
+    sites.add_column("allocations", justify="right")
+    for site in heaviest.top_sites[:5]:
+        sites.add_row(site.location, format_binary(site.bytes), str(site.count))
+    console.print(sites)
+
+
+def _requests(console: Console, report: ProfileReport) -> None:
+    requests = report.requests
+    if requests is None:
+        return
+    codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes.items())
+    latency = requests.latency_seconds
+    console.print(
+        f"{requests.count} requests ({codes}); latency p50 {latency.p50 * 1000:.0f} ms, "
+        f"p95 {latency.p95 * 1000:.0f} ms"
+    )
+
+
+def _notes(console: Console, report: ProfileReport) -> None:
     for note in report.notes:
         console.print(f"note: {note}", style="yellow")
     console.print("Memory in binary units (1 MiB = 1,048,576 bytes), as dyno quotas are.")
-    return buffer.getvalue()
