@@ -180,37 +180,43 @@ def _expansion_at(text: str, index: int) -> bool:
 def _skip_expansion(text: str, index: int) -> int:
     """The index after the `...`, $( ... ) or ${ ... } that starts at `index`, nested ones included."""
     if text[index] == "`":
-        position = index + 1
-        while position < len(text):
-            if text[position] == "\\":
-                position += 2
-            elif text[position] == "`":
-                return position + 1
-            else:
-                position += 1
-        raise ShellSyntaxError("a ` is not closed")
-    opening, closing = ("(", ")") if text[index + 1] == "(" else ("{", "}")
+        return _skip_backquoted(text, index + 1)
+    return _skip_bracketed(text, index + 1)
+
+
+def _skip_backquoted(text: str, position: int) -> int:
+    """From just after an opening backquote: the index after the closing one (backslashes escape)."""
+    while position < len(text):
+        if text[position] == "\\":
+            position += 2
+        elif text[position] == "`":
+            return position + 1
+        else:
+            position += 1
+    raise ShellSyntaxError("a ` is not closed")
+
+
+def _skip_bracketed(text: str, position: int) -> int:
+    """From the `(` or `{` after a `$`: the index after its match; quotes and nested expansions inside
+    are skipped whole, so their brackets do not count."""
+    opening, closing = ("(", ")") if text[position] == "(" else ("{", "}")
     depth = 0
-    position = index + 1
     while position < len(text):
         char = text[position]
         if char == "\\":
             position += 2
-            continue
-        if char == "'":
+        elif char == "'":
             position = _closing(text, "'", position + 1) + 1
-            continue
-        if char == '"':
+        elif char == '"':
             position = _scan_double_quoted(text, position + 1, [])
-            continue
-        if _expansion_at(text, position):
+        elif _expansion_at(text, position):
             position = _skip_expansion(text, position)
-            continue
-        if char == opening:
-            depth += 1
-        elif char == closing:
-            depth -= 1
-            if depth == 0:
-                return position + 1
-        position += 1
+        else:
+            if char == opening:
+                depth += 1
+            elif char == closing:
+                depth -= 1
+                if depth == 0:
+                    return position + 1
+            position += 1
     raise ShellSyntaxError(f"a ${opening} is not closed")

@@ -66,6 +66,12 @@ def test_expansions_stay_whole_and_unexpanded() -> None:
     assert values("$(( 1 + (2) ))") == ["$(( 1 + (2) ))"]
 
 
+def test_brackets_quoted_or_escaped_inside_an_expansion_do_not_close_it() -> None:
+    assert values('$(echo \')\' ")" \\) ${X:-"}"}) next') == ['$(echo \')\' ")" \\) ${X:-"}"})', "next"]
+    assert values("`echo \\` x` next") == ["`echo \\` x`", "next"]
+    assert values("${A:-$(echo })} next") == ["${A:-$(echo })}", "next"]
+
+
 def test_operators_and_redirections() -> None:
     text = "a&&b||c|d&e;f\ng 2>&1 >|log &>all <in"
     found = [
