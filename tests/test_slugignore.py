@@ -9,7 +9,7 @@ import pytest
 
 from slugprof.model import AppInventory
 from slugprof.sources.appfiles import collect_app_files
-from slugprof.sources.slugignore import parse_slugignore, pattern_matches
+from slugprof.sources.slugignore import _bracket_regex, _expand_braces, parse_slugignore, pattern_matches
 
 pytestmark = pytest.mark.usefixtures("isolated_git")
 
@@ -233,3 +233,42 @@ def test_pattern_matches_directly() -> None:
     assert not pattern_matches("src/.", "src", is_dir=False)
     assert pattern_matches("caf\u00e9", "x/caf\u00e9", is_dir=False)
     assert pattern_matches("*", "line\nbreak", is_dir=False)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expanded"),
+    [
+        ("plain", ["plain"]),
+        ("a{b,c}d", ["abd", "acd"]),
+        ("{a,{b,c}}x{1,2}", ["ax1", "ax2", "bx1", "bx2", "cx1", "cx2"]),
+        ("a{,b}", ["a", "ab"]),
+        (r"a\{b,c}", [r"a\{b,c}"]),  # an escaped '{' opens nothing; the lone '}' is literal
+        (r"{a\,b,c}", [r"a\,b", "c"]),  # nor does an escaped ',' split
+        ("x}{a,b}", ["x}a", "x}b"]),
+        ("{a,b", []),  # unbalanced: Ruby globs nothing
+        ("{a,{b}", []),
+        ("{}", [""]),
+    ],
+)
+def test_braces_expand_in_rubys_order(pattern: str, expanded: list[str]) -> None:
+    assert list(_expand_braces(pattern)) == expanded
+
+
+@pytest.mark.parametrize(
+    ("bracket", "regex", "end"),
+    [
+        ("[abc]x", "(?!/)[abc]", 5),
+        ("[!a-c]", "[^/a-c]", 6),
+        ("[^z-a]", "[^/za]", 6),  # a reversed range keeps its two ends
+        (r"[\]]", r"(?!/)[\]]", 4),
+        ("[]", "(?!)", 2),
+        ("[!]", "[^/]", 3),
+        ("[a-]", r"(?!/)[a\-]", 4),  # a '-' before ']' is itself
+        ("[ab", None, 3),
+        ("[a-", None, 3),
+    ],
+)
+def test_a_bracket_becomes_one_class_that_never_matches_a_slash(
+    bracket: str, regex: str | None, end: int
+) -> None:
+    assert _bracket_regex(bracket, 1) == (regex, end)

@@ -325,19 +325,30 @@ def _segment_regex(segment: str) -> str:
     """One path segment's glob as a regex that matches one name (never a '/')."""
     if not _is_magic(segment):
         return re.escape(_unescape(segment))
+    parts = _glob_parts(segment)
+    if parts is None:
+        return _NEVER
+    # Without FNM_DOTMATCH a leading '.' must be matched by a literal '.'.
+    starts_with_literal_dot = segment.startswith(".") or segment.startswith("\\.")
+    guard = "" if starts_with_literal_dot else r"(?!\.)"
+    return guard + "".join(parts)
+
+
+def _glob_parts(segment: str) -> list[str] | None:
+    """The regex of each character, wildcard and bracket of a magic segment, in order; None when the
+    segment can never match a name."""
     parts: list[str] = []
     index = 0
-    starts_with_literal_dot = segment.startswith(".") or segment.startswith("\\.")
     while index < len(segment):
         char = segment[index]
         if char == "\\":
-            if index + 1 < len(segment):  # a trailing backslash is dropped, as in Ruby
-                if segment[index + 1] == "/":
-                    return _NEVER  # compared with one name, which never holds a '/'
-                parts.append(re.escape(segment[index + 1]))
+            escaped = _escaped_regex(segment, index + 1)
+            if escaped is None:
+                return None
+            parts.append(escaped)
             index += 2
         elif char == "*":
-            if not parts or parts[-1] != "[^/]*":
+            if parts[-1:] != ["[^/]*"]:  # consecutive stars match what one does
                 parts.append("[^/]*")
             index += 1
         elif char == "?":
@@ -346,14 +357,21 @@ def _segment_regex(segment: str) -> str:
         elif char == "[":
             bracket, index = _bracket_regex(segment, index + 1)
             if bracket is None:
-                return _NEVER  # an unclosed '[' never matches in Ruby's fnmatch
+                return None  # an unclosed '[' never matches in Ruby's fnmatch
             parts.append(bracket)
         else:
             parts.append(re.escape(char))
             index += 1
-    # Without FNM_DOTMATCH a leading '.' must be matched by a literal '.'.
-    guard = "" if starts_with_literal_dot else r"(?!\.)"
-    return guard + "".join(parts)
+    return parts
+
+
+def _escaped_regex(segment: str, index: int) -> str | None:
+    """The character a backslash escapes, at `index`, as a regex; None for a '/'."""
+    if index >= len(segment):
+        return ""  # a trailing backslash is dropped, as in Ruby
+    if segment[index] == "/":
+        return None  # compared with one name, which never holds a '/'
+    return re.escape(segment[index])
 
 
 def _bracket_regex(segment: str, index: int) -> tuple[str | None, int]:
@@ -365,34 +383,9 @@ def _bracket_regex(segment: str, index: int) -> tuple[str | None, int]:
     negated = index < len(segment) and segment[index] in "!^"
     if negated:
         index += 1
-    items: list[str] = []
-
-    def read_char(at: int) -> tuple[str | None, int]:
-        if at < len(segment) and segment[at] == "\\":
-            at += 1
-        if at >= len(segment):
-            return None, at
-        return segment[at], at + 1
-
-    while True:
-        if index >= len(segment):
-            return None, index
-        if segment[index] == "]":
-            index += 1
-            break
-        first, index = read_char(index)
-        if first is None:
-            return None, index
-        if index + 1 < len(segment) and segment[index] == "-" and segment[index + 1] != "]":
-            last, index = read_char(index + 1)
-            if last is None:
-                return None, index
-            if first <= last:
-                items.append(f"{re.escape(first)}-{re.escape(last)}")
-            else:  # Ruby still matches the two ends of a reversed range
-                items.extend((re.escape(first), re.escape(last)))
-        else:
-            items.append(re.escape(first))
+    items, index = _bracket_items(segment, index)
+    if items is None:
+        return None, index
     if not items:
         return ("[^/]" if negated else _NEVER), index
     # Names never contain '/', so a class must not match one either.
@@ -401,12 +394,60 @@ def _bracket_regex(segment: str, index: int) -> tuple[str | None, int]:
     return f"(?!/)[{''.join(items)}]", index
 
 
+def _bracket_items(segment: str, index: int) -> tuple[list[str] | None, int]:
+    """A bracket's characters and ranges as regex class items, read from `index` (past '[' and '!'),
+    and the index after the closing ']'; None when the bracket is not closed."""
+    items: list[str] = []
+    while index < len(segment):
+        if segment[index] == "]":
+            return items, index + 1
+        first, index = _bracket_char(segment, index)
+        if first is None:
+            return None, index
+        if index + 1 < len(segment) and segment[index] == "-" and segment[index + 1] != "]":
+            last, index = _bracket_char(segment, index + 1)
+            if last is None:
+                return None, index
+            items.extend(_range_items(first, last))
+        else:
+            items.append(re.escape(first))
+    return None, index
+
+
+def _bracket_char(segment: str, index: int) -> tuple[str | None, int]:
+    """The character at `index` in a bracket, a backslash escaping it, and the index after it."""
+    if index < len(segment) and segment[index] == "\\":
+        index += 1
+    if index >= len(segment):
+        return None, index
+    return segment[index], index + 1
+
+
+def _range_items(first: str, last: str) -> list[str]:
+    if first <= last:
+        return [f"{re.escape(first)}-{re.escape(last)}"]
+    return [re.escape(first), re.escape(last)]  # Ruby still matches the two ends of a reversed range
+
+
 def _expand_braces(pattern: str) -> Iterator[str]:
     """Ruby's `ruby_brace_expand`: the first balanced '{...}' splits at its top-level commas.
 
     An unbalanced '{' yields nothing at all (Ruby globs nothing); a lone '}' is literal.
     """
-    left = right = -1
+    left, right = _first_braces(pattern)
+    if left < 0 and right < 0:
+        yield pattern
+        return
+    if left < 0 or right < 0:
+        return
+    prefix, suffix = pattern[:left], pattern[right + 1 :]
+    for alternative in _alternatives(pattern, left, right):
+        yield from _expand_braces(prefix + alternative + suffix)
+
+
+def _first_braces(pattern: str) -> tuple[int, int]:
+    """The indices of the first '{' and of the '}' that balances it; -1 for one not found."""
+    left = -1
     depth = 0
     index = 0
     while index < len(pattern):
@@ -418,32 +459,35 @@ def _expand_braces(pattern: str) -> Iterator[str]:
         elif char == "}" and left >= 0:
             depth -= 1
             if depth == 0:
-                right = index
-                break
+                return left, index
         elif char == "\\":
             index += 1
             if index >= len(pattern):
                 break
         index += 1
-    if left < 0 and right < 0:
-        yield pattern
-        return
-    if left < 0 or right < 0:
-        return
-    prefix, suffix = pattern[:left], pattern[right + 1 :]
+    return left, -1
+
+
+def _alternatives(pattern: str, left: int, right: int) -> Iterator[str]:
+    """The alternatives between the braces at `left` and `right`, split at their top-level commas."""
     position = left
     while position < right:
-        position += 1
-        start = position
-        depth = 0
-        while position < right and not (pattern[position] == "," and depth == 0):
-            if pattern[position] == "{":
-                depth += 1
-            elif pattern[position] == "}":
-                depth -= 1
-            elif pattern[position] == "\\":
-                position += 1
-                if position == right:
-                    break
+        start = position + 1
+        position = _alternative_end(pattern, start, right)
+        yield pattern[start:position]
+
+
+def _alternative_end(pattern: str, position: int, right: int) -> int:
+    """The index of the top-level ',' (or the closing brace at `right`) that ends an alternative."""
+    depth = 0
+    while position < right and not (pattern[position] == "," and depth == 0):
+        if pattern[position] == "{":
+            depth += 1
+        elif pattern[position] == "}":
+            depth -= 1
+        elif pattern[position] == "\\":
             position += 1
-        yield from _expand_braces(prefix + pattern[start:position] + suffix)
+            if position == right:
+                break
+        position += 1
+    return position
