@@ -263,11 +263,13 @@ def test_tar_bytes_equal_a_real_tarfile_archive(odd_tree: Path) -> None:
 
 
 @needs_gnu_tar
+@pytest.mark.slow
 def test_tar_bytes_equal_gnu_tar(odd_tree: Path, big_tree: BigTree) -> None:
     assert estimate_compressed(members_of(odd_tree)).tar_bytes == len(gnu_tar(odd_tree))
     assert big_tree.tarfile_bytes == len(gnu_tar(big_tree.root))
 
 
+@pytest.mark.slow
 def test_big_tree_tar_bytes(big_tree: BigTree, big_sampled: CompressionEstimate) -> None:
     assert big_sampled.tar_bytes == big_tree.tarfile_bytes
     assert big_sampled.tar_bytes >= 30 * MB
@@ -301,6 +303,7 @@ def test_an_empty_slug_is_a_root_folder(tmp_path: Path) -> None:
 # --- exact mode --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_exact_agrees_with_tarfile_and_gzip(big_tree: BigTree, big_exact: CompressionEstimate) -> None:
     assert big_exact.method == "exact"
     assert big_exact.error_bytes == 0
@@ -308,6 +311,7 @@ def test_exact_agrees_with_tarfile_and_gzip(big_tree: BigTree, big_exact: Compre
 
 
 @needs_gnu_tar
+@pytest.mark.slow
 def test_exact_agrees_with_the_tar_and_gzip_programs(
     big_tree: BigTree, big_exact: CompressionEstimate
 ) -> None:
@@ -324,6 +328,7 @@ def test_other_levels(odd_tree: Path, level: int) -> None:
         assert abs(estimate.compressed_bytes / truth - 1) < 0.005
 
 
+@pytest.mark.slow
 def test_exact_groups_add_up(big_tree: BigTree, big_exact: CompressionEstimate) -> None:
     assert sum(g.compressed_bytes for g in big_exact.groups) == big_exact.compressed_bytes
     assert sum(g.tar_bytes for g in big_exact.groups) == big_exact.tar_bytes
@@ -333,6 +338,7 @@ def test_exact_groups_add_up(big_tree: BigTree, big_exact: CompressionEstimate) 
 # --- sampled mode ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sampled_is_within_its_error_and_3_percent(
     big_tree: BigTree, big_sampled: CompressionEstimate
 ) -> None:
@@ -344,6 +350,7 @@ def test_sampled_is_within_its_error_and_3_percent(
     assert 0 < big_sampled.sampled_bytes < big_sampled.tar_bytes  # a real sample, not everything
 
 
+@pytest.mark.slow
 def test_sampled_groups_add_up_and_bracket_the_exact_ones(
     big_sampled: CompressionEstimate, big_exact: CompressionEstimate
 ) -> None:
@@ -359,6 +366,7 @@ def test_sampled_groups_add_up_and_bracket_the_exact_ones(
     assert len(misses) <= len(big_exact.groups) // 10, misses  # 95% intervals: a rare miss is expected
 
 
+@pytest.mark.slow
 def test_a_tiny_group_is_compressed_whole(
     big_sampled: CompressionEstimate, big_exact: CompressionEstimate
 ) -> None:
@@ -372,10 +380,12 @@ def test_a_tiny_group_is_compressed_whole(
     assert sampled.error_bytes < 0.05 * sampled.compressed_bytes + 2048  # no sampling error, only the model's
 
 
+@pytest.mark.slow
 def test_workers_do_not_change_the_result(big_tree: BigTree, big_sampled: CompressionEstimate) -> None:
     assert estimate_compressed(big_tree.members, workers=1) == big_sampled
 
 
+@pytest.mark.slow
 def test_progress_covers_the_stream(big_tree: BigTree) -> None:
     for exact in (False, True):
         members = big_tree.members if not exact else big_tree.members[:300]
@@ -418,6 +428,7 @@ def test_a_file_without_read_permission_is_counted_incompressible(odd_tree: Path
 # --- the cache ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_run_comes_from_the_cache(
     big_tree: BigTree, big_sampled: CompressionEstimate, tmp_path: Path
 ) -> None:

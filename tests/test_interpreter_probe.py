@@ -23,6 +23,8 @@ from slugprof.sources.environment import (
     query_environment,
 )
 
+pytestmark = pytest.mark.slow
+
 COUNTING_SITECUSTOMIZE = """\
 import json, os, sys
 with open(os.environ["TEST_STARTS_FILE"], "a") as starts:

@@ -33,12 +33,14 @@ def make_venv(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
+@pytest.mark.slow
 def test_the_test_environment_has_memray() -> None:
     availability = memray_status(sys.executable)
     assert availability.status == "app"
     assert availability.memray_version and availability.lent_paths == ()
 
 
+@pytest.mark.slow
 def test_a_fresh_venv_borrows_memray_and_runs_under_it(tmp_path: Path) -> None:
     python = make_venv(tmp_path / "venv")
     availability = memray_status(str(python))
@@ -84,6 +86,7 @@ def fake_distribution(venv: Path, name: str, version: str) -> None:
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
 
 
+@pytest.mark.slow
 def test_the_apps_own_dependencies_are_kept_when_memray_accepts_them(tmp_path: Path) -> None:
     python = make_venv(tmp_path / "venv")
     fake_distribution(tmp_path / "venv", "rich", "99.0")  # recent enough for memray and textual

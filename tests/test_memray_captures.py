@@ -25,6 +25,8 @@ from slugprof.measure.memray_captures import (
 )
 from slugprof.measure.memray_command import wrap_command
 
+pytestmark = pytest.mark.slow  # every test reads the captures of a served app
+
 MIB = 1024 * 1024
 HEAVY_BYTES = 40 * MIB
 

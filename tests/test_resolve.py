@@ -275,6 +275,7 @@ def test_no_manager_file(tmp_path: Path) -> None:
 # --- pip as the fallback ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pip_resolves_when_uv_is_missing(
     tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

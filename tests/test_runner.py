@@ -129,6 +129,7 @@ def assert_all_gone(pids: Iterator[int] | tuple[int, ...], folder: Path) -> None
 # --- a normal run -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sync_workers_serve_requests_and_stop_gracefully(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     result = run(app_dir, f"{GUNICORN} -w 3 {ACCESS_LOG_PIDS} app:app", requests=40, duration=0.4)
@@ -166,6 +167,7 @@ def test_sync_workers_serve_requests_and_stop_gracefully(app_dir: Path) -> None:
     assert_all_gone(result.pids, app_dir)
 
 
+@pytest.mark.slow
 def test_gthread_workers_count_their_threads(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     result = run(app_dir, f"{GUNICORN} -k gthread --threads 4 -w 2 app:app", requests=60, duration=0.3)
@@ -175,6 +177,7 @@ def test_gthread_workers_count_their_threads(app_dir: Path) -> None:
     assert 2 <= max(worker.threads_max for worker in workers) <= 5  # the main thread + up to 4
 
 
+@pytest.mark.slow
 def test_threads_started_at_import_with_and_without_preload(app_dir: Path) -> None:
     write_app(app_dir, EXTRA_THREADS)
     separate = run(app_dir, f"{GUNICORN} -w 2 app:app", duration=0.4)
@@ -189,6 +192,7 @@ def test_threads_started_at_import_with_and_without_preload(app_dir: Path) -> No
 # --- memory: the dyno's total is the sum of PSS ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_known_allocation_moves_the_peak_total_by_workers_times_50_mib(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     baseline = run(app_dir, f"{GUNICORN} -w 3 app:app", duration=0.5)
@@ -202,6 +206,7 @@ def test_known_allocation_moves_the_peak_total_by_workers_times_50_mib(app_dir: 
         assert worker.peak_uss_bytes >= 50 * MIB
 
 
+@pytest.mark.slow
 def test_preload_shares_pages_so_pss_total_is_well_below_rss_total(app_dir: Path) -> None:
     write_app(app_dir, ALLOCATES_50_MIB)
     result = run(app_dir, f"{GUNICORN} --preload -w 3 app:app", duration=0.5)
@@ -215,6 +220,7 @@ def test_preload_shares_pages_so_pss_total_is_well_below_rss_total(app_dir: Path
         assert worker.peak_uss_bytes < 20 * MIB  # the blob is the master's, shared copy-on-write
 
 
+@pytest.mark.slow
 def test_web_concurrency_from_the_dyno_reaches_gunicorn(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     port = free_port()
@@ -230,6 +236,7 @@ def test_web_concurrency_from_the_dyno_reaches_gunicorn(app_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("preload", ["", "--preload "])
+@pytest.mark.slow
 def test_app_that_raises_at_import_fails_fast_with_its_exception(app_dir: Path, preload: str) -> None:
     write_app(app_dir, RAISES_AT_IMPORT)
     began = time.monotonic()
@@ -243,6 +250,7 @@ def test_app_that_raises_at_import_fails_fast_with_its_exception(app_dir: Path, 
     assert isinstance(failure.value, ToolFailure) and failure.value.exit_code == 3
 
 
+@pytest.mark.slow
 def test_app_with_a_syntax_error(app_dir: Path) -> None:
     write_app(app_dir, SYNTAX_ERROR)
     with pytest.raises(AppFailure, match=r"SyntaxError: .* \(app.py, line 1\)"):
@@ -254,6 +262,7 @@ def test_command_that_does_not_exist(app_dir: Path) -> None:
         run(app_dir, "nosuch_server_command --bind 0.0.0.0:$PORT app:app")
 
 
+@pytest.mark.slow
 def test_app_that_never_binds_its_port_times_out_as_r10(app_dir: Path) -> None:
     began = time.monotonic()
     with pytest.raises(AppFailure, match=r"did not listen on port \d+ within 1 s .*R10"):
@@ -261,6 +270,7 @@ def test_app_that_never_binds_its_port_times_out_as_r10(app_dir: Path) -> None:
     assert time.monotonic() - began < 5
 
 
+@pytest.mark.slow
 def test_app_that_listens_but_never_answers(app_dir: Path) -> None:
     (app_dir / "mute.py").write_text(MUTE_SERVER, encoding="utf-8")
     with pytest.raises(AppFailure, match=r"listened on port \d+ but did not answer GET /health within 1.5 s"):
@@ -279,6 +289,7 @@ def test_busy_port_is_refused_before_starting(app_dir: Path) -> None:
 # --- stopping: SIGTERM, wait, SIGKILL; nothing left behind --------------------------------------
 
 
+@pytest.mark.slow
 def test_server_that_ignores_sigterm_is_killed_after_the_timeout(app_dir: Path) -> None:
     (app_dir / "server.py").write_text(IGNORES_SIGTERM, encoding="utf-8")
     result = run(app_dir, f"{shlex.quote(sys.executable)} server.py", shutdown_timeout=0.5)
@@ -306,6 +317,7 @@ class KillAWorker:
         return None
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_run_is_replaced_and_the_run_reports(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     progress = KillAWorker()
@@ -333,6 +345,7 @@ class KillTheMaster:
         return None
 
 
+@pytest.mark.slow
 def test_app_that_dies_mid_run_fails_the_run_and_its_orphans_are_killed(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     with pytest.raises(AppFailure, match="before slugprof stopped it"):
@@ -357,6 +370,7 @@ class InterruptWhenUp:
 
 
 @pytest.mark.parametrize("stage", ["Keeping the app up", "Stopping the app"])
+@pytest.mark.slow
 def test_ctrl_c_from_the_progress_display_leaves_no_process(app_dir: Path, stage: str) -> None:
     write_app(app_dir, HELLO)
     progress = InterruptWhenUp(stage)
@@ -366,6 +380,7 @@ def test_ctrl_c_from_the_progress_display_leaves_no_process(app_dir: Path, stage
     assert_all_gone(tuple(process.pid for process in progress.seen), app_dir)
 
 
+@pytest.mark.slow
 def test_ctrl_c_arriving_in_the_main_thread_leaves_no_process(app_dir: Path) -> None:
     write_app(app_dir, HELLO)
     seen: list[psutil.Process] = []
@@ -404,6 +419,7 @@ run_web_process(sys.argv[1], cwd=Path.cwd(), env=os.environ, port=int(os.environ
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.slow
 def test_slugprof_stopped_by_a_signal_leaves_no_process(app_dir: Path, signum: int) -> None:
     write_app(app_dir, HELLO)
     (app_dir / "driver.py").write_text(DRIVER, encoding="utf-8")

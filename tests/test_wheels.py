@@ -33,6 +33,8 @@ from slugprof.measure.sizing import size_packages
 from slugprof.measure.wheelzip import CorruptWheelError, member_bytes, read_central_directory
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 
+pytestmark = pytest.mark.slow
+
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TARGET = Target(stack="heroku-24", arch="amd64", python=MINOR, glibc="2.39", manager="pip")
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
