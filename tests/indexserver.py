@@ -305,7 +305,7 @@ def serve_index(folder: Path, *, ranges: bool = True) -> Iterator[IndexServer]:
     """Serve `folder` as an index on 127.0.0.1 (a free port) until the block ends."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.index = IndexServer(folder, server.server_address[1], ranges=ranges)
-    thread = threading.Thread(target=server.serve_forever, name="test-index", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="test-index", daemon=True)
     thread.start()
     try:
         yield server.index

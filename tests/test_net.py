@@ -213,7 +213,7 @@ def test_a_redirect_keeps_credentials_on_their_host_only(
     redirector = _RedirectServer(("127.0.0.1", 0), _Redirector)
     redirector.location = index.file_url(WHEEL)
     redirector.authorizations = []
-    thread = threading.Thread(target=redirector.serve_forever, daemon=True)
+    thread = threading.Thread(target=redirector.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         with Client() as client:
@@ -346,7 +346,7 @@ class _ProxyServer(http.server.ThreadingHTTPServer):
 def proxy() -> Iterator[_ProxyServer]:
     server = _ProxyServer(("127.0.0.1", 0), _Proxy)
     server.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield server
