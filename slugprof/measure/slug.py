@@ -136,31 +136,34 @@ def _package_members(package: Package, site_packages: str) -> list[TarMember]:
     # site-packages is <prefix>/lib/pythonX.Y/site-packages: bin scripts sit under <prefix>.
     prefix = os.path.dirname(os.path.dirname(os.path.dirname(package.location.rstrip(os.sep)))) + os.sep
     group = TarGroup.dependency(package.name)
-    for file in package.files:
+    # The lister's stats when it kept them (installed packages), else one lstat here.
+    stats = package.file_stats if len(package.file_stats) == len(package.files) else None
+    for index, file in enumerate(package.files):
         if file.startswith(location):
             arcname = f"{site_packages}/{_posix(file[len(location) :])}"
         elif file.startswith(prefix):
             arcname = f".heroku/python/{_posix(file[len(prefix) :])}"
         else:
             arcname = f".heroku/python/{os.path.basename(file)}"
-        try:
-            status = os.lstat(file)
-            is_link = stat.S_ISLNK(status.st_mode)
-            link_target = os.readlink(file) if is_link else None
-        except OSError:
+        status = stats[index] if stats is not None else _lstat(file)
+        if status is None:
             continue
-        members.append(
-            TarMember(
-                arcname=arcname,
-                group=group,
-                size=0 if is_link else status.st_size,
-                path=None if is_link else file,
-                kind="symlink" if is_link else "file",
-                link_target=link_target,
-                stat=None if is_link else FileStat.of(status),
-            )
-        )
+        if stat.S_ISLNK(status.mode):
+            try:
+                link_target = os.readlink(file)
+            except OSError:
+                continue
+            members.append(TarMember(arcname, group, 0, None, "symlink", link_target=link_target))
+        else:
+            members.append(TarMember(arcname, group, status.size, file, stat=status))
     return members
+
+
+def _lstat(path: str) -> FileStat | None:
+    try:
+        return FileStat.of(os.lstat(path))
+    except OSError:
+        return None
 
 
 def _posix(relative: str) -> str:

@@ -7,6 +7,7 @@ from enum import Enum
 
 from slugprof.model.codec import transient
 from slugprof.model.resolution import SizeMethod, Target
+from slugprof.model.slug import FileStat
 
 
 class DependencySource(str, Enum):
@@ -37,6 +38,7 @@ class Package:
     # Installed packages only, in memory: where the files are, to read them into the tar stream.
     location: str = transient("")  # the site-packages folder it is installed in
     files: tuple[str, ...] = transient(())  # absolute paths of every file it owns on disk
+    file_stats: tuple[FileStat, ...] = transient(())  # their lstat, in the same order, when measured
 
 
 @dataclass(frozen=True, kw_only=True)
