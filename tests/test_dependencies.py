@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import pipdeptree
 import pytest
 from packaging.markers import default_environment
 from wheelfactory import build_wheel
@@ -277,20 +276,6 @@ def test_a_top_level_required_by_another_is_not_exclusive(
     assert found["beta"].exclusive_bytes == 0
     assert found["beta"].requested_by == ("alpha", "requirements.txt")
     assert found["alpha"].exclusive_packages == ("alpha", "gamma")  # beta stays: the app names it
-
-
-def test_graph_from_requires_dist_when_pipdeptree_fails(
-    installed: Installed, inventory: DependencyInventory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    def broken(**_: object) -> str:
-        raise ValueError("engine exploded\nsecond line")
-
-    monkeypatch.setattr(pipdeptree, "render", broken)
-    result = measure_dependencies(make_app(tmp_path / "app", APP_REQUIREMENTS), installed.environment)
-    assert [(p.name, p.requires, p.exclusive_packages) for p in result.packages] == [
-        (p.name, p.requires, p.exclusive_packages) for p in inventory.packages
-    ]
-    assert any("pipdeptree failed (engine exploded)" in note for note in result.notes)
 
 
 def test_version_mismatch_and_unknown_extra_are_noted(
