@@ -34,6 +34,7 @@ from slugprof.sources.buildpack import (
 )
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.environment import find_environment
+from slugprof.sources.requirements import read_requirements_txt
 from slugprof.sources.target import make_target
 
 
@@ -71,7 +72,9 @@ def analyze(
         environment = find_environment(root, options.environment, environ)
     if environment is not None:
         dependencies = replace(
-            measure_dependencies(root, environment, progress),
+            measure_dependencies(
+                read_requirements_txt(root, environment.marker_environment), environment, progress
+            ),
             environment=path_in_report(environment.prefix, root),
             interpreter=path_in_report(environment.interpreter, root),
         )

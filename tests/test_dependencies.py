@@ -16,7 +16,9 @@ from wheelfactory import build_wheel
 from slugprof.errors import UsageError
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.model import DependencyInventory, DependencySource, Package
+from slugprof.progress import NoProgress, Progress
 from slugprof.sources.environment import PythonEnvironment, find_environment
+from slugprof.sources.requirements import read_requirements_txt
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,14 @@ def make_venv(path: Path, *, with_pip: bool = False) -> Path:
 
 def site_packages(venv: Path) -> Path:
     return venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+def measured(
+    app: Path, environment: PythonEnvironment, progress: Progress | None = None
+) -> DependencyInventory:
+    """What `analyze` does: the app's requirements.txt read by the sources, measured in `environment`."""
+    requirements = read_requirements_txt(app, environment.marker_environment)
+    return measure_dependencies(requirements, environment, progress or NoProgress())
 
 
 def make_app(root: Path, requirements: str) -> Path:
@@ -104,7 +114,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 @pytest.fixture(scope="session")
 def inventory(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> DependencyInventory:
     app = make_app(tmp_path_factory.mktemp("app"), APP_REQUIREMENTS)
-    return measure_dependencies(app, installed.environment)
+    return measured(app, installed.environment)
 
 
 def packages(inventory: DependencyInventory) -> dict[str, Package]:
@@ -177,7 +187,7 @@ def test_pyc_present_on_disk_but_not_in_record_are_counted(
     extra.write_bytes(b"x" * 1234)
     try:
         app = make_app(tmp_path_factory.mktemp("app-pyc"), "gamma\n")
-        gamma = packages(measure_dependencies(app, installed.environment))["gamma"]
+        gamma = packages(measured(app, installed.environment))["gamma"]
     finally:
         extra.unlink()
     assert str(extra) in gamma.files
@@ -252,7 +262,7 @@ def test_without_the_extra_its_package_is_not_required(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     app = make_app(tmp_path_factory.mktemp("app-no-extra"), "alpha\n")
-    result = measure_dependencies(app, installed.environment)
+    result = measured(app, installed.environment)
     assert [package.name for package in result.packages] == ["alpha", "beta", "gamma"]
     assert "epsilon" in [package.name for package in result.not_required]
     assert packages(result)["gamma"].requested_by == ("alpha",)
@@ -262,7 +272,7 @@ def test_extras_asked_by_a_dependency_are_followed(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     app = make_app(tmp_path_factory.mktemp("app-nested-extra"), "kappa\n")
-    result = measure_dependencies(app, installed.environment)
+    result = measured(app, installed.environment)
     assert [package.name for package in result.packages] == ["kappa", "lam", "mu"]
     assert packages(result)["lam"].requires == ("mu",)
 
@@ -271,7 +281,7 @@ def test_a_top_level_required_by_another_is_not_exclusive(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     app = make_app(tmp_path_factory.mktemp("app-overlap"), "alpha\nbeta\n")
-    found = packages(measure_dependencies(app, installed.environment))
+    found = packages(measured(app, installed.environment))
     assert found["beta"].exclusive_packages == ()
     assert found["beta"].exclusive_bytes == 0
     assert found["beta"].requested_by == ("alpha", "requirements.txt")
@@ -282,13 +292,13 @@ def test_version_mismatch_and_unknown_extra_are_noted(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     app = make_app(tmp_path_factory.mktemp("app-notes"), "gamma==2.0\nbeta[turbo]\n")
-    notes = measure_dependencies(app, installed.environment).notes
+    notes = measured(app, installed.environment).notes
     assert any("requirements.txt:1" in note and "1.0 installed" in note for note in notes)
     assert any("'turbo'" in note for note in notes)
 
 
 def test_no_requirements_txt(installed: Installed, tmp_path: Path) -> None:
-    result = measure_dependencies(tmp_path, installed.environment)
+    result = measured(tmp_path, installed.environment)
     assert result.packages == ()
     assert result.requirements_files == ()
     assert "alpha" in [package.name for package in result.not_required]
@@ -316,7 +326,7 @@ def test_progress_counts_distributions(installed: Installed, tmp_path: Path) -> 
             self.done += amount
 
     recorder = Recorder()
-    result = measure_dependencies(make_app(tmp_path, "alpha\n"), installed.environment, recorder)
+    result = measured(make_app(tmp_path, "alpha\n"), installed.environment, recorder)
     count = len(result.packages) + len(result.not_required)
     assert recorder.stages == [("Measuring dependencies", count)]
     assert recorder.done == count
@@ -355,7 +365,7 @@ def test_legacy_egg_info(tmp_path: Path) -> None:
     )
     environment = find_environment(tmp_path, str(venv), {})
     assert environment is not None
-    result = measure_dependencies(make_app(tmp_path / "app", "listed\nopaque\n"), environment)
+    result = measured(make_app(tmp_path / "app", "listed\nopaque\n"), environment)
     found = packages(result)
     assert [package.name for package in result.packages] == ["listed", "opaque", "walked"]
     expected = {
@@ -385,7 +395,7 @@ def test_first_distribution_on_the_path_wins(installed: Installed, tmp_path: Pat
     environment = dataclasses.replace(
         installed.environment, site_packages=(*installed.environment.site_packages, str(later))
     )
-    result = measure_dependencies(make_app(tmp_path / "app", "gamma\n"), environment)
+    result = measured(make_app(tmp_path / "app", "gamma\n"), environment)
     gamma = packages(result)["gamma"]
     assert gamma.version == "1.0"
     assert gamma.location == str(installed.site)

@@ -25,7 +25,7 @@ from slugprof.markers import decide
 from slugprof.model import DependencyInventory, DependencySource, FileStat, Package
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.environment import PythonEnvironment
-from slugprof.sources.requirements import RequirementsFile, read_requirements_txt
+from slugprof.sources.requirements import RequirementsFile
 
 Extras = frozenset[str]
 NO_EXTRAS: Extras = frozenset()
@@ -47,14 +47,13 @@ class _Installed:
 
 
 def measure_dependencies(
-    app_root: Path,
+    requirements: RequirementsFile,
     environment: PythonEnvironment,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
 ) -> DependencyInventory:
-    """The installed closure of the app's requirements.txt in `environment`, every file stat-ed."""
-    notes: list[str] = []
-    requirements = read_requirements_txt(app_root, environment.marker_environment)
-    notes.extend(requirements.notes)
+    """The installed closure of `requirements` (the app's requirements.txt, read by the caller with the
+    environment's markers) in `environment`, every file stat-ed."""
+    notes: list[str] = list(requirements.notes)
 
     found = _discover(environment.site_packages, notes)
     progress.stage("Measuring dependencies", total=len(found))
