@@ -10,6 +10,7 @@ from pathlib import Path
 from slugprof import __version__
 from slugprof.config import Settings
 from slugprof.errors import ToolFailure
+from slugprof.heroku import DEFAULT_ARCH, DEFAULT_STACK
 from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
@@ -48,8 +49,8 @@ class AnalyzeOptions:
     workers: int | None = None
     resolve: bool = False  # resolve for the dyno even when an environment is found
     offline: bool = False  # no network: resolution only from the cache
-    stack: str = "heroku-24"
-    arch: str = "amd64"
+    stack: str = DEFAULT_STACK
+    arch: str = DEFAULT_ARCH
     build_sdists: bool = False
 
 
