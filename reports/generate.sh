@@ -28,13 +28,10 @@ done
 HOME="$repository" "$python" - <<'PYTHON'
 from pathlib import Path
 
-from slugprof.model import AnalyzeReport
+from slugprof.cli.output import render
 from slugprof.model.saved import load_report
-from slugprof.render.profile_terminal import render_profile_terminal
-from slugprof.render.terminal import render_terminal
 
 for saved in sorted(Path("reports").glob("*.json")):
-    report = load_report(saved)
-    text = render_terminal(report) if isinstance(report, AnalyzeReport) else render_profile_terminal(report)
+    text = render(load_report(saved), "terminal", to_terminal=False)
     saved.with_suffix(".txt").write_text(text, encoding="utf-8")
 PYTHON

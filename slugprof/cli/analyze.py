@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.output import FORMATS, emit, format_from_extension, terminal_style
+from slugprof.cli.output import FORMATS, emit, format_from_extension, render
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYTES, SOFT_LIMIT_BYTES, STACKS
 from slugprof.units import format_bytes
 
 if TYPE_CHECKING:
-    from slugprof.model import AnalyzeReport
+    pass
 
 
 class AnalyzeCommand:
@@ -122,16 +122,5 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         )
         with ProgressBar(enabled=not args.quiet) as progress:
             report = analyze(options, os.environ, progress)
-        emit(args.output, lambda to_terminal: _render(report, output_format, to_terminal=to_terminal))
+        emit(args.output, lambda to_terminal: render(report, output_format, to_terminal=to_terminal))
         return EXIT_OK
-
-
-def _render(report: AnalyzeReport, output_format: str, *, to_terminal: bool) -> str:
-    if output_format == "json":
-        from slugprof.model.saved import write_report
-
-        return write_report(report)
-    from slugprof.render.terminal import render_terminal
-
-    color, width = terminal_style(to_terminal)
-    return render_terminal(report, color=color, width=width)

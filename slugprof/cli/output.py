@@ -6,8 +6,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slugprof.errors import UsageError
+
+if TYPE_CHECKING:
+    from slugprof.model import AnalyzeReport, ProfileReport
 
 FORMATS = ("terminal", "json")
 EXTENSIONS = {".json": "json", ".txt": "terminal"}
@@ -43,3 +47,21 @@ def emit(output: str | None, render: Callable[[bool], str]) -> None:
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror}") from error
     print(f"wrote {output}", file=sys.stderr)
+
+
+def render(report: AnalyzeReport | ProfileReport, output_format: str, *, to_terminal: bool) -> str:
+    """The report as text in `output_format`: the saved JSON, or the terminal report of its kind."""
+    if output_format == "json":
+        from slugprof.model.saved import write_report
+
+        return write_report(report)
+    from slugprof.model import AnalyzeReport
+
+    color, width = terminal_style(to_terminal)
+    if isinstance(report, AnalyzeReport):
+        from slugprof.render.terminal import render_terminal
+
+        return render_terminal(report, color=color, width=width)
+    from slugprof.render.profile_terminal import render_profile_terminal
+
+    return render_profile_terminal(report, color=color, width=width)

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.output import FORMATS, emit, format_from_extension, terminal_style
+from slugprof.cli.output import FORMATS, emit, format_from_extension, render
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
-    from slugprof.model import ProfileReport
+    pass
 
 
 class ProfileCommand:
@@ -122,16 +122,5 @@ failed to boot or crashed (its own error is shown).
             if args.verbose and failure.output_tail:
                 print(failure.output_tail, file=sys.stderr)
             raise
-        emit(args.output, lambda to_terminal: _render(report, output_format, to_terminal=to_terminal))
+        emit(args.output, lambda to_terminal: render(report, output_format, to_terminal=to_terminal))
         return EXIT_OK
-
-
-def _render(report: ProfileReport, output_format: str, *, to_terminal: bool) -> str:
-    if output_format == "json":
-        from slugprof.model.saved import write_report
-
-        return write_report(report)
-    from slugprof.render.profile_terminal import render_profile_terminal
-
-    color, width = terminal_style(to_terminal)
-    return render_profile_terminal(report, color=color, width=width)
