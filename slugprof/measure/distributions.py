@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
 from slugprof.markers import decide
+from slugprof.measure.graph import what_leaves_with
 from slugprof.model import DependencyInventory, DependencySource, FileStat, Package
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.environment import PythonEnvironment
@@ -76,6 +77,7 @@ def measure_dependencies(
             parents[child].add(parent)
     files_of_top = {name: sorted(files) for name, files in _requirement_files(requirements).items()}
 
+    leaving = what_leaves_with(tops, lambda roots: set(graph.closure({r: tops[r] for r in roots}).extras))
     packages = []
     for name in sorted(closure.extras):
         if name not in installed:
@@ -83,12 +85,7 @@ def measure_dependencies(
         exclusive_bytes: int | None = None
         exclusive: tuple[str, ...] = ()
         if name in tops:
-            others = graph.closure({top: asked for top, asked in tops.items() if top != name})
-            exclusive = tuple(
-                sorted(
-                    member for member in closure.extras.keys() - others.extras.keys() if member in installed
-                )
-            )
+            exclusive = tuple(sorted(member for member in leaving[name] if member in installed))
             exclusive_bytes = sum(installed[member].bytes for member in exclusive)
         packages.append(
             _package(

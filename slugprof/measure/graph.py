@@ -1,8 +1,15 @@
-"""Dependency graphs: closures, and what each top-level requirement alone brings in."""
+"""Dependency graphs: closures, and what each top-level requirement alone brings in.
+
+`what_leaves_with` is the one "what leaves with it" computation, for installed and resolved
+dependencies alike: each walks its own graph (installed metadata follows extras; a resolution's edges
+are already the resolver's) and hands its closure in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+
+Closure = Callable[[Iterable[str]], set[str]]
 
 
 def closure(roots: Iterable[str], edges: Mapping[str, Iterable[str]]) -> set[str]:
@@ -17,8 +24,14 @@ def closure(roots: Iterable[str], edges: Mapping[str, Iterable[str]]) -> set[str
     return seen
 
 
-def exclusive_sets(tops: Iterable[str], edges: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
-    """For each top-level name: the packages that would leave if it alone were removed."""
+def what_leaves_with(tops: Iterable[str], closure_of: Closure) -> dict[str, set[str]]:
+    """For each top-level name: the packages that would leave if it alone were removed, where
+    `closure_of(roots)` is everything the roots bring in."""
     tops = list(dict.fromkeys(tops))
-    everything = closure(tops, edges)
-    return {top: everything - closure([t for t in tops if t != top], edges) for top in tops}
+    everything = closure_of(tops)
+    return {top: everything - closure_of([t for t in tops if t != top]) for top in tops}
+
+
+def exclusive_sets(tops: Iterable[str], edges: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """`what_leaves_with` over a plain graph of edges (a resolution's)."""
+    return what_leaves_with(tops, lambda roots: closure(roots, edges))
