@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from slugprof.errors import UsageError
-from slugprof.sources.lockfiles import (
+from slugprof.sources.locks import (
     LockedFile,
     LockedPackage,
     LockedSet,

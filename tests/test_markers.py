@@ -12,7 +12,7 @@ from test_lockfiles import POETRY_LOCK_2_1, POETRY_PYPROJECT, by_name, write
 
 from slugprof.errors import UsageError
 from slugprof.markers import decide
-from slugprof.sources.lockfiles import read_poetry_lock
+from slugprof.sources.locks import read_poetry_lock
 from slugprof.sources.target import make_target, target_marker_environment
 
 DYNO = target_marker_environment(make_target("heroku-24", "amd64", "3.13", "poetry"))

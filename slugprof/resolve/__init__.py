@@ -26,7 +26,7 @@ from slugprof.resolve.locked import LOCK_READER_VERSION, resolution_from_lock
 from slugprof.resolve.pip import pip_version, resolve_with_pip
 from slugprof.resolve.uv import find_uv, resolve_with_uv, uv_version
 from slugprof.sources.buildpack import choose_package_manager
-from slugprof.sources.lockfiles import read_pipfile_lock, read_poetry_lock, read_uv_lock
+from slugprof.sources.locks import read_pipfile_lock, read_poetry_lock, read_uv_lock
 
 __all__ = ["find_uv", "resolve"]
 

@@ -22,7 +22,7 @@ from slugprof.model import ResolvedFile
 from slugprof.net import Client, HttpFailure, NetError, NotFound, redact
 from slugprof.resolve.context import Context
 from slugprof.resolve.requires import requires_from_metadata
-from slugprof.sources.lockfiles import DEFAULT_INDEX, LockedPackage
+from slugprof.sources.locks import DEFAULT_INDEX, LockedPackage
 from slugprof.sources.target import choose_filename, tag_ranks, target_marker_environment, target_tags
 
 _SIMPLE_ACCEPT = (

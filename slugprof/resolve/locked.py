@@ -9,10 +9,10 @@ from slugprof.net import Client
 from slugprof.resolve.assemble import Via, assemble
 from slugprof.resolve.context import Context
 from slugprof.resolve.index import Found, IndexReader, find_in_indexes
-from slugprof.sources.lockfiles import LockedPackage, LockedSet
+from slugprof.sources.locks import LockedPackage, LockedSet
 from slugprof.sources.target import describe
 
-LOCK_READER_VERSION = "1"  # bump when lockfiles.py reads a lock differently: old cached resolutions go
+LOCK_READER_VERSION = "1"  # bump when sources/locks reads a lock differently: old cached resolutions go
 LOOKUP_WORKERS = 8  # index pages fetched at once, each thread on its own keep-alive connection
 
 

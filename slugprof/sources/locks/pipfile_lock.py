@@ -1,0 +1,172 @@
+"""Read `Pipfile.lock` as `pipenv install --deploy` installs it: the "default" section."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from slugprof.errors import UsageError
+from slugprof.model import Target
+from slugprof.sources.locks.common import (
+    _file_url,
+    _filename_of,
+    _kind,
+    _load_toml,
+    _marker_applies,
+    _sha256,
+    _sorted,
+    _table,
+    _text,
+)
+from slugprof.sources.locks.results import PIPFILE_LOCK, LockedFile, LockedPackage, LockedSet
+from slugprof.sources.target import (
+    target_marker_environment,
+)
+
+_ENV_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+@dataclass
+class _PipfileSources:
+    urls: dict[str, str] = field(default_factory=dict)
+    first: str | None = None
+
+
+def read_pipfile_lock(app_root: Path, target: Target, environ: Mapping[str, str] | None = None) -> LockedSet:
+    """What `pipenv install --deploy` installs on the target: the "default" section of `Pipfile.lock`.
+
+    `environ` expands `${VAR}` in the lock's source URLs, as Pipenv does (default: this process's).
+    """
+    shown = PIPFILE_LOCK
+    try:
+        text = (app_root / PIPFILE_LOCK).read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise UsageError(f"{shown}: cannot read it ({error.strerror or error})") from error
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{shown}: not UTF-8 text") from error
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{shown}: not valid JSON ({error})") from error
+    document = _table(document, shown, "the document")
+    files_read = [PIPFILE_LOCK]
+    notes: list[str] = []
+    meta = _table(document.get("_meta", {}), shown, "_meta")
+    variables = dict(os.environ if environ is None else environ)
+    sources = _PipfileSources()
+    raw_sources = meta.get("sources", [])
+    if not isinstance(raw_sources, list):
+        raise UsageError(f"{shown}: _meta.sources must be an array")
+    for raw in raw_sources:
+        source = _table(raw, shown, "_meta.sources entry")
+        url = _expand(_text(source.get("url"), shown, "_meta.sources: url"), variables, shown)
+        sources.urls[str(source.get("name", ""))] = url
+        sources.first = sources.first or url
+    if "default" not in document:
+        raise UsageError(f'{shown}: no "default" section')
+    default = _table(document["default"], shown, '"default"')
+    environment = target_marker_environment(target)
+
+    locked: list[LockedPackage] = []
+    for raw_name, raw in default.items():
+        entry = _table(raw, shown, f"package {raw_name}")
+        name = canonicalize_name(raw_name)
+        where = f"package {raw_name}"
+        if not _marker_applies(entry.get("markers"), environment, shown, where, notes):
+            continue
+        hashes = entry.get("hashes", [])
+        if not isinstance(hashes, list):
+            raise UsageError(f"{shown}: {where}: hashes must be an array")
+        digests = tuple(d for d in (_sha256(h) for h in hashes) if d)
+        extras = tuple(canonicalize_name(str(e)) for e in entry.get("extras", []) or [])
+        vcs = next((key for key in ("git", "hg", "svn", "bzr") if key in entry), None)
+        if vcs is not None:
+            location = f"{vcs}+{entry[vcs]}" + (f"@{entry['ref']}" if entry.get("ref") else "")
+            locked.append(
+                LockedPackage(
+                    name=name,
+                    version=str(entry.get("version", "")).removeprefix("=="),
+                    chosen=LockedFile(f"{name} ({vcs})", location, "sdist"),
+                    extras=extras,
+                    direct=location,
+                    note=f"built from a {vcs} checkout on the dyno",
+                )
+            )
+            continue
+        if "path" in entry:
+            locked.append(
+                LockedPackage(
+                    name=name,
+                    version=str(entry.get("version", "")).removeprefix("=="),
+                    extras=extras,
+                    direct=f"path {entry['path']}",
+                    note=f"installed from the app's folder {entry['path']!r}: counted with the app",
+                )
+            )
+            continue
+        if "file" in entry:
+            location = str(entry["file"])
+            filename = _filename_of(location)
+            url = location if "://" in location else _file_url(app_root / location)
+            locked.append(
+                LockedPackage(
+                    name=name,
+                    version=str(entry.get("version", "")).removeprefix("=="),
+                    chosen=LockedFile(filename, url, _kind(filename) or "sdist"),
+                    extras=extras,
+                    direct=f"file {location}",
+                )
+            )
+            continue
+        version = _text(entry.get("version"), shown, f"{where}: version")
+        if not version.startswith("=="):
+            raise UsageError(f"{shown}: {where}: version {version!r} is not pinned with '=='")
+        index_name = entry.get("index")
+        if index_name is not None and str(index_name) not in sources.urls:
+            raise UsageError(f"{shown}: {where}: index {index_name!r} is not in _meta.sources")
+        index_url = sources.urls[str(index_name)] if index_name is not None else sources.first
+        locked.append(
+            LockedPackage(
+                name=name,
+                version=version.removeprefix("=="),
+                hashes=digests,
+                index_url=index_url,
+                extras=extras,
+            )
+        )
+
+    top_level: set[str] = set()
+    pipfile = app_root / "Pipfile"
+    if pipfile.is_file():
+        files_read.append("Pipfile")
+        packages = _load_toml(pipfile, "Pipfile").get("packages", {})
+        if isinstance(packages, dict):
+            top_level = {canonicalize_name(name) for name in packages}
+    else:
+        notes.append("no Pipfile: which packages are top-level is unknown")
+    names = {package.name for package in locked}
+    return LockedSet(
+        manager="pipenv",
+        lock_file=PIPFILE_LOCK,
+        files_read=tuple(files_read),
+        packages=_sorted(locked),
+        top_level=tuple(sorted(top_level & names)),
+        edges_known=False,
+        notes=tuple(notes),
+    )
+
+
+def _expand(url: str, variables: Mapping[str, str], shown: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in variables:
+            raise UsageError(f"{shown}: a source URL uses ${{{name}}}, which is not set")
+        return variables[name]
+
+    return _ENV_REFERENCE.sub(replace, url)

@@ -1,0 +1,228 @@
+"""Read `poetry.lock` as `poetry sync --only main` installs it on the target."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from slugprof.errors import UsageError
+from slugprof.model import Target
+from slugprof.sources.locks.common import (
+    _file_url,
+    _filename_of,
+    _kind,
+    _load_toml,
+    _marker_applies,
+    _project_table,
+    _sha256,
+    _sorted,
+    _table,
+    _text,
+)
+from slugprof.sources.locks.results import POETRY_LOCK, LockedFile, LockedPackage, LockedSet
+from slugprof.sources.target import (
+    choose_filename,
+    tag_ranks,
+    target_marker_environment,
+    target_tags,
+)
+
+
+def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
+    """What `poetry sync --only main` installs on the target, from `poetry.lock` (and pyproject.toml)."""
+    shown = POETRY_LOCK
+    document = _load_toml(app_root / POETRY_LOCK, shown)
+    files_read = [POETRY_LOCK]
+    notes: list[str] = []
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        raise UsageError(f"{shown}: no [metadata] table: regenerate it with `poetry lock`")
+    raw_packages = document.get("package", [])
+    if not isinstance(raw_packages, list):
+        raise UsageError(f"{shown}: [[package]] must be an array of tables")
+    legacy_files = metadata.get("files", {})  # lock-version 1.x kept the files here
+    environment = target_marker_environment(target)
+
+    tables: dict[str, dict[str, Any]] = {}
+    for index, raw in enumerate(raw_packages, start=1):
+        table = _table(raw, shown, f"package #{index}")
+        name = str(canonicalize_name(_text(table.get("name"), shown, f"package #{index}: name")))
+        _text(table.get("version"), shown, f"package {name}: version")
+        tables[name] = table  # poetry locks one version per name
+
+    pyproject = _project_table(app_root, files_read)
+    main_requirements = _poetry_main_requirements(pyproject, environment, notes)
+
+    def dependencies_of(name: str, extras: frozenset[str]) -> list[tuple[str, frozenset[str]]]:
+        table = tables[name]
+        raw = table.get("dependencies", {})
+        dependencies = _table(raw, shown, f"package {name}: dependencies")
+        wanted_optional = set()
+        package_extras = table.get("extras", {})
+        if isinstance(package_extras, dict):
+            for extra in extras:
+                for requirement in package_extras.get(extra, []) or []:
+                    wanted_optional.add(
+                        canonicalize_name(re.split(r"[\s(\[;<>=!~]", str(requirement), maxsplit=1)[0])
+                    )
+        found: list[tuple[str, frozenset[str]]] = []
+        for dependency_name, constraint in dependencies.items():
+            child = canonicalize_name(dependency_name)
+            # Several constraints for one name carry markers: the first that holds on the dyno counts.
+            for item in constraint if isinstance(constraint, list) else [constraint]:
+                child_extras: frozenset[str] = frozenset()
+                if isinstance(item, dict):
+                    if item.get("optional") and child not in wanted_optional:
+                        continue
+                    if not _marker_applies(item.get("markers"), environment, shown, f"package {name}", notes):
+                        continue
+                    child_extras = frozenset(canonicalize_name(str(e)) for e in item.get("extras", []) or [])
+                if child in tables:
+                    found.append((child, child_extras))
+                break
+        return found
+
+    with_groups = bool(tables) and all("groups" in table for table in tables.values())
+    selected: set[str] = set()
+    if with_groups:
+        for name, table in tables.items():
+            groups = table.get("groups")
+            if not isinstance(groups, list) or "main" not in groups or table.get("optional") is True:
+                continue
+            markers = table.get("markers")
+            if isinstance(markers, dict):
+                markers = markers.get("main")
+            if _marker_applies(markers, environment, shown, f"package {name}", notes):
+                selected.add(name)
+    else:
+        if main_requirements is None:
+            categories = {name for name, table in tables.items() if table.get("category", "main") == "main"}
+            main_requirements = [(name, frozenset()) for name in sorted(categories)]
+            notes.append(f"{shown}: no pyproject.toml: every package of the main category is taken")
+        queue = list(main_requirements)
+        seen: set[tuple[str, frozenset[str]]] = set()
+        while queue:
+            name, extras = queue.pop()
+            if name not in tables or (name, extras) in seen:
+                continue
+            seen.add((name, extras))
+            selected.add(name)
+            queue.extend(dependencies_of(name, extras))
+
+    top_level = {name for name, _ in main_requirements or []} & selected
+    if main_requirements is None:
+        children = {child for name in selected for child, _ in dependencies_of(name, frozenset())}
+        top_level = selected - children
+
+    ranks = tag_ranks(target_tags(target))
+    locked: list[LockedPackage] = []
+    for name in selected:
+        table = tables[name]
+        version = str(table["version"])
+        requires = tuple(sorted({child for child, _ in dependencies_of(name, frozenset())} & selected))
+        raw_files = table.get("files")
+        if raw_files is None and isinstance(legacy_files, dict):
+            raw_files = legacy_files.get(table["name"], legacy_files.get(name, []))
+        files: list[LockedFile] = []
+        for entry in raw_files or []:
+            entry_table = _table(entry, shown, f"package {name}: file")
+            filename = _text(entry_table.get("file"), shown, f"package {name}: file name")
+            kind = _kind(filename)
+            if kind is not None:
+                files.append(LockedFile(filename, None, kind, sha256=_sha256(entry_table.get("hash"))))
+        source = table.get("source", {})
+        source = source if isinstance(source, dict) else {}
+        source_type, source_url = source.get("type"), source.get("url")
+        common: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "requires": requires,
+            "files": tuple(files),
+        }
+        if source_type in ("git", "directory"):
+            location = str(source_url)
+            local = source_type == "directory"
+            chosen = None if local else LockedFile(f"{name} (git)", location, "sdist")
+            note = (
+                f"installed from the app's folder {location!r}: its files are counted with the app"
+                if local
+                else "built from a git checkout on the dyno"
+            )
+            locked.append(
+                LockedPackage(**common, chosen=chosen, direct=f"{source_type} {location}", note=note)
+            )
+            continue
+        if source_type in ("file", "url"):
+            location = str(source_url)
+            url = location if source_type == "url" else _file_url(app_root / location)
+            filename = _filename_of(location)
+            chosen = LockedFile(
+                filename, url, _kind(filename) or "sdist", sha256=files[0].sha256 if files else None
+            )
+            locked.append(LockedPackage(**common, chosen=chosen, direct=f"{source_type} {location}"))
+            continue
+        by_name = {file.filename: file for file in files}
+        chosen_name = choose_filename(by_name, ranks)
+        index_url = str(source_url) if source_type == "legacy" and source_url else None
+        missing = "no file in the lock installs on the dyno" if chosen_name is None and files else None
+        locked.append(
+            LockedPackage(
+                **common,
+                chosen=by_name.get(chosen_name) if chosen_name else None,
+                hashes=tuple(f.sha256 for f in files if f.sha256),
+                index_url=index_url,
+                note=missing,
+            )
+        )
+    return LockedSet(
+        manager="poetry",
+        lock_file=POETRY_LOCK,
+        files_read=tuple(files_read),
+        packages=_sorted(locked),
+        top_level=tuple(sorted(top_level)),
+        edges_known=True,
+        notes=tuple(notes),
+    )
+
+
+def _poetry_main_requirements(
+    pyproject: Mapping[str, Any], environment: Mapping[str, str], notes: list[str]
+) -> list[tuple[str, frozenset[str]]] | None:
+    """The main group's direct requirements ([project] and [tool.poetry.dependencies]), markers evaluated."""
+    if not pyproject:
+        return None
+    found: dict[str, frozenset[str]] = {}
+    project = pyproject.get("project", {})
+    for text in project.get("dependencies", []) if isinstance(project, dict) else []:
+        try:
+            requirement = Requirement(str(text))
+        except InvalidRequirement:
+            continue
+        where = f"[project] dependency {requirement.name}"
+        if _marker_applies(str(requirement.marker or ""), environment, "pyproject.toml", where, notes):
+            found[canonicalize_name(requirement.name)] = frozenset(requirement.extras)
+    tool = pyproject.get("tool", {})
+    poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
+    dependencies = poetry.get("dependencies", {}) if isinstance(poetry, dict) else {}
+    for name, constraint in dependencies.items() if isinstance(dependencies, dict) else []:
+        if name.lower() == "python":
+            continue
+        items = constraint if isinstance(constraint, list) else [constraint]
+        for item in items:
+            if isinstance(item, dict):
+                if item.get("optional"):
+                    continue
+                where = f"[tool.poetry.dependencies] {name}"
+                markers = str(item.get("markers") or "")
+                if not _marker_applies(markers, environment, "pyproject.toml", where, notes):
+                    continue
+                found[canonicalize_name(name)] = frozenset(str(e) for e in item.get("extras", []) or [])
+            else:
+                found[canonicalize_name(name)] = frozenset()
+            break
+    return sorted(found.items())
