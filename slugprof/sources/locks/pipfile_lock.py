@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -44,30 +45,11 @@ def read_pipfile_lock(app_root: Path, target: Target, environ: Mapping[str, str]
     `environ` expands `${VAR}` in the lock's source URLs, as Pipenv does (default: this process's).
     """
     shown = PIPFILE_LOCK
-    try:
-        text = (app_root / PIPFILE_LOCK).read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise UsageError(f"{shown}: cannot read it ({error.strerror or error})") from error
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{shown}: not UTF-8 text") from error
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{shown}: not valid JSON ({error})") from error
-    document = _table(document, shown, "the document")
+    document = _load_json(app_root / PIPFILE_LOCK, shown)
     files_read = [PIPFILE_LOCK]
     notes: list[str] = []
     meta = _table(document.get("_meta", {}), shown, "_meta")
-    variables = dict(os.environ if environ is None else environ)
-    sources = _PipfileSources()
-    raw_sources = meta.get("sources", [])
-    if not isinstance(raw_sources, list):
-        raise UsageError(f"{shown}: _meta.sources must be an array")
-    for raw in raw_sources:
-        source = _table(raw, shown, "_meta.sources entry")
-        url = _expand(_text(source.get("url"), shown, "_meta.sources: url"), variables, shown)
-        sources.urls[str(source.get("name", ""))] = url
-        sources.first = sources.first or url
+    sources = _pipfile_sources(meta, dict(os.environ if environ is None else environ), shown)
     if "default" not in document:
         raise UsageError(f'{shown}: no "default" section')
     default = _table(document["default"], shown, '"default"')
@@ -76,80 +58,11 @@ def read_pipfile_lock(app_root: Path, target: Target, environ: Mapping[str, str]
     locked: list[LockedPackage] = []
     for raw_name, raw in default.items():
         entry = _table(raw, shown, f"package {raw_name}")
-        name = canonicalize_name(raw_name)
-        where = f"package {raw_name}"
-        if not _marker_applies(entry.get("markers"), environment, shown, where, notes):
+        if not _marker_applies(entry.get("markers"), environment, shown, f"package {raw_name}", notes):
             continue
-        hashes = entry.get("hashes", [])
-        if not isinstance(hashes, list):
-            raise UsageError(f"{shown}: {where}: hashes must be an array")
-        digests = tuple(d for d in (_sha256(h) for h in hashes) if d)
-        extras = tuple(canonicalize_name(str(e)) for e in entry.get("extras", []) or [])
-        vcs = next((key for key in ("git", "hg", "svn", "bzr") if key in entry), None)
-        if vcs is not None:
-            location = f"{vcs}+{entry[vcs]}" + (f"@{entry['ref']}" if entry.get("ref") else "")
-            locked.append(
-                LockedPackage(
-                    name=name,
-                    version=str(entry.get("version", "")).removeprefix("=="),
-                    chosen=LockedFile(f"{name} ({vcs})", location, "sdist"),
-                    extras=extras,
-                    direct=location,
-                    note=f"built from a {vcs} checkout on the dyno",
-                )
-            )
-            continue
-        if "path" in entry:
-            locked.append(
-                LockedPackage(
-                    name=name,
-                    version=str(entry.get("version", "")).removeprefix("=="),
-                    extras=extras,
-                    direct=f"path {entry['path']}",
-                    note=f"installed from the app's folder {entry['path']!r}: counted with the app",
-                )
-            )
-            continue
-        if "file" in entry:
-            location = str(entry["file"])
-            filename = _filename_of(location)
-            url = location if "://" in location else _file_url(app_root / location)
-            locked.append(
-                LockedPackage(
-                    name=name,
-                    version=str(entry.get("version", "")).removeprefix("=="),
-                    chosen=LockedFile(filename, url, _kind(filename) or "sdist"),
-                    extras=extras,
-                    direct=f"file {location}",
-                )
-            )
-            continue
-        version = _text(entry.get("version"), shown, f"{where}: version")
-        if not version.startswith("=="):
-            raise UsageError(f"{shown}: {where}: version {version!r} is not pinned with '=='")
-        index_name = entry.get("index")
-        if index_name is not None and str(index_name) not in sources.urls:
-            raise UsageError(f"{shown}: {where}: index {index_name!r} is not in _meta.sources")
-        index_url = sources.urls[str(index_name)] if index_name is not None else sources.first
-        locked.append(
-            LockedPackage(
-                name=name,
-                version=version.removeprefix("=="),
-                hashes=digests,
-                index_url=index_url,
-                extras=extras,
-            )
-        )
+        locked.append(_pipfile_locked_package(app_root, raw_name, entry, sources, shown))
 
-    top_level: set[str] = set()
-    pipfile = app_root / "Pipfile"
-    if pipfile.is_file():
-        files_read.append("Pipfile")
-        packages = _load_toml(pipfile, "Pipfile").get("packages", {})
-        if isinstance(packages, dict):
-            top_level = {canonicalize_name(name) for name in packages}
-    else:
-        notes.append("no Pipfile: which packages are top-level is unknown")
+    top_level = _pipfile_top_level(app_root, files_read, notes)
     names = {package.name for package in locked}
     return LockedSet(
         manager="pipenv",
@@ -160,6 +73,114 @@ def read_pipfile_lock(app_root: Path, target: Target, environ: Mapping[str, str]
         edges_known=False,
         notes=tuple(notes),
     )
+
+
+def _load_json(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise UsageError(f"{shown}: cannot read it ({error.strerror or error})") from error
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{shown}: not UTF-8 text") from error
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{shown}: not valid JSON ({error})") from error
+    return _table(document, shown, "the document")
+
+
+def _pipfile_sources(meta: Mapping[str, Any], variables: Mapping[str, str], shown: str) -> _PipfileSources:
+    sources = _PipfileSources()
+    raw_sources = meta.get("sources", [])
+    if not isinstance(raw_sources, list):
+        raise UsageError(f"{shown}: _meta.sources must be an array")
+    for raw in raw_sources:
+        source = _table(raw, shown, "_meta.sources entry")
+        url = _expand(_text(source.get("url"), shown, "_meta.sources: url"), variables, shown)
+        sources.urls[str(source.get("name", ""))] = url
+        sources.first = sources.first or url
+    return sources
+
+
+def _pipfile_locked_package(
+    app_root: Path, raw_name: str, entry: Mapping[str, Any], sources: _PipfileSources, shown: str
+) -> LockedPackage:
+    """One entry of the "default" section: from a VCS, a local folder, a file or URL, or an index."""
+    name = canonicalize_name(raw_name)
+    where = f"package {raw_name}"
+    hashes = entry.get("hashes", [])
+    if not isinstance(hashes, list):
+        raise UsageError(f"{shown}: {where}: hashes must be an array")
+    digests = tuple(d for d in (_sha256(h) for h in hashes) if d)
+    extras = tuple(canonicalize_name(str(e)) for e in entry.get("extras", []) or [])
+    direct = _pipfile_direct_package(app_root, name, entry, extras)
+    if direct is not None:
+        return direct
+    version = _text(entry.get("version"), shown, f"{where}: version")
+    if not version.startswith("=="):
+        raise UsageError(f"{shown}: {where}: version {version!r} is not pinned with '=='")
+    index_name = entry.get("index")
+    if index_name is not None and str(index_name) not in sources.urls:
+        raise UsageError(f"{shown}: {where}: index {index_name!r} is not in _meta.sources")
+    index_url = sources.urls[str(index_name)] if index_name is not None else sources.first
+    return LockedPackage(
+        name=name,
+        version=version.removeprefix("=="),
+        hashes=digests,
+        index_url=index_url,
+        extras=extras,
+    )
+
+
+def _pipfile_direct_package(
+    app_root: Path, name: str, entry: Mapping[str, Any], extras: tuple[str, ...]
+) -> LockedPackage | None:
+    """The package when it comes from a VCS, a local folder or a file or URL; None when from an index."""
+    version = str(entry.get("version", "")).removeprefix("==")
+    vcs = next((key for key in ("git", "hg", "svn", "bzr") if key in entry), None)
+    if vcs is not None:
+        location = f"{vcs}+{entry[vcs]}" + (f"@{entry['ref']}" if entry.get("ref") else "")
+        return LockedPackage(
+            name=name,
+            version=version,
+            chosen=LockedFile(f"{name} ({vcs})", location, "sdist"),
+            extras=extras,
+            direct=location,
+            note=f"built from a {vcs} checkout on the dyno",
+        )
+    if "path" in entry:
+        return LockedPackage(
+            name=name,
+            version=version,
+            extras=extras,
+            direct=f"path {entry['path']}",
+            note=f"installed from the app's folder {entry['path']!r}: counted with the app",
+        )
+    if "file" in entry:
+        location = str(entry["file"])
+        filename = _filename_of(location)
+        url = location if "://" in location else _file_url(app_root / location)
+        return LockedPackage(
+            name=name,
+            version=version,
+            chosen=LockedFile(filename, url, _kind(filename) or "sdist"),
+            extras=extras,
+            direct=f"file {location}",
+        )
+    return None
+
+
+def _pipfile_top_level(app_root: Path, files_read: list[str], notes: list[str]) -> set[str]:
+    """The packages the Pipfile asks for directly; none known without a Pipfile."""
+    pipfile = app_root / "Pipfile"
+    if not pipfile.is_file():
+        notes.append("no Pipfile: which packages are top-level is unknown")
+        return set()
+    files_read.append("Pipfile")
+    packages = _load_toml(pipfile, "Pipfile").get("packages", {})
+    if isinstance(packages, dict):
+        return {canonicalize_name(name) for name in packages}
+    return set()
 
 
 def _expand(url: str, variables: Mapping[str, str], shown: str) -> str:
