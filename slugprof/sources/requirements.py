@@ -119,27 +119,7 @@ class _Reader:
             tokens = line.split()
         option, value = _take_option(tokens)
         if option in ("-r", "--requirement", "-c", "--constraint"):
-            if not value:
-                self.notes.append(f"{source}: {option} without a file name")
-                return
-            target = path.parent / value
-            if _URL_SCHEME.match(value):
-                self.notes.append(f"{source}: {option} {value}: remote requirement files are not read")
-                return
-            if os.path.isabs(value) or not _inside(target, self.app_root):
-                self.notes.append(
-                    f"{source}: {option} {value} is outside the app: Heroku's build will not find it"
-                )
-            if not target.is_file():
-                self.notes.append(f"{source}: {option} {value}: file not found")
-                return
-            if option in ("-c", "--constraint"):
-                if target.resolve() not in self.read:
-                    self.read.add(target.resolve())
-                    self.files.append(self.relative(target))
-                self.notes.append(f"-c {value}: constraints do not add packages")
-                return
-            self.read_file(target, stack)
+            self.read_included_file(path, source, option, value, stack)
         elif option in ("-e", "--editable"):
             if not value:
                 self.notes.append(f"{source}: {option} without a target")
@@ -151,6 +131,32 @@ class _Reader:
             return
         else:
             self.notes.append(f"{source}: unsupported line ignored: {line}")
+
+    def read_included_file(
+        self, path: Path, source: str, option: str, value: str | None, stack: tuple[Path, ...]
+    ) -> None:
+        """`-r FILE` reads FILE's requirements; `-c FILE` only records that FILE was read."""
+        if not value:
+            self.notes.append(f"{source}: {option} without a file name")
+            return
+        target = path.parent / value
+        if _URL_SCHEME.match(value):
+            self.notes.append(f"{source}: {option} {value}: remote requirement files are not read")
+            return
+        if os.path.isabs(value) or not _inside(target, self.app_root):
+            self.notes.append(
+                f"{source}: {option} {value} is outside the app: Heroku's build will not find it"
+            )
+        if not target.is_file():
+            self.notes.append(f"{source}: {option} {value}: file not found")
+            return
+        if option in ("-c", "--constraint"):
+            if target.resolve() not in self.read:
+                self.read.add(target.resolve())
+                self.files.append(self.relative(target))
+            self.notes.append(f"-c {value}: constraints do not add packages")
+            return
+        self.read_file(target, stack)
 
     def add_requirement(self, source: str, text: str, *, editable: bool) -> None:
         text = text.strip()
