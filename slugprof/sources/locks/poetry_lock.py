@@ -197,6 +197,17 @@ def _poetry_main_requirements(
     if not pyproject:
         return None
     found: dict[str, frozenset[str]] = {}
+    # Both tables may name a package: [tool.poetry.dependencies] is read second, so its extras count.
+    found.update(_project_requirements(pyproject, environment, notes))
+    found.update(_tool_poetry_requirements(pyproject, environment, notes))
+    return sorted(found.items())
+
+
+def _project_requirements(
+    pyproject: Mapping[str, Any], environment: Mapping[str, str], notes: list[str]
+) -> dict[str, frozenset[str]]:
+    """[project] dependencies whose markers hold on the dyno, with the extras they ask for."""
+    found: dict[str, frozenset[str]] = {}
     project = pyproject.get("project", {})
     for text in project.get("dependencies", []) if isinstance(project, dict) else []:
         try:
@@ -206,23 +217,38 @@ def _poetry_main_requirements(
         where = f"[project] dependency {requirement.name}"
         if _marker_applies(str(requirement.marker or ""), environment, "pyproject.toml", where, notes):
             found[canonicalize_name(requirement.name)] = frozenset(requirement.extras)
+    return found
+
+
+def _tool_poetry_requirements(
+    pyproject: Mapping[str, Any], environment: Mapping[str, str], notes: list[str]
+) -> dict[str, frozenset[str]]:
+    """[tool.poetry.dependencies] other than python and optional ones, markers evaluated."""
+    found: dict[str, frozenset[str]] = {}
     tool = pyproject.get("tool", {})
     poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
     dependencies = poetry.get("dependencies", {}) if isinstance(poetry, dict) else {}
     for name, constraint in dependencies.items() if isinstance(dependencies, dict) else []:
         if name.lower() == "python":
             continue
-        items = constraint if isinstance(constraint, list) else [constraint]
-        for item in items:
-            if isinstance(item, dict):
-                if item.get("optional"):
-                    continue
-                where = f"[tool.poetry.dependencies] {name}"
-                markers = str(item.get("markers") or "")
-                if not _marker_applies(markers, environment, "pyproject.toml", where, notes):
-                    continue
-                found[canonicalize_name(name)] = frozenset(str(e) for e in item.get("extras", []) or [])
-            else:
-                found[canonicalize_name(name)] = frozenset()
-            break
-    return sorted(found.items())
+        extras = _first_applying_constraint(name, constraint, environment, notes)
+        if extras is not None:
+            found[canonicalize_name(name)] = extras
+    return found
+
+
+def _first_applying_constraint(
+    name: str, constraint: object, environment: Mapping[str, str], notes: list[str]
+) -> frozenset[str] | None:
+    """The extras of the first of a name's constraints that is neither optional nor off for the dyno."""
+    for item in constraint if isinstance(constraint, list) else [constraint]:
+        if not isinstance(item, dict):
+            return frozenset()
+        if item.get("optional"):
+            continue
+        where = f"[tool.poetry.dependencies] {name}"
+        markers = str(item.get("markers") or "")
+        if not _marker_applies(markers, environment, "pyproject.toml", where, notes):
+            continue
+        return frozenset(str(e) for e in item.get("extras", []) or [])
+    return None
