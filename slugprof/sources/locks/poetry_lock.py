@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 
 from slugprof.errors import UsageError
@@ -47,138 +49,27 @@ def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
         raise UsageError(f"{shown}: [[package]] must be an array of tables")
     legacy_files = metadata.get("files", {})  # lock-version 1.x kept the files here
     environment = target_marker_environment(target)
-
-    tables: dict[str, dict[str, Any]] = {}
-    for index, raw in enumerate(raw_packages, start=1):
-        table = _table(raw, shown, f"package #{index}")
-        name = str(canonicalize_name(_text(table.get("name"), shown, f"package #{index}: name")))
-        _text(table.get("version"), shown, f"package {name}: version")
-        tables[name] = table  # poetry locks one version per name
+    lock = _PoetryLock(_poetry_tables(raw_packages, shown), environment, shown, notes)
 
     pyproject = _project_table(app_root, files_read)
     main_requirements = _poetry_main_requirements(pyproject, environment, notes)
-
-    def dependencies_of(name: str, extras: frozenset[str]) -> list[tuple[str, frozenset[str]]]:
-        table = tables[name]
-        raw = table.get("dependencies", {})
-        dependencies = _table(raw, shown, f"package {name}: dependencies")
-        wanted_optional = set()
-        package_extras = table.get("extras", {})
-        if isinstance(package_extras, dict):
-            for extra in extras:
-                for requirement in package_extras.get(extra, []) or []:
-                    wanted_optional.add(
-                        canonicalize_name(re.split(r"[\s(\[;<>=!~]", str(requirement), maxsplit=1)[0])
-                    )
-        found: list[tuple[str, frozenset[str]]] = []
-        for dependency_name, constraint in dependencies.items():
-            child = canonicalize_name(dependency_name)
-            # Several constraints for one name carry markers: the first that holds on the dyno counts.
-            for item in constraint if isinstance(constraint, list) else [constraint]:
-                child_extras: frozenset[str] = frozenset()
-                if isinstance(item, dict):
-                    if item.get("optional") and child not in wanted_optional:
-                        continue
-                    if not _marker_applies(item.get("markers"), environment, shown, f"package {name}", notes):
-                        continue
-                    child_extras = frozenset(canonicalize_name(str(e)) for e in item.get("extras", []) or [])
-                if child in tables:
-                    found.append((child, child_extras))
-                break
-        return found
-
-    with_groups = bool(tables) and all("groups" in table for table in tables.values())
-    selected: set[str] = set()
-    if with_groups:
-        for name, table in tables.items():
-            groups = table.get("groups")
-            if not isinstance(groups, list) or "main" not in groups or table.get("optional") is True:
-                continue
-            markers = table.get("markers")
-            if isinstance(markers, dict):
-                markers = markers.get("main")
-            if _marker_applies(markers, environment, shown, f"package {name}", notes):
-                selected.add(name)
+    if lock.tables and all("groups" in table for table in lock.tables.values()):
+        selected = lock.main_group()
     else:
         if main_requirements is None:
-            categories = {name for name, table in tables.items() if table.get("category", "main") == "main"}
-            main_requirements = [(name, frozenset()) for name in sorted(categories)]
+            main_requirements = lock.main_category()
             notes.append(f"{shown}: no pyproject.toml: every package of the main category is taken")
-        queue = list(main_requirements)
-        seen: set[tuple[str, frozenset[str]]] = set()
-        while queue:
-            name, extras = queue.pop()
-            if name not in tables or (name, extras) in seen:
-                continue
-            seen.add((name, extras))
-            selected.add(name)
-            queue.extend(dependencies_of(name, extras))
+        selected = lock.reachable(main_requirements)
 
     top_level = {name for name, _ in main_requirements or []} & selected
     if main_requirements is None:
-        children = {child for name in selected for child, _ in dependencies_of(name, frozenset())}
+        children = {child for name in selected for child, _ in lock.dependencies_of(name, frozenset())}
         top_level = selected - children
 
     ranks = tag_ranks(target_tags(target))
-    locked: list[LockedPackage] = []
-    for name in selected:
-        table = tables[name]
-        version = str(table["version"])
-        requires = tuple(sorted({child for child, _ in dependencies_of(name, frozenset())} & selected))
-        raw_files = table.get("files")
-        if raw_files is None and isinstance(legacy_files, dict):
-            raw_files = legacy_files.get(table["name"], legacy_files.get(name, []))
-        files: list[LockedFile] = []
-        for entry in raw_files or []:
-            entry_table = _table(entry, shown, f"package {name}: file")
-            filename = _text(entry_table.get("file"), shown, f"package {name}: file name")
-            kind = _kind(filename)
-            if kind is not None:
-                files.append(LockedFile(filename, None, kind, sha256=_sha256(entry_table.get("hash"))))
-        source = table.get("source", {})
-        source = source if isinstance(source, dict) else {}
-        source_type, source_url = source.get("type"), source.get("url")
-        common: dict[str, Any] = {
-            "name": name,
-            "version": version,
-            "requires": requires,
-            "files": tuple(files),
-        }
-        if source_type in ("git", "directory"):
-            location = str(source_url)
-            local = source_type == "directory"
-            chosen = None if local else LockedFile(f"{name} (git)", location, "sdist")
-            note = (
-                f"installed from the app's folder {location!r}: its files are counted with the app"
-                if local
-                else "built from a git checkout on the dyno"
-            )
-            locked.append(
-                LockedPackage(**common, chosen=chosen, direct=f"{source_type} {location}", note=note)
-            )
-            continue
-        if source_type in ("file", "url"):
-            location = str(source_url)
-            url = location if source_type == "url" else _file_url(app_root / location)
-            filename = _filename_of(location)
-            chosen = LockedFile(
-                filename, url, _kind(filename) or "sdist", sha256=files[0].sha256 if files else None
-            )
-            locked.append(LockedPackage(**common, chosen=chosen, direct=f"{source_type} {location}"))
-            continue
-        by_name = {file.filename: file for file in files}
-        chosen_name = choose_filename(by_name, ranks)
-        index_url = str(source_url) if source_type == "legacy" and source_url else None
-        missing = "no file in the lock installs on the dyno" if chosen_name is None and files else None
-        locked.append(
-            LockedPackage(
-                **common,
-                chosen=by_name.get(chosen_name) if chosen_name else None,
-                hashes=tuple(f.sha256 for f in files if f.sha256),
-                index_url=index_url,
-                note=missing,
-            )
-        )
+    locked = [
+        _poetry_locked_package(app_root, lock, name, selected, legacy_files, ranks) for name in selected
+    ]
     return LockedSet(
         manager="poetry",
         lock_file=POETRY_LOCK,
@@ -188,6 +79,166 @@ def read_poetry_lock(app_root: Path, target: Target) -> LockedSet:
         edges_known=True,
         notes=tuple(notes),
     )
+
+
+def _poetry_tables(raw_packages: list[Any], shown: str) -> dict[str, dict[str, Any]]:
+    """Each [[package]] table by canonical name: poetry locks one version per name."""
+    tables: dict[str, dict[str, Any]] = {}
+    for index, raw in enumerate(raw_packages, start=1):
+        table = _table(raw, shown, f"package #{index}")
+        name = str(canonicalize_name(_text(table.get("name"), shown, f"package #{index}: name")))
+        _text(table.get("version"), shown, f"package {name}: version")
+        tables[name] = table
+    return tables
+
+
+@dataclass(frozen=True)
+class _PoetryLock:
+    """The lock's packages, and what reading their dependencies for the dyno needs."""
+
+    tables: dict[str, dict[str, Any]]
+    environment: Mapping[str, str]
+    shown: str
+    notes: list[str]
+
+    def main_group(self) -> set[str]:
+        """Lock-version 2.1+ records each package's groups: the main group's, markers evaluated."""
+        selected: set[str] = set()
+        for name, table in self.tables.items():
+            groups = table.get("groups")
+            if not isinstance(groups, list) or "main" not in groups or table.get("optional") is True:
+                continue
+            markers = table.get("markers")
+            if isinstance(markers, dict):
+                markers = markers.get("main")
+            if _marker_applies(markers, self.environment, self.shown, f"package {name}", self.notes):
+                selected.add(name)
+        return selected
+
+    def main_category(self) -> list[tuple[str, frozenset[str]]]:
+        """Without a pyproject.toml, an older lock's packages of the main category, as requirements."""
+        categories = {name for name, table in self.tables.items() if table.get("category", "main") == "main"}
+        return [(name, frozenset()) for name in sorted(categories)]
+
+    def reachable(self, requirements: list[tuple[str, frozenset[str]]]) -> set[str]:
+        """The locked packages the requirements reach, following each dependency's extras."""
+        selected: set[str] = set()
+        queue = list(requirements)
+        seen: set[tuple[str, frozenset[str]]] = set()
+        while queue:
+            name, extras = queue.pop()
+            if name not in self.tables or (name, extras) in seen:
+                continue
+            seen.add((name, extras))
+            selected.add(name)
+            queue.extend(self.dependencies_of(name, extras))
+        return selected
+
+    def dependencies_of(self, name: str, extras: frozenset[str]) -> list[tuple[str, frozenset[str]]]:
+        """The locked dependencies of a package installed with these extras, and their own extras."""
+        table = self.tables[name]
+        dependencies = _table(table.get("dependencies", {}), self.shown, f"package {name}: dependencies")
+        wanted_optional = _optional_wanted(table, extras)
+        found: list[tuple[str, frozenset[str]]] = []
+        for dependency_name, constraint in dependencies.items():
+            child = canonicalize_name(dependency_name)
+            child_extras = self._constraint_extras(name, child, constraint, wanted_optional)
+            if child_extras is not None and child in self.tables:
+                found.append((child, child_extras))
+        return found
+
+    def _constraint_extras(
+        self, name: str, child: str, constraint: object, wanted_optional: set[str]
+    ) -> frozenset[str] | None:
+        """The extras asked of a dependency, or None when none of its constraints applies."""
+        # Several constraints for one name carry markers: the first that holds on the dyno counts.
+        for item in constraint if isinstance(constraint, list) else [constraint]:
+            if not isinstance(item, dict):
+                return frozenset()
+            if item.get("optional") and child not in wanted_optional:
+                continue
+            if not _marker_applies(
+                item.get("markers"), self.environment, self.shown, f"package {name}", self.notes
+            ):
+                continue
+            return frozenset(canonicalize_name(str(e)) for e in item.get("extras", []) or [])
+        return None
+
+
+def _optional_wanted(table: Mapping[str, Any], extras: frozenset[str]) -> set[str]:
+    """The optional dependencies the requested extras of a package turn on."""
+    wanted: set[str] = set()
+    package_extras = table.get("extras", {})
+    if not isinstance(package_extras, dict):
+        return wanted
+    for extra in extras:
+        for requirement in package_extras.get(extra, []) or []:
+            wanted.add(canonicalize_name(re.split(r"[\s(\[;<>=!~]", str(requirement), maxsplit=1)[0]))
+    return wanted
+
+
+def _poetry_locked_package(
+    app_root: Path,
+    lock: _PoetryLock,
+    name: str,
+    selected: set[str],
+    legacy_files: object,
+    ranks: Mapping[Tag, int],
+) -> LockedPackage:
+    """One selected package: from a checkout or folder, a file or URL, or an index's files."""
+    table = lock.tables[name]
+    files = _poetry_files(table, name, legacy_files, lock.shown)
+    source = table.get("source", {})
+    source = source if isinstance(source, dict) else {}
+    source_type, source_url = source.get("type"), source.get("url")
+    common: dict[str, Any] = {
+        "name": name,
+        "version": str(table["version"]),
+        "requires": tuple(sorted({child for child, _ in lock.dependencies_of(name, frozenset())} & selected)),
+        "files": tuple(files),
+    }
+    if source_type in ("git", "directory"):
+        location = str(source_url)
+        local = source_type == "directory"
+        chosen = None if local else LockedFile(f"{name} (git)", location, "sdist")
+        note = (
+            f"installed from the app's folder {location!r}: its files are counted with the app"
+            if local
+            else "built from a git checkout on the dyno"
+        )
+        return LockedPackage(**common, chosen=chosen, direct=f"{source_type} {location}", note=note)
+    if source_type in ("file", "url"):
+        location = str(source_url)
+        url = location if source_type == "url" else _file_url(app_root / location)
+        filename = _filename_of(location)
+        chosen = LockedFile(
+            filename, url, _kind(filename) or "sdist", sha256=files[0].sha256 if files else None
+        )
+        return LockedPackage(**common, chosen=chosen, direct=f"{source_type} {location}")
+    by_name = {file.filename: file for file in files}
+    chosen_name = choose_filename(by_name, ranks)
+    return LockedPackage(
+        **common,
+        chosen=by_name.get(chosen_name) if chosen_name else None,
+        hashes=tuple(f.sha256 for f in files if f.sha256),
+        index_url=str(source_url) if source_type == "legacy" and source_url else None,
+        note="no file in the lock installs on the dyno" if chosen_name is None and files else None,
+    )
+
+
+def _poetry_files(table: Mapping[str, Any], name: str, legacy_files: object, shown: str) -> list[LockedFile]:
+    """The wheels and sdists the lock lists for a package (in [metadata.files] for lock-version 1.x)."""
+    raw_files = table.get("files")
+    if raw_files is None and isinstance(legacy_files, dict):
+        raw_files = legacy_files.get(table["name"], legacy_files.get(name, []))
+    files: list[LockedFile] = []
+    for entry in raw_files or []:
+        entry_table = _table(entry, shown, f"package {name}: file")
+        filename = _text(entry_table.get("file"), shown, f"package {name}: file name")
+        kind = _kind(filename)
+        if kind is not None:
+            files.append(LockedFile(filename, None, kind, sha256=_sha256(entry_table.get("hash"))))
+    return files
 
 
 def _poetry_main_requirements(
