@@ -27,30 +27,12 @@ def resolution_from_lock(context: Context, locked: LockedSet, resolver: str) -> 
         notes.append(
             f"offline: {len(to_find)} package file(s) not looked up in the index: URLs and sizes unknown"
         )
-        for package in to_find:
-            chosen = package.chosen
-            file = (
-                ResolvedFile(filename=chosen.filename, url="", kind=chosen.kind, sha256=chosen.sha256)
-                if chosen
-                else None
-            )
-            found[package.name] = (file, None, None if chosen else "offline: its file is unknown")
+        found = _unknown_offline(to_find)
     elif to_find:
-        context.progress.stage("Looking up locked files in the package index", total=len(to_find))
-        wants_edges = not locked.edges_known
-        with Client() as client:
-            indexes = IndexReader(client)
-
-            def look_up(package: LockedPackage) -> tuple[str, Found]:
-                result = find_in_indexes(context, indexes, package, wants_edges)
-                context.progress.advance()
-                return package.name, result
-
-            with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-                found.update(pool.map(look_up, to_find))
+        found = _look_up_in_indexes(context, to_find, wants_edges=not locked.edges_known)
 
     names = {package.name for package in locked.packages}
-    rows = []
+    rows: list[tuple[LockedPackage, ResolvedFile | None, set[str]]] = []
     for package in locked.packages:
         requires = set(package.requires)
         if package.name in found:
@@ -76,6 +58,51 @@ def resolution_from_lock(context: Context, locked: LockedSet, resolver: str) -> 
         rows.append((package, file, requires))
     if not locked.edges_known and not any(found.get(p.name, (None, None, None))[1] for p in locked.packages):
         notes.append(f"{locked.lock_file} records no dependency edges: who requires what is unknown")
+    parents = _parents(locked, rows)
+    return assemble(
+        target,
+        resolver,
+        locked.files_read,
+        ((package.name, package.version, file, parents[package.name]) for package, file, _ in rows),
+        notes,
+    )
+
+
+def _unknown_offline(to_find: list[LockedPackage]) -> dict[str, Found]:
+    """Offline, a package's file is only what the lock says: no URL, no size."""
+    found: dict[str, Found] = {}
+    for package in to_find:
+        chosen = package.chosen
+        file = (
+            ResolvedFile(filename=chosen.filename, url="", kind=chosen.kind, sha256=chosen.sha256)
+            if chosen
+            else None
+        )
+        found[package.name] = (file, None, None if chosen else "offline: its file is unknown")
+    return found
+
+
+def _look_up_in_indexes(
+    context: Context, to_find: list[LockedPackage], *, wants_edges: bool
+) -> dict[str, Found]:
+    """Each package's file (and, when the lock has no edges, its requirements) from the index."""
+    context.progress.stage("Looking up locked files in the package index", total=len(to_find))
+    with Client() as client:
+        indexes = IndexReader(client)
+
+        def look_up(package: LockedPackage) -> tuple[str, Found]:
+            result = find_in_indexes(context, indexes, package, wants_edges)
+            context.progress.advance()
+            return package.name, result
+
+        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+            return dict(pool.map(look_up, to_find))
+
+
+def _parents(
+    locked: LockedSet, rows: list[tuple[LockedPackage, ResolvedFile | None, set[str]]]
+) -> dict[str, Via]:
+    """Who brought each package in: the packages that require it, and the lock file for top-level ones."""
     parents: dict[str, Via] = {package.name: Via() for package in locked.packages}
     for package, _, requires in rows:
         for child in requires:
@@ -84,10 +111,4 @@ def resolution_from_lock(context: Context, locked: LockedSet, resolver: str) -> 
     for name in locked.top_level:
         if name in parents:
             parents[name].files.add(locked.lock_file)
-    return assemble(
-        target,
-        resolver,
-        locked.files_read,
-        ((package.name, package.version, file, parents[package.name]) for package, file, _ in rows),
-        notes,
-    )
+    return parents
