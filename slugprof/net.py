@@ -281,11 +281,7 @@ class Client:
         ranges). NotFound, HttpFailure or NetworkFailure otherwise.
         """
         name = redact(shown or url)
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        if accept:
-            headers["Accept"] = accept
-        if byte_range is not None:
-            headers["Range"] = byte_range
+        headers = _request_headers(accept, byte_range)
         scheme = urllib.parse.urlsplit(url).scheme.lower()
         if scheme == "file":
             return _open_file(url, method, byte_range, name)
@@ -308,18 +304,20 @@ class Client:
                 continue
             if answer.status >= 400:
                 self._drain(answer, key)
-                if answer.status in _NOT_FOUND:
-                    raise NotFound(f"HTTP {answer.status} from {name}")
-                raise HttpFailure(f"HTTP {answer.status} from {name}", answer.status, answer.reason)
+                raise _status_failure(answer, name)
             if method == "HEAD":
                 answer.read()  # nothing to read: marks the answer done, so the connection is reused
-
-            def release(finished: bool, key: _ConnectionKey = key) -> None:
-                if not finished:
-                    self._discard(key)
-
-            return Response(answer.status, answer.headers, final_url, answer, host_of(final_url), release)
+            return self._response(answer, key, final_url)
         raise AssertionError("unreachable")
+
+    def _response(self, answer: http.client.HTTPResponse, key: _ConnectionKey, final_url: str) -> Response:
+        """The answer handed to the caller: its connection is dropped unless the body is read to the end."""
+
+        def release(finished: bool) -> None:
+            if not finished:
+                self._discard(key)
+
+        return Response(answer.status, answer.headers, final_url, answer, host_of(final_url), release)
 
     # --- connections ---
 
@@ -512,3 +510,20 @@ class _FileSlice:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _request_headers(accept: str | None, byte_range: str | None) -> dict[str, str]:
+    """The headers of every request, plus the Accept and Range the caller asked for."""
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if accept:
+        headers["Accept"] = accept
+    if byte_range is not None:
+        headers["Range"] = byte_range
+    return headers
+
+
+def _status_failure(answer: http.client.HTTPResponse, name: str) -> NetError:
+    """The error for an answer of 400 or more: NotFound for a missing file, HttpFailure otherwise."""
+    if answer.status in _NOT_FOUND:
+        return NotFound(f"HTTP {answer.status} from {name}")
+    return HttpFailure(f"HTTP {answer.status} from {name}", answer.status, answer.reason)
