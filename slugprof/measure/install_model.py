@@ -11,7 +11,7 @@ share of `gzip -6` of the slug's tar stream, per file, from the member's own def
 from __future__ import annotations
 
 import configparser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -164,29 +164,58 @@ def predict_installed(listing: WheelListing, package: ResolvedPackage, target: T
                 record_bytes += len(compiled) - len(layout.site) - 1 + len(",,") + newline
 
     if dist_info is not None:
-        generated = [(f"{dist_info}/INSTALLER", _INSTALLER_CONTENT.get(target.manager, b"pip\n"))]
-        if package.top_level:
-            generated.append((f"{dist_info}/REQUESTED", b""))
-        for name, content in generated:
-            path = f"{layout.site}/{name}"
-            totals.add(path, len(content), _generated_cost(path, len(content)))
-            added_rows += 1
-            record_bytes += len(name) + _HASH_ROW + len(str(len(content))) + newline
-        for script, reference in _scripts(listing.entry_points):
-            path = f"{layout.bin}/{script}"
-            size = len(_script_text(reference, layout.python, target.manager).encode("utf-8"))
-            place(path)
-            totals.add(path, size, _generated_cost(path, size))
-            added_rows += 1
-            record_bytes += len(f"../../../bin/{script}") + _HASH_ROW + len(str(size)) + newline
+        record = _Record(rows=added_rows, size=record_bytes, cost=record_cost)
+        _add_generated(listing, package, target, layout, dist_info, newline, totals, record, place)
         path = f"{layout.site}/{dist_info}/RECORD"
-        record_cost += StreamModel.RECORD_ROW * added_rows + StreamModel.header(path)
-        totals.add(path, record_bytes, record_cost)
+        record.cost += StreamModel.RECORD_ROW * record.rows + StreamModel.header(path)
+        totals.add(path, record.size, record.cost)
 
-    shared = layout.shared_folders()
-    for folder in folders - shared:
-        totals.compressed += StreamModel.FOLDER + (StreamModel.LONG_NAME if long_name(folder + "/") else 0.0)
+    _add_folders(totals, folders - layout.shared_folders())
     return totals
+
+
+@dataclass
+class _Record:
+    """RECORD as it grows: the rows the installer adds, its bytes and its compressed cost so far."""
+
+    rows: int
+    size: int
+    cost: float
+
+
+def _add_generated(
+    listing: WheelListing,
+    package: ResolvedPackage,
+    target: Target,
+    layout: Layout,
+    dist_info: str,
+    newline: int,
+    totals: Totals,
+    record: _Record,
+    place: Callable[[str], None],
+) -> None:
+    """The files the installer writes itself: INSTALLER, REQUESTED for a top-level package, the scripts."""
+    generated = [(f"{dist_info}/INSTALLER", _INSTALLER_CONTENT.get(target.manager, b"pip\n"))]
+    if package.top_level:
+        generated.append((f"{dist_info}/REQUESTED", b""))
+    for name, content in generated:
+        path = f"{layout.site}/{name}"
+        totals.add(path, len(content), _generated_cost(path, len(content)))
+        record.rows += 1
+        record.size += len(name) + _HASH_ROW + len(str(len(content))) + newline
+    for script, reference in _scripts(listing.entry_points):
+        path = f"{layout.bin}/{script}"
+        size = len(_script_text(reference, layout.python, target.manager).encode("utf-8"))
+        place(path)
+        totals.add(path, size, _generated_cost(path, size))
+        record.rows += 1
+        record.size += len(f"../../../bin/{script}") + _HASH_ROW + len(str(size)) + newline
+
+
+def _add_folders(totals: Totals, folders: set[str]) -> None:
+    """Each folder the wheel creates costs an archive entry of its own."""
+    for folder in folders:
+        totals.compressed += StreamModel.FOLDER + (StreamModel.LONG_NAME if long_name(folder + "/") else 0.0)
 
 
 def _generated_cost(path: str, size: int) -> float:
