@@ -40,7 +40,7 @@ from slugprof.model import (
     ToolInfo,
 )
 from slugprof.progress import NoProgress, Progress
-from slugprof.sources.approot import app_root, saved_path
+from slugprof.sources.approot import app_root, command_in_report, saved_path
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
@@ -112,7 +112,11 @@ def profile(
     growth = worker_growth(run.samples, run.roles)
     processes = [
         _with_capture(
-            dataclasses.replace(process, growth_bytes_per_second=growth.get(process.pid)),
+            dataclasses.replace(
+                process,
+                command=command_in_report(process.command, root),
+                growth_bytes_per_second=growth.get(process.pid),
+            ),
             capture_by_role.get(process.role),
         )
         for process in summarize_processes(

@@ -188,6 +188,8 @@ def test_the_flask_sample_app_as_a_dyno_runs_it() -> None:
     # preload_app: the app is imported once in the master, so a worker's unique memory is small.
     assert max(p["peak_uss_bytes"] for p in workers) < master["peak_uss_bytes"]
     assert report["memray"]["mode"] in ("app", "borrowed")
+    # Saved commands name paths relative to the app root, never this machine's folders.
+    assert all(str(app) not in process["command"] for process in report["processes"])
     assert any(cost["role"] == "master" for cost in report["imports"])
     assert master["top_sites"], "memray gave no allocation sites for the master"
 

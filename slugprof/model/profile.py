@@ -52,7 +52,7 @@ class AllocationSite:
 class ProcessProfile:
     pid: int
     role: ProcessRole
-    command: str  # as it ran (absolute paths); renderers shorten it
+    command: str  # as it ran, paths under the app root relative to it (the process runs there)
     peak_rss_bytes: int
     peak_pss_bytes: int
     peak_uss_bytes: int

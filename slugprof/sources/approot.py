@@ -44,3 +44,13 @@ def path_in_report(path: str | os.PathLike[str], root: Path) -> str:
 def real_path(saved: str) -> Path:
     """The path on this machine for a path the report saved (`~` expanded)."""
     return Path(os.path.expanduser(saved))
+
+
+def command_in_report(command: str, root: Path) -> str:
+    """A process's command line as the report saves it: paths under the app root (where the process
+    runs) relative to it, the home folder written `~`."""
+    shortened = command.replace(str(root) + os.sep, "")
+    home = os.path.expanduser("~")
+    if home not in ("", "/"):
+        shortened = shortened.replace(home + os.sep, "~/")
+    return shortened
