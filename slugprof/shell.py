@@ -137,13 +137,18 @@ def _scan_word(text: str, index: int) -> tuple[int, str]:
         elif char == '"':
             index = _scan_double_quoted(text, index + 1, value)
         elif _expansion_at(text, index):
-            end = _skip_expansion(text, index)
-            value.append(text[index:end])
-            index = end
+            index = _take_expansion(text, index, value)
         else:
             value.append(char)
             index += 1
     return index, "".join(value)
+
+
+def _take_expansion(text: str, index: int, value: list[str]) -> int:
+    """Keep a `$...` expansion (or a backquoted one) as written; returns the index after it."""
+    end = _skip_expansion(text, index)
+    value.append(text[index:end])
+    return end
 
 
 def _closing(text: str, quote_char: str, index: int) -> int:
@@ -164,9 +169,7 @@ def _scan_double_quoted(text: str, index: int, value: list[str]) -> int:
                 value.append(text[index + 1])
             index += 2
         elif _expansion_at(text, index):
-            end = _skip_expansion(text, index)
-            value.append(text[index:end])
-            index = end
+            index = _take_expansion(text, index, value)
         else:
             value.append(char)
             index += 1

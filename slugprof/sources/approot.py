@@ -23,11 +23,17 @@ def app_root(path: Path) -> Path:
     return path.resolve()
 
 
+def _home() -> str | None:
+    """The home folder, when there is one worth writing as `~` (not unset, not the root)."""
+    home = os.path.expanduser("~")
+    return None if home in ("", "/", "~") else home
+
+
 def saved_path(path: str | os.PathLike[str]) -> str:
     """An absolute path as the report saves it: under the home folder, written `~/...`."""
     absolute = os.path.abspath(os.fspath(path))
-    home = os.path.expanduser("~")
-    if home not in ("", "/") and (absolute == home or absolute.startswith(home + os.sep)):
+    home = _home()
+    if home is not None and (absolute == home or absolute.startswith(home + os.sep)):
         return "~" + absolute[len(home) :].replace(os.sep, "/")
     return absolute
 
@@ -50,7 +56,5 @@ def command_in_report(command: str, root: Path) -> str:
     """A process's command line as the report saves it: paths under the app root (where the process
     runs) relative to it, the home folder written `~`."""
     shortened = command.replace(str(root) + os.sep, "")
-    home = os.path.expanduser("~")
-    if home not in ("", "/"):
-        shortened = shortened.replace(home + os.sep, "~/")
-    return shortened
+    home = _home()
+    return shortened if home is None else shortened.replace(home + os.sep, "~/")
