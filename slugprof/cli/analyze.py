@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.output import FORMATS, emit, format_from_extension, render
+from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYTES, SOFT_LIMIT_BYTES, STACKS
 from slugprof.units import format_bytes
@@ -97,7 +97,6 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
     def run(self, args: argparse.Namespace) -> int:
         # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
         from slugprof.analysis import AnalyzeOptions, analyze
-        from slugprof.cli.progress_bar import ProgressBar
         from slugprof.config import cache_root as default_cache_dir
         from slugprof.config import load_settings
 
@@ -120,7 +119,7 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             arch=args.arch,
             build_sdists=args.build_sdists,
         )
-        with ProgressBar(enabled=not args.quiet) as progress:
+        with progress_display(quiet=args.quiet) as progress:
             report = analyze(options, os.environ, progress)
         emit(args.output, lambda to_terminal: render(report, output_format, to_terminal=to_terminal))
         return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from slugprof.errors import UsageError
 
 if TYPE_CHECKING:
     from slugprof.model import AnalyzeReport, ProfileReport
+    from slugprof.progress import Progress
 
 FORMATS = ("terminal", "json")
 EXTENSIONS = {".json": "json", ".txt": "terminal"}
@@ -28,6 +30,18 @@ def format_from_extension(output: str | None) -> str | None:
             "use .json or .txt, or pass --format"
         )
     return EXTENSIONS[suffix]
+
+
+def progress_display(*, quiet: bool) -> contextlib.AbstractContextManager[Progress]:
+    """The progress bar on stderr, or, with -q, nothing: then its library is not even imported (a
+    tenth of a warm run's time)."""
+    if quiet:
+        from slugprof.progress import NoProgress
+
+        return contextlib.nullcontext(NoProgress())
+    from slugprof.cli.progress_bar import ProgressBar
+
+    return ProgressBar(enabled=True)
 
 
 def terminal_style(to_terminal: bool) -> tuple[bool, int]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.output import FORMATS, emit, format_from_extension, render
+from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 
@@ -85,7 +85,6 @@ failed to boot or crashed (its own error is shown).
 
     def run(self, args: argparse.Namespace) -> int:
         # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
-        from slugprof.cli.progress_bar import ProgressBar
         from slugprof.processes import AppFailure
         from slugprof.profiling import ProfileOptions, profile
 
@@ -116,7 +115,7 @@ failed to boot or crashed (its own error is shown).
             boot_timeout=args.boot_timeout,
         )
         try:
-            with ProgressBar(enabled=not args.quiet) as progress:
+            with progress_display(quiet=args.quiet) as progress:
                 report = profile(options, os.environ, progress)
         except AppFailure as failure:
             if args.verbose and failure.output_tail:

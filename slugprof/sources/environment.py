@@ -39,10 +39,13 @@ def full_version(info):
     return version
 
 questions = json.loads(sys.argv[1])
-try:
-    from importlib import metadata
-except ImportError:
-    metadata = None
+metadata = None
+if questions["distributions"]:
+    # Only when asked: importing importlib.metadata is half of this script's time.
+    try:
+        from importlib import metadata
+    except ImportError:
+        pass
 distributions = {}
 for name in questions["distributions"]:
     try:
