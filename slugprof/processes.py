@@ -36,25 +36,46 @@ def run_command(
     """Run a short command to completion and capture its output.
 
     Raises ToolFailure when the program does not exist or does not finish in `timeout` seconds.
-    A non-zero exit status is returned, not raised: callers decide what it means.
+    A non-zero exit status is returned, not raised: callers decide what it means. The command runs in
+    its own process group, so a timeout or a Ctrl-C ends what it started too (a resolver's build
+    backend, an interpreter's children), not only the program itself.
     """
     try:
-        completed = subprocess.run(
+        popen = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=os.name == "posix",
         )
     except FileNotFoundError as error:
         raise ToolFailure(f"cannot run {argv[0]!r}: program not found") from error
     except PermissionError as error:
         raise ToolFailure(f"cannot run {argv[0]!r}: permission denied") from error
+    try:
+        stdout, stderr = popen.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as error:
+        _end_command(popen)
         raise ToolFailure(f"{argv[0]!r} did not finish within {timeout:.0f} s") from error
-    return CommandResult(completed.returncode, completed.stdout, completed.stderr)
+    except BaseException:
+        _end_command(popen)
+        raise
+    return CommandResult(popen.returncode, stdout, stderr)
+
+
+def _end_command(popen: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the command's whole process group and reap the command."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.name == "posix":
+            os.killpg(popen.pid, signal.SIGKILL)
+        else:
+            popen.kill()
+    for stream in (popen.stdout, popen.stderr):
+        if stream is not None:
+            stream.close()
+    popen.wait()
 
 
 # --- long-lived processes: the app's web process and everything it forks ----------------------

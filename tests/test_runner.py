@@ -24,7 +24,7 @@ from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import _roles_from_tree, classify_roles, summarize_processes, worker_growth
 from slugprof.measure.traffic import app_error, free_port
 from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot
-from slugprof.processes import AppFailure
+from slugprof.processes import AppFailure, run_command
 from slugprof.sources.dyno import dyno_by_name, dyno_environment
 
 MIB = 1024 * 1024
@@ -517,3 +517,28 @@ def test_app_error_picks_the_last_exception_of_a_chain_and_plain_server_errors()
     )
     assert app_error(uvicorn) == 'Error loading ASGI app. Could not import module "main".'
     assert app_error("") is None
+
+
+@pytest.mark.slow
+def test_a_short_command_that_times_out_is_ended_with_what_it_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    with pytest.raises(ToolFailure, match="did not finish within 2 s"):
+        run_command([sys.executable, "-c", script], timeout=2)
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _running(grandchild):
+        assert time.monotonic() < deadline, f"process {grandchild}, started by the command, outlived it"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
