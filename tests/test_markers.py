@@ -36,6 +36,32 @@ def test_a_marker_is_evaluated_for_the_dyno() -> None:
     assert not decide("python_version < '3.11'", DYNO, where="x").applies
 
 
+@pytest.mark.parametrize(
+    ("marker", "applies"),
+    [
+        (f"python_version < '3.8' and {UNDECIDABLE}", False),  # the first half rules it out
+        (f"{UNDECIDABLE} and python_version < '3.8'", False),
+        (f"python_version >= '3.8' or {UNDECIDABLE}", True),  # the first half lets it in
+        (f"({UNDECIDABLE} or sys_platform == 'win32') and os_name == 'nt'", False),
+        (f"extra == 'gpu' and {UNDECIDABLE}", False),  # an extra nobody asked for
+    ],
+)
+def test_a_comparison_that_cannot_be_made_does_not_decide_a_marker_the_rest_decides(
+    marker: str, applies: bool
+) -> None:
+    decision = decide(marker, DYNO, where="x")
+    assert decision.applies is applies
+    assert decision.note is None
+
+
+def test_a_comparison_that_cannot_be_made_and_matters_is_included_with_a_note() -> None:
+    decision = decide(f"python_version >= '3.8' and {UNDECIDABLE}", DYNO, where="requirements.txt:3 numpy")
+    assert decision.applies
+    assert decision.note is not None
+    assert decision.note.startswith("requirements.txt:3 numpy: the marker")
+    assert "could not be decided for the dyno" in decision.note
+
+
 def test_an_extra_counts_only_when_it_is_asked_for() -> None:
     assert not decide("extra == 'socks'", DYNO, where="x").applies
     assert decide("extra == 'socks'", DYNO, where="x", extras=("socks",)).applies
