@@ -26,6 +26,7 @@ from slugprof.model import Resolution
 from slugprof.net import Client, NetError
 from slugprof.resolve import resolve
 from slugprof.resolve.cached import CACHE_FORMAT
+from slugprof.sources.buildpack import PackageManagerChoice
 from slugprof.sources.target import make_target
 
 TARGET_COLD_SECONDS = 60.0
@@ -47,7 +48,10 @@ def folder_bytes(folder: Path) -> int:
 def timed(app: Path, cache: Path, args: argparse.Namespace) -> tuple[Resolution, float]:
     target = make_target(args.stack, args.arch, args.python, "pip")
     began = time.perf_counter()
-    resolution = resolve(app, target, environ=dict(os.environ), dotenv={}, cache_dir=cache, offline=False)
+    manager = PackageManagerChoice("pip", "requirements.txt", ("requirements.txt",))
+    resolution = resolve(
+        app, target, manager, environ=dict(os.environ), dotenv={}, cache_dir=cache, offline=False
+    )
     return resolution, time.perf_counter() - began
 
 

@@ -17,6 +17,7 @@ from slugprof.measure.graph import exclusive_sets
 from slugprof.measure.slug import SlugInventory, SlugLimits, size_slug
 from slugprof.model import (
     AnalyzeReport,
+    AppInventory,
     DependencyInventory,
     DependencySource,
     Package,
@@ -26,10 +27,13 @@ from slugprof.model import (
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.approot import app_root, path_in_report
+from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.buildpack import (
+    PackageManagerChoice,
     buildpack_parts,
     choose_package_manager,
     choose_python_version,
+    reaches_install,
 )
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.environment import find_environment
@@ -49,6 +53,7 @@ class AnalyzeOptions:
     stack: str = DEFAULT_STACK
     arch: str = DEFAULT_ARCH
     build_sdists: bool = False
+    ignore: tuple[str, ...] = ()  # --ignore: rule ids to silence, with the settings' own
 
 
 def analyze(
@@ -59,11 +64,10 @@ def analyze(
     root = app_root(root)
 
     app = collect_app_files(root, progress)
-    python = choose_python_version(root, options.settings)
-    manager = choose_package_manager(root)
-    notes: list[str] = [*manager.build_errors, *python.notes]
-    if not (root / "Procfile").is_file():
-        notes.append("no Procfile: Heroku will not know how to start the web process")
+    files = BuildFiles.of(root, app)
+    manager = choose_package_manager(files)
+    python = choose_python_version(files, options.settings, manager.name)
+    notes: list[str] = []
 
     environment = None
     if not options.resolve:
@@ -76,22 +80,21 @@ def analyze(
             environment=path_in_report(environment.prefix, root),
             interpreter=path_in_report(environment.interpreter, root),
         )
+        app = _without_environment(app, root, Path(environment.prefix), notes)
         env_minor = ".".join(environment.version.split(".")[:2])
         if env_minor != python.minor:
             notes.append(
                 f"the environment runs Python {environment.version} but Heroku will install Python "
                 f"{python.version} ({python.source}): compiled packages and bytecode may differ in size"
             )
-    elif manager.build_errors:
+    elif not reaches_install(files, manager):
         dependencies = DependencyInventory(
             source=DependencySource.NONE,
-            notes=("dependencies not resolved: the Heroku build would fail first (see the notes)",),
+            notes=("dependencies not resolved: the Heroku build would fail first (see the build verdict)",),
         )
     else:
         try:
-            dependencies = _resolved_dependencies(
-                root, options, python.version, manager.name, environ, progress
-            )
+            dependencies = _resolved_dependencies(root, options, python.version, manager, environ, progress)
         except ToolFailure as failure:
             if not options.offline:
                 raise
@@ -124,7 +127,7 @@ def analyze(
         workers=options.workers,
         progress=progress,
     )
-    return AnalyzeReport(
+    report = AnalyzeReport(
         tool=ToolInfo(version=__version__),
         created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         app=sized.app,
@@ -135,13 +138,44 @@ def analyze(
         slug=sized.slug,
         notes=tuple(notes),
     )
+    return _with_findings(report, files, options)
+
+
+def _without_environment(app: AppInventory, root: Path, prefix: Path, notes: list[str]) -> AppInventory:
+    """The app's files less the environment's folder when it lies in the app (a committed .venv): its
+    files are measured once, as the dependencies, never also as app files."""
+    try:
+        folder = prefix.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return app
+    prefix_text = f"{folder}/"
+    inside = [f for f in app.files if f.path.startswith(prefix_text)]
+    if inside:
+        notes.append(
+            f"{prefix_text} is the measured environment and is pushed too: its {len(inside)} files are "
+            "counted once, as the dependencies"
+        )
+    return replace(
+        app,
+        files=tuple(f for f in app.files if not f.path.startswith(prefix_text)),
+        # Not "will not deploy until committed": an environment is not meant to be committed.
+        untracked=tuple(path for path in app.untracked if not path.startswith(prefix_text)),
+    )
+
+
+def _with_findings(report: AnalyzeReport, files: BuildFiles, options: AnalyzeOptions) -> AnalyzeReport:
+    from slugprof.rules import RuleInputs, run_rules
+
+    inputs = RuleInputs(report=report, files=files, settings=options.settings)
+    findings, build, rules_run = run_rules(inputs, (*options.settings.ignore, *options.ignore))
+    return replace(report, findings=findings, build=build, rules=rules_run)
 
 
 def _resolved_dependencies(
     root: Path,
     options: AnalyzeOptions,
     python_version: str,
-    manager: str,
+    manager: PackageManagerChoice,
     environ: Mapping[str, str],
     progress: Progress,
 ) -> DependencyInventory:
@@ -156,13 +190,14 @@ def _resolved_dependencies(
         options.stack,
         options.arch,
         python_version,
-        manager,
+        manager.name,
         {"heroku-26": options.settings.heroku_26_glibc},
     )
     dotenv, dotenv_notes = read_dotenv(root)
     resolution = resolve(
         root,
         target,
+        manager,
         environ=environ,
         dotenv=dotenv,
         cache_dir=options.cache_dir,

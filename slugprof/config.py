@@ -53,11 +53,14 @@ class Settings:
     default_python: str = heroku.DEFAULT_PYTHON
     # Heroku-26's glibc is unverified: it caps which manylinux wheels install, so it is a setting.
     heroku_26_glibc: str = heroku.HEROKU_26_GLIBC_DEFAULT
+    # Rule ids whose findings are silenced (`ignore = ["BUILD110"]`); the report counts them.
+    ignore: tuple[str, ...] = ()
 
 
 # Keys accepted in [tool.slugprof] and as SLUGPROF_<KEY> (upper case, '-' -> '_').
 _SIZE_KEYS = {field.name.replace("_", "-"): field.name for field in fields(Settings) if field.type == "int"}
 _TEXT_KEYS = {"default-python": "default_python", "heroku-26-glibc": "heroku_26_glibc"}
+_LIST_KEYS = {"ignore": "ignore"}
 
 
 def load_settings(
@@ -70,7 +73,7 @@ def load_settings(
     settings = _apply(settings, _read_pyproject(app_root), source="pyproject.toml [tool.slugprof]")
     from_env = {
         key: environ[f"SLUGPROF_{key.upper().replace('-', '_')}"]
-        for key in (*_SIZE_KEYS, *_TEXT_KEYS)
+        for key in (*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS)
         if f"SLUGPROF_{key.upper().replace('-', '_')}" in environ
     }
     settings = _apply(settings, from_env, source="environment")
@@ -104,10 +107,29 @@ def _apply(settings: Settings, values: Mapping[str, Any], *, source: str) -> Set
             changes[_SIZE_KEYS[normalised]] = parse_size(value, what=f"{source}: {normalised}")
         elif normalised in _TEXT_KEYS:
             changes[_TEXT_KEYS[normalised]] = str(value)
+        elif normalised in _LIST_KEYS:
+            changes[_LIST_KEYS[normalised]] = _words(value, what=f"{source}: {normalised}")
         else:
-            known = ", ".join(sorted((*_SIZE_KEYS, *_TEXT_KEYS)))
+            known = ", ".join(sorted((*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS)))
             raise UsageError(f"{source}: unknown setting {key!r}; known settings: {known}")
     return replace(settings, **changes)
+
+
+def _words(value: object, *, what: str) -> tuple[str, ...]:
+    """A list setting: a TOML array of strings, or a comma-separated string (variables, flags)."""
+    if isinstance(value, str):
+        items: list[object] = [item for item in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise UsageError(f'{what}: give a list of rule ids, like ["BUILD110"]')
+    words = []
+    for item in items:
+        if not isinstance(item, str):
+            raise UsageError(f'{what}: {item!r} is not a rule id; give strings, like "BUILD110"')
+        if item.strip():
+            words.append(item.strip().upper())
+    return tuple(words)
 
 
 def cache_root(environ: Mapping[str, str] | None = None) -> Path:

@@ -54,6 +54,37 @@ PYTHONS_WITH_SETUPTOOLS: tuple[str, ...] = ("3.10", "3.11", "3.12")
 # The package managers the buildpack selects by their file (heroku-facts 3.4).
 PACKAGE_MANAGERS: tuple[str, ...] = ("pip", "uv", "poetry", "pipenv")
 
+# --- What the buildpack looks at in the app ---------------------------------------------------------------
+
+# bin/detect passes when any of these is at the app root (heroku-facts 3.10); folders end with "/".
+DETECTION_FILES: tuple[str, ...] = (
+    ".python-version",
+    "__init__.py",
+    "app.py",
+    "main.py",
+    "manage.py",
+    "pdm.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "pyproject.toml",
+    "requirements.txt",
+    "runtime.txt",
+    "server.py",
+    "setup.cfg",
+    "setup.py",
+    "uv.lock",
+    "__pycache__/",
+    ".venv/",
+    "venv/",
+)
+# Folders the buildpack refuses when committed with a pyvenv.cfg, and its own install folder
+# (lib/checks.sh; heroku-facts 3.1).
+VIRTUALENV_FOLDERS: tuple[str, ...] = (".venv", "venv")
+BUILDPACK_PYTHON_FOLDER = ".heroku/python"
+# Build hooks run by the buildpack, from the app root (lib/hooks.sh; heroku-facts 3.9).
+BUILD_HOOKS: tuple[str, ...] = ("bin/pre_compile", "bin/post_compile")
+
 # --- Stacks -------------------------------------------------------------------------------------------
 
 # The stacks the buildpack accepts (heroku-facts 3.2); Heroku-24 is the default stack (heroku-facts 3.5).

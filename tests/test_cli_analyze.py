@@ -201,7 +201,7 @@ def test_settings_from_pyproject_apply(tmp_path: Path) -> None:
     assert document["dependencies"]["source"] == "resolved"
     assert document["dependencies"]["target"]["stack"] == "heroku-24"
     assert document["dependencies"]["packages"] == []
-    assert any("no Procfile" in note for note in document["notes"])
+    assert "BUILD162" in [finding["id"] for finding in document["findings"]]  # no Procfile
 
 
 # --- bad input: one clear line, a documented exit code, never a traceback ---------------------
@@ -280,7 +280,8 @@ def test_hostile_tree_is_measured_not_fatal(tmp_path: Path) -> None:
     assert "/".join(["d"] * 300) + "/bottom.txt" in paths
     assert {"loop-a", "loop-b"} <= paths
     assert any(problem["path"] == "pipe" for problem in document["app"]["problems"])
-    assert document["notes"]  # the garbage runtime.txt / Pipfile.lock are build errors worth telling
+    # The garbage runtime.txt is the first version file the buildpack reads: the build fails on it.
+    assert "BUILD110" in [entry["id"] for entry in document["build"]["errors"]], document["build"]
 
 
 def test_help_explains_the_command() -> None:

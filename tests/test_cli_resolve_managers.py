@@ -637,9 +637,8 @@ def test_requirements_txt_and_uv_lock_together_fail_the_build_and_are_not_resolv
 
     report = _report(_analyze(app, tmp_path / "cache"))
 
-    build_errors = [note for note in report["notes"] if "fail the Heroku build" in note]
-    assert len(build_errors) == 1, report["notes"]
-    assert "requirements.txt" in build_errors[0] and "uv.lock" in build_errors[0]
+    assert [entry["id"] for entry in report["build"]["errors"]] == ["BUILD121"], report["build"]
+    assert "(requirements.txt, uv.lock)" in report["build"]["errors"][0]["message"]
     dependencies = report["dependencies"]
     assert dependencies["source"] == "none" and dependencies["packages"] == []
     assert any("not resolved" in note and "build would fail" in note for note in dependencies["notes"]), (
@@ -655,7 +654,7 @@ def test_a_pipfile_without_its_lock_fails_the_build(tmp_path: Path, indexes: Ind
 
     report = _report(_analyze(app, tmp_path / "cache"))
 
-    assert any("Pipfile without Pipfile.lock" in note for note in report["notes"]), report["notes"]
+    assert [entry["id"] for entry in report["build"]["errors"]] == ["BUILD122"], report["build"]
     dependencies = report["dependencies"]
     assert dependencies["source"] == "none" and dependencies["packages"] == []
     assert any("build would fail" in note for note in dependencies["notes"]), dependencies

@@ -30,12 +30,17 @@ env folder in the app, else $VIRTUAL_ENV. With none (or with --resolve) they are
 the dyno (--stack, --arch, the app's Python version) from requirements.txt, uv.lock,
 poetry.lock or Pipfile.lock, and sized from the wheels' contents without installing them.
 
-Exits 0 when it measured, whatever the size (use `slugprof check` to gate CI),
+The report starts with the build verdict: every reason Heroku's Python buildpack would refuse
+the build, or warn, decided from what git will push (the committed files after .slugignore).
+`slugprof rules` lists the rules; `--ignore ID` or `ignore = ["ID"]` silences one.
+
+Exits 0 when it measured, whatever the size or the verdict (use `slugprof check` to gate CI),
 2 for bad input, 3 when it failed.
 
 settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variables):
   slug-limit, soft-limit, python-runtime-size, python-runtime-compressed-size,
-  pip-size, setuptools-size, pipenv-size (and their -compressed-size), default-python
+  pip-size, setuptools-size, pipenv-size (and their -compressed-size), default-python,
+  ignore (rule ids)
 """
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
@@ -92,6 +97,13 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         parser.add_argument(
             "--jobs", type=int, metavar="N", help="processes to compress with (default: all cores)"
         )
+        parser.add_argument(
+            "--ignore",
+            metavar="ID",
+            action="append",
+            default=[],
+            help="silence a rule's findings (repeat, or give ids separated by commas)",
+        )
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -118,6 +130,9 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             stack=args.stack,
             arch=args.arch,
             build_sdists=args.build_sdists,
+            ignore=tuple(
+                word.strip().upper() for given in args.ignore for word in given.split(",") if word.strip()
+            ),
         )
         with progress_display(quiet=args.quiet) as progress:
             report = analyze(options, os.environ, progress)

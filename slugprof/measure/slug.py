@@ -252,14 +252,18 @@ def _slug(
         sampled_bytes=compression.sampled_bytes,
         limit_bytes=limits.limit_bytes,
         soft_limit_bytes=limits.soft_limit_bytes,
-        status=_status(compressed, error, limits),
+        status=_status(compressed, error, limits, complete=dependencies.source != DependencySource.NONE),
         components=components,
     )
 
 
-def _status(compressed: int, error: int, limits: SlugLimits) -> SlugStatus:
+def _status(compressed: int, error: int, limits: SlugLimits, *, complete: bool) -> SlugStatus:
+    """over: past the limit (even a part of the slug can be); incomplete: dependencies were not
+    measured, so no "ok" can be said; warn: past the soft limit, or the limit within the error."""
     if compressed > limits.limit_bytes:
         return "over"
+    if not complete:
+        return "incomplete"
     if compressed > limits.soft_limit_bytes or compressed + error > limits.limit_bytes:
         return "warn"
     return "ok"

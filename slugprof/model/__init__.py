@@ -7,6 +7,18 @@ Every stage takes and returns these frozen dataclasses; only renderers turn them
 from slugprof.model.app import AppFile, AppInventory, AppSource, FileKind, PathProblem, SlugignoreRule
 from slugprof.model.buildpack import BuildpackPart, PythonVersionChoice
 from slugprof.model.dependencies import DependencyInventory, DependencySource, Package
+from slugprof.model.findings import (
+    BuildEntry,
+    BuildOutcome,
+    BuildVerdict,
+    Edit,
+    Evidence,
+    Finding,
+    Fix,
+    Location,
+    RulesRun,
+    Severity,
+)
 from slugprof.model.profile import (
     AllocationSite,
     DynoFit,
@@ -24,7 +36,7 @@ from slugprof.model.profile import (
     ProfileReport,
     RequestStats,
 )
-from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, Finding, ToolInfo
+from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, ToolInfo
 from slugprof.model.resolution import (
     Resolution,
     ResolvedFile,
@@ -52,19 +64,26 @@ __all__ = [
     "AppFile",
     "AppInventory",
     "AppSource",
+    "BuildEntry",
+    "BuildOutcome",
+    "BuildVerdict",
     "BuildpackPart",
     "CompressionEstimate",
     "DependencyInventory",
     "DependencySource",
     "DynoFit",
     "DynoSize",
+    "Edit",
+    "Evidence",
     "FileKind",
     "FileStat",
     "Finding",
+    "Fix",
     "GroupEstimate",
     "GroupKind",
     "ImportCost",
     "Latency",
+    "Location",
     "MemorySample",
     "MemorySummary",
     "MemrayMode",
@@ -81,6 +100,8 @@ __all__ = [
     "Resolution",
     "ResolvedFile",
     "ResolvedPackage",
+    "RulesRun",
+    "Severity",
     "SizeMethod",
     "SizedPackage",
     "Slug",

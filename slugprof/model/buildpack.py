@@ -10,8 +10,7 @@ from slugprof.model.codec import transient
 @dataclass(frozen=True)
 class PythonVersionChoice:
     version: str  # as requested, "3.12" or "3.12.4"
-    source: str  # ".python-version", "runtime.txt", "buildpack default"
-    notes: tuple[str, ...] = transient(())  # in memory only: the pipeline moves them to the report's notes
+    source: str  # ".python-version", "runtime.txt", "Pipfile.lock", "buildpack default"
 
     @property
     def minor(self) -> str:

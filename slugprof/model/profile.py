@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
-from slugprof.model.report import SCHEMA_VERSION, Finding, ToolInfo
+from slugprof.model.findings import Finding
+from slugprof.model.report import SCHEMA_VERSION, ToolInfo
 
 ProcessRole = Literal["master", "worker", "other"]
 

@@ -8,26 +8,19 @@ from typing import Literal
 from slugprof.model.app import AppInventory
 from slugprof.model.buildpack import BuildpackPart, PythonVersionChoice
 from slugprof.model.dependencies import DependencyInventory
+from slugprof.model.findings import BuildVerdict, Finding, RulesRun
 from slugprof.model.slug import Slug
 
 # The version of the saved JSON documents. 2: a `kind` in every document, choices as fields instead of
 # strings to parse, paths relative to the app root, every published number stored in the model.
-SCHEMA_VERSION = 2
+# 3: findings with evidence, fix and location; the build verdict; the slug status "incomplete".
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
 class ToolInfo:
     name: str = "slugprof"
     version: str = ""
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: Literal["info", "warning", "error"]
-    title: str
-    detail: str
-    saving_bytes: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,5 +35,7 @@ class AnalyzeReport:
     dependencies: DependencyInventory
     buildpack: tuple[BuildpackPart, ...]
     slug: Slug
-    notes: tuple[str, ...] = ()  # build errors and warnings the buildpack would print, caveats
+    notes: tuple[str, ...] = ()  # caveats of the measurement
+    build: BuildVerdict | None = None  # None only in reports saved before schema 3
     findings: tuple[Finding, ...] = ()
+    rules: RulesRun = field(default_factory=RulesRun)

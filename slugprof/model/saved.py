@@ -61,6 +61,8 @@ def read_report(text: str, name: str = "report") -> Report:
     kind, version = _identify(data, name)
     if version == 1:
         data = _migrate_from_1(data, kind)
+    if version <= 2:
+        data = _migrate_from_2(data)
     try:
         return decode(_KINDS[kind], data, kind)
     except DecodeError as error:
@@ -91,7 +93,7 @@ def _identify(data: object, name: str) -> tuple[str, int]:
 
 def _migrate_from_1(data: dict[str, Any], kind: str) -> dict[str, Any]:
     """Schema 1 -> 2: choices that were strings to parse become fields; the report gains its kind."""
-    data = {**data, "schema_version": SCHEMA_VERSION, "kind": kind}
+    data = {**data, "schema_version": 2, "kind": kind}
     if kind == "profile":
         memray = data.get("memray")
         if isinstance(memray, str):
@@ -109,6 +111,24 @@ def _migrate_from_1(data: dict[str, Any], kind: str) -> dict[str, Any]:
         dependencies["not_required"] = [_package_from_1(p) for p in dependencies.get("not_required", [])]
         data["dependencies"] = dependencies
     return data
+
+
+def _migrate_from_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: a finding's `detail` becomes its evidence. Reports of schema 2 carry no build
+    verdict (`build` stays null: it was not decided) and no finding (none was written then)."""
+    findings = [
+        {
+            "id": finding.get("id"),
+            "severity": finding.get("severity"),
+            "title": finding.get("title"),
+            "evidence": [finding["detail"]] if finding.get("detail") else [],
+            "savings_bytes": finding.get("saving_bytes"),
+        }
+        if isinstance(finding, dict)
+        else finding
+        for finding in data.get("findings", [])
+    ]
+    return {**data, "schema_version": SCHEMA_VERSION, "findings": findings}
 
 
 def _package_from_1(package: object) -> object:

@@ -9,7 +9,8 @@ from typing import Literal
 
 from slugprof.model.app import FileKind
 
-SlugStatus = Literal["ok", "warn", "over"]
+# incomplete: a part could not be measured (dependencies offline, a resolution that failed): never "ok"
+SlugStatus = Literal["ok", "warn", "over", "incomplete"]
 
 
 class GroupKind(str, Enum):

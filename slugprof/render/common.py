@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
@@ -16,6 +17,17 @@ def text_console(*, color: bool, width: int) -> tuple[Console, io.StringIO]:
         force_terminal=color,
         no_color=not color,
         highlight=False,
+        markup=False,  # a file name like "[tests]" is text, never a style
         color_system="standard" if color else None,
     )
     return console, buffer
+
+
+# C0 and C1 control characters and DEL: a file name or line holding an escape sequence must not reach
+# the terminal raw (it could move the cursor, retitle the window or hide the text after it).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as \\xNN escapes."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

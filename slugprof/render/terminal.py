@@ -8,25 +8,79 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from slugprof.model import AnalyzeReport, DependencySource, SlugignoreRule
-from slugprof.render.common import text_console
+from slugprof.model import AnalyzeReport, BuildOutcome, DependencySource, Location, Severity, SlugignoreRule
+from slugprof.render.common import printable, text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
-_STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red"}
-_STATUS_WORD = {"ok": "OK", "warn": "WARNING", "over": "OVER THE LIMIT"}
+_STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red", "incomplete": "bold yellow"}
+_STATUS_WORD = {
+    "ok": "OK",
+    "warn": "WARNING",
+    "over": "OVER THE LIMIT",
+    "incomplete": "INCOMPLETE (dependencies not measured)",
+}
+_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 TOP = 10
 
 
 def render_terminal(report: AnalyzeReport, *, color: bool = False, width: int = 100) -> str:
     console, buffer = text_console(color=color, width=width)
+    _build_failure(console, report)
     _summary(console, report)
     _components(console, report)
     _requirements(console, report)
     _packages(console, report)
     _app_files(console, report)
     _slugignore(console, report)
+    _findings(console, report)
     _notes(console, report)
     return buffer.getvalue()
+
+
+def _build_failure(console: Console, report: AnalyzeReport) -> None:
+    """First, when Heroku would refuse the build: it matters more than any size."""
+    build = report.build
+    if build is None or build.outcome != BuildOutcome.FAILS:
+        return
+    console.print(Text("THE BUILD WOULD FAIL:", style="bold red"))
+    for entry in build.errors:
+        line = Text("  ")
+        line.append(entry.id, style="bold red")
+        line.append(f"  {printable(entry.message)}")
+        if entry.location is not None:
+            line.append(f"  ({_where(entry.location)})", style="dim")
+        console.print(line)
+    console.print()
+
+
+def _findings(console: Console, report: AnalyzeReport) -> None:
+    """Every finding with its fix; errors were named first, here they get their evidence and fix."""
+    if not report.findings and not report.rules.silenced:
+        return
+    console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
+    for finding in report.findings:
+        line = Text("  ")
+        line.append(f"{finding.id} {finding.severity.value}", style=_SEVERITY_STYLE[finding.severity])
+        line.append(f"  {printable(finding.title)}")
+        if finding.location is not None:
+            line.append(f"  ({_where(finding.location)})", style="dim")
+        console.print(line)
+        for evidence in finding.evidence:
+            console.print(Text(f"      {printable(evidence)}", style="dim"))
+        if finding.fix is not None:
+            fix = f"      fix: {printable(finding.fix.summary)}"
+            if finding.fix.command:
+                fix += f": {printable(finding.fix.command)}"
+            console.print(Text(fix))
+    if report.rules.silenced:
+        ignored = ", ".join(report.rules.ignored_rules)
+        console.print(Text(f"  {_count(report.rules.silenced, 'finding')} silenced ({ignored})", style="dim"))
+    console.print()
+
+
+def _where(location: Location) -> str:
+    path = printable(location.path)
+    return f"{path}:{location.line}" if location.line is not None else path
 
 
 def _summary(console: Console, report: AnalyzeReport) -> None:
@@ -137,9 +191,9 @@ def _app_files(console: Console, report: AnalyzeReport) -> None:
         folder = top_folders[index] if index < len(top_folders) else None
         largest = top_files[index] if index < len(top_files) else None
         table.add_row(
-            folder[0] if folder else "",
+            printable(folder[0]) if folder else "",
             format_bytes(folder[1]) if folder else "",
-            largest.path if largest else "",
+            printable(largest.path) if largest else "",
             format_bytes(largest.bytes) if largest else "",
         )
     console.print(table)
@@ -156,7 +210,7 @@ def _slugignore(console: Console, report: AnalyzeReport) -> None:
         for rule in app.slugignore:
             by_line[rule.line].append(rule)
         for line, rules in by_line.items():
-            patterns = " ".join(rule.pattern for rule in rules)
+            patterns = printable(" ".join(rule.pattern for rule in rules))
             matched = sum(rule.matched_paths for rule in rules)
             console.print(f"  line {line}: {patterns:<28} {_count(matched, 'file')}")
             comment_words = [rule.pattern for rule in rules if rule.from_comment]
@@ -170,9 +224,11 @@ def _slugignore(console: Console, report: AnalyzeReport) -> None:
                 )
             for rule in rules:
                 if rule.note and not rule.from_comment:
-                    console.print(f"    ! {rule.note}", style="yellow")
+                    console.print(f"    ! {printable(rule.note)}", style="yellow")
     if app.untracked:
-        shown = ", ".join(app.untracked[:5]) + (" …" if len(app.untracked) > 5 else "")
+        shown = ", ".join(printable(path) for path in app.untracked[:5]) + (
+            " …" if len(app.untracked) > 5 else ""
+        )
         console.print(
             f"{len(app.untracked)} files are not committed and will not deploy until they are: {shown}"
         )
@@ -186,7 +242,7 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
     for problem in report.app.problems:
         notes.append(f"{problem.path}: {problem.reason}")
     for note in notes:
-        console.print(f"note: {note}", style="yellow")
+        console.print(f"note: {printable(note)}", style="yellow")
     how = (
         "exact (a real tar streamed through gzip -6)"
         if report.slug.compressed_method == "exact"

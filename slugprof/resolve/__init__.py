@@ -25,7 +25,7 @@ from slugprof.resolve.context import Context, requirements_files
 from slugprof.resolve.locked import LOCK_READER_VERSION, resolution_from_lock
 from slugprof.resolve.pip import pip_version, resolve_with_pip
 from slugprof.resolve.uv import find_uv, resolve_with_uv, uv_version
-from slugprof.sources.buildpack import choose_package_manager
+from slugprof.sources.buildpack import PackageManagerChoice
 from slugprof.sources.locks import read_pipfile_lock, read_poetry_lock, read_uv_lock
 
 __all__ = ["find_uv", "resolve"]
@@ -34,6 +34,7 @@ __all__ = ["find_uv", "resolve"]
 def resolve(
     app_root: Path,
     target: Target,
+    choice: PackageManagerChoice,
     *,
     environ: Mapping[str, str],
     dotenv: Mapping[str, str],
@@ -44,13 +45,12 @@ def resolve(
 ) -> Resolution:
     """The packages the buildpack installs on `target`, each with the file it installs.
 
-    UsageError: the app's manager files fail the build (several of them, a Pipfile without its lock,
-    none), or a lock file is garbage. ToolFailure: a requirement cannot be resolved, or the index
-    cannot be reached.
+    `choice` is the package manager the buildpack selects (the caller has checked that the build gets
+    that far). UsageError: a lock file is garbage. ToolFailure: a requirement cannot be resolved, or
+    the index cannot be reached.
     """
-    choice = choose_package_manager(app_root)
-    if choice.build_errors or choice.file is None:
-        raise UsageError(f"the Heroku build would fail: {choice.build_errors[0]}")
+    if choice.build_fails or choice.file is None:
+        raise UsageError("the Heroku build would fail before installing dependencies: see the build verdict")
     notes: list[str] = []
     if choice.name != target.manager:
         notes.append(f"the app's {choice.file} selects {choice.name}, not {target.manager}")

@@ -6,81 +6,69 @@ tools kept in the slug); sizes that cannot be measured offline come from `Settin
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from slugprof.config import Settings
-from slugprof.heroku import PYTHONS_WITH_SETUPTOOLS, SUPPORTED_PYTHON_MINORS
+from slugprof.heroku import BUILDPACK_PYTHON_FOLDER, PYTHONS_WITH_SETUPTOOLS, VIRTUALENV_FOLDERS
 from slugprof.model import BuildpackPart, PythonVersionChoice
+from slugprof.sources.buildfiles import BuildFiles
+from slugprof.sources.python_version import PYTHON_VERSION_FILE, read_version_request
 
 # File -> package manager, as the buildpack selects it; exactly one must be present.
-_MANAGER_FILES = (
+MANAGER_FILES = (
     ("requirements.txt", "pip"),
     ("Pipfile.lock", "pipenv"),
     ("poetry.lock", "poetry"),
     ("uv.lock", "uv"),
 )
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
-
 
 @dataclass(frozen=True)
 class PackageManagerChoice:
     name: str  # "pip", "pipenv", "poetry", "uv", or "none"
-    file: str | None
-    build_errors: tuple[str, ...] = ()
+    file: str | None  # the file that selects it
+    present: tuple[str, ...] = ()  # every manager file the buildpack sees, in its order
+    pipfile_without_lock: bool = False  # a Pipfile with no Pipfile.lock beside it
+
+    @property
+    def build_fails(self) -> bool:
+        """The buildpack stops here: no manager, several, or a Pipfile without its lock."""
+        return self.file is None or len(self.present) > 1 or self.pipfile_without_lock
 
 
-def choose_package_manager(app_root: Path) -> PackageManagerChoice:
-    present = [(file, manager) for file, manager in _MANAGER_FILES if (app_root / file).is_file()]
-    errors: list[str] = []
-    if (app_root / "Pipfile").is_file() and not (app_root / "Pipfile.lock").is_file():
-        errors.append(
-            "a Pipfile without Pipfile.lock fails the Heroku build: run `pipenv lock` and commit it"
-        )
-    if len(present) > 1:
-        names = ", ".join(file for file, _ in present)
-        errors.append(f"several package manager files ({names}) fail the Heroku build: keep exactly one")
+def choose_package_manager(files: BuildFiles) -> PackageManagerChoice:
+    """The package manager the buildpack selects from the files it sees (lib/package_manager.sh)."""
+    present = [(file, manager) for file, manager in MANAGER_FILES if files.exists(file)]
+    without_lock = files.exists("Pipfile") and not files.exists("Pipfile.lock")
+    names = tuple(file for file, _ in present)
     if not present:
-        if not errors:
-            errors.append(
-                "no requirements.txt, Pipfile.lock, poetry.lock or uv.lock: the Python buildpack "
-                "will not know what to install"
-            )
-        return PackageManagerChoice("none", None, tuple(errors))
+        return PackageManagerChoice("none", None, names, without_lock)
     file, manager = present[0]
-    return PackageManagerChoice(manager, file, tuple(errors))
+    return PackageManagerChoice(manager, file, names, without_lock)
 
 
-def choose_python_version(app_root: Path, settings: Settings) -> PythonVersionChoice:
-    """The buildpack's precedence: runtime.txt, .python-version, Pipfile.lock, then its default."""
-    notes: list[str] = []
-    runtime_txt = app_root / "runtime.txt"
-    if runtime_txt.is_file():
-        text = _read_text(runtime_txt).strip()
-        version = text.removeprefix("python-")
-        notes.append("runtime.txt is deprecated by the buildpack: use .python-version instead")
-        if _is_supported(version):
-            return PythonVersionChoice(version, "runtime.txt", tuple(notes))
-        notes.append(f"runtime.txt asks for {text!r}, which the buildpack rejects: the build would fail")
-    python_version_file = app_root / ".python-version"
-    if python_version_file.is_file():
-        lines = [line.split("#", 1)[0].strip() for line in _read_text(python_version_file).splitlines()]
-        versions = [line for line in lines if line]
-        if len(versions) == 1 and _is_supported(versions[0]):
-            return PythonVersionChoice(versions[0], ".python-version", tuple(notes))
-        notes.append(
-            f".python-version holds {', '.join(versions) or 'no version'}: the buildpack needs exactly one "
-            f"supported version ({', '.join(SUPPORTED_PYTHON_MINORS)}); the build would fail"
-        )
-    pipfile_lock = app_root / "Pipfile.lock"
-    if pipfile_lock.is_file():
-        locked = _pipfile_lock_python(pipfile_lock)
-        if locked and _is_supported(locked):
-            return PythonVersionChoice(locked, "Pipfile.lock", tuple(notes))
-    return PythonVersionChoice(settings.default_python, "buildpack default", tuple(notes))
+def reaches_install(files: BuildFiles, manager: PackageManagerChoice) -> bool:
+    """Whether the build gets as far as installing dependencies: the buildpack first refuses a committed
+    environment (lib/checks.sh), then an unusable manager choice, then a Python version it cannot
+    install or, for uv, a missing .python-version (heroku-facts 3.1, 3.3, 3.4). The BUILD rules say
+    which; the pipeline only needs to know whether resolving the dependencies makes sense."""
+    committed_environment = any(files.exists(f"{folder}/pyvenv.cfg") for folder in VIRTUALENV_FOLDERS)
+    if committed_environment or files.is_folder(BUILDPACK_PYTHON_FOLDER) or manager.build_fails:
+        return False
+    if manager.name == "uv" and not files.exists(PYTHON_VERSION_FILE):
+        return False
+    return read_version_request(files, manager.name).problem is None
+
+
+def choose_python_version(files: BuildFiles, settings: Settings, manager: str) -> PythonVersionChoice:
+    """The version the buildpack installs: the app's request when the buildpack accepts it, else (the
+    build fails, or nothing was asked) its default, so the slug can still be sized."""
+    request = read_version_request(files, manager)
+    if request.requested is not None and request.problem is None and request.origin is not None:
+        return PythonVersionChoice(request.requested, request.origin)
+    if request.origin is None:
+        return PythonVersionChoice(settings.default_python, "buildpack default")
+    return PythonVersionChoice(settings.default_python, f"buildpack default ({request.origin} refused)")
 
 
 def buildpack_parts(
@@ -171,27 +159,3 @@ PROFILE_D_SCRIPTS: dict[str, bytes] = {
         b'export GUNICORN_CMD_ARGS=${GUNICORN_CMD_ARGS:-"--access-logfile -"}\n'
     ),
 }
-
-
-def _is_supported(version: str) -> bool:
-    match = _VERSION.match(version)
-    return bool(match) and f"{match.group(1)}.{match.group(2)}" in SUPPORTED_PYTHON_MINORS  # type: ignore[union-attr]
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def _pipfile_lock_python(path: Path) -> str | None:
-    try:
-        document = json.loads(_read_text(path))
-    except json.JSONDecodeError:
-        return None
-    requires = document.get("_meta", {}).get("requires", {}) if isinstance(document, dict) else {}
-    if not isinstance(requires, dict):
-        return None
-    version = requires.get("python_full_version") or requires.get("python_version")
-    return str(version) if version else None

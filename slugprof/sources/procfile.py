@@ -34,20 +34,26 @@ def read_procfile(app_root: Path) -> dict[str, ProcessType]:
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from error
 
-    types: dict[str, ProcessType] = {}
-    if b"\0" not in data:
-        text = data.decode("utf-8", errors="replace")
-        for line in text.splitlines():
-            match = _LINE.match(line)
-            if match is None:
-                continue
-            command = match.group(2).strip()
-            if command:
-                types[match.group(1)] = ProcessType(match.group(1), command)
+    types = parse_procfile(data)
     if not types:
         raise UsageError(
             f"{path} declares no process type; write one line per type, like `web: gunicorn myapp.wsgi`"
         )
+    return types
+
+
+def parse_procfile(data: bytes) -> dict[str, ProcessType]:
+    """The process types in a Procfile's bytes; lines that do not match Heroku's rule are skipped."""
+    types: dict[str, ProcessType] = {}
+    if b"\0" in data:
+        return types
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        command = match.group(2).strip()
+        if command:
+            types[match.group(1)] = ProcessType(match.group(1), command)
     return types
 
 

@@ -1,0 +1,45 @@
+"""The rules stage: every registered rule run over the report and the committed files.
+
+`run_rules` returns the findings (worst first), the build verdict made of the BUILD family's findings,
+and what was silenced. One module per family registers its rules on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from slugprof.model import BuildEntry, BuildOutcome, BuildVerdict, Finding, RulesRun, Severity
+from slugprof.rules import build_layout, build_manager, build_python  # noqa: F401 (they register rules)
+from slugprof.rules.registry import RuleInputs, check_ignored, find_rule, registered
+
+__all__ = ["RuleInputs", "find_rule", "registered", "run_rules"]
+
+
+def run_rules(
+    inputs: RuleInputs, ignore: Iterable[str] = ()
+) -> tuple[tuple[Finding, ...], BuildVerdict, RulesRun]:
+    """Every rule's findings, less those of the ignored ids; the build verdict; what was silenced."""
+    ignored = check_ignored(ignore, "ignore")
+    findings: list[Finding] = []
+    silenced = 0
+    for each in registered():
+        found = each.findings(inputs)
+        if each.id in ignored:
+            silenced += len(found)
+        else:
+            findings.extend(found)
+    findings.sort(key=lambda finding: (-finding.severity.rank, finding.id))
+    return tuple(findings), build_verdict(findings), RulesRun(ignored_rules=ignored, silenced=silenced)
+
+
+def build_verdict(findings: Iterable[Finding]) -> BuildVerdict:
+    """The build fails when a BUILD finding is an error; its warnings are what the build log would say."""
+    build = [finding for finding in findings if finding.id.startswith("BUILD")]
+    errors = tuple(_entry(f) for f in build if f.severity == Severity.ERROR)
+    warnings = tuple(_entry(f) for f in build if f.severity == Severity.WARNING)
+    outcome = BuildOutcome.FAILS if errors else BuildOutcome.BUILDS
+    return BuildVerdict(outcome=outcome, errors=errors, warnings=warnings)
+
+
+def _entry(finding: Finding) -> BuildEntry:
+    return BuildEntry(id=finding.id, message=finding.title, location=finding.location)

@@ -1,0 +1,93 @@
+"""The app as the buildpack sees it: the pushed files after `.slugignore`, and why a file on disk is not
+among them.
+
+In a git work tree a push sends what git tracks; Heroku then removes what `.slugignore` names "after you
+push code to Heroku and before the buildpack runs" (heroku-facts 2.1). So a `.python-version` that is
+not committed, is git-ignored or is listed in `.slugignore` does not choose the Python version, and a
+`requirements.txt` in the same state leaves the build with no package manager. Outside git, the files
+on disk less `.gitignore` stand for the push. Contents are read from the work tree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from slugprof.model import AppInventory, AppSource
+
+
+class Absence(str, Enum):
+    """Why a file on disk is not in what the buildpack sees."""
+
+    NOT_COMMITTED = "not committed"
+    IGNORED = "ignored by git"
+    SLUGIGNORED = "removed by .slugignore"
+
+
+@dataclass(frozen=True)
+class BuildFiles:
+    root: Path
+    source: AppSource
+    visible: frozenset[str]  # POSIX paths relative to the root
+    untracked: frozenset[str] = frozenset()  # git: on disk, not committed, not ignored
+    slugignored: frozenset[str] = frozenset()  # pushed, then removed by .slugignore
+    _folders: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @classmethod
+    def of(cls, root: Path, app: AppInventory) -> BuildFiles:
+        visible = frozenset(f.path for f in app.files if f.included)
+        folders = {parent for path in visible for parent in _parents(path)}
+        return cls(
+            root=root,
+            source=app.source,
+            visible=visible,
+            untracked=frozenset(app.untracked),
+            slugignored=frozenset(f.path for f in app.files if not f.included),
+            _folders=frozenset(folders),
+        )
+
+    def exists(self, path: str) -> bool:
+        return path in self.visible
+
+    def is_folder(self, path: str) -> bool:
+        """A folder holding at least one visible file (git has no empty folders)."""
+        return path.rstrip("/") in self._folders
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The file's bytes when the buildpack sees it, else None."""
+        if path not in self.visible:
+            return None
+        try:
+            with open(self.root / path, "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    def read_text(self, path: str) -> str | None:
+        """The file as text (undecodable bytes replaced) when the buildpack sees it, else None."""
+        data = self.read_bytes(path)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def absence(self, path: str) -> Absence | None:
+        """Why `path`, a file on disk, is not seen by the buildpack; None when it is seen or not on disk."""
+        if path in self.visible:
+            return None
+        if path in self.slugignored:
+            return Absence.SLUGIGNORED
+        if not os.path.lexists(self.root / path):
+            return None
+        if self.source == AppSource.GIT and path in self.untracked:
+            return Absence.NOT_COMMITTED
+        return Absence.IGNORED
+
+    def paths_named(self, name: str) -> tuple[str, ...]:
+        """Visible files called `name` in any folder, shallowest first."""
+        found = [path for path in self.visible if path.rsplit("/", 1)[-1] == name]
+        return tuple(sorted(found, key=lambda path: (path.count("/"), path)))
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: index + 1]) for index in range(len(parts))]

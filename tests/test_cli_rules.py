@@ -1,0 +1,93 @@
+"""`slugprof rules`, `--ignore`, and the build verdict at the top of the terminal report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import GitRunner
+
+
+def slugprof(*argv: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return subprocess.run(
+        [sys.executable, "-m", "slugprof", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_rules_lists_every_rule_and_explains_one() -> None:
+    listing = slugprof("rules")
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.startswith("BUILD: what makes the Heroku build fail, or warn\n")
+    assert "  BUILD121  error    several-package-managers" in listing.stdout
+    explained = slugprof("rules", "several-package-managers")
+    assert explained.returncode == 0
+    assert explained.stdout.startswith("BUILD121  several-package-managers  (error)\n")
+    for heading in ("Why: ", "Fix: ", "Source: heroku-facts 3.4"):
+        assert heading in explained.stdout
+    assert slugprof("rules", "build121").stdout == explained.stdout
+
+
+def test_an_unknown_rule_is_a_usage_error() -> None:
+    result = slugprof("rules", "NOPE999")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "slugprof: error: no rule 'NOPE999': `slugprof rules` lists them\n",
+    )
+
+
+@pytest.fixture
+def failing_app(tmp_path: Path, git: GitRunner) -> Path:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("flask\n")
+    (app / "uv.lock").write_text("version = 1\n")
+    (app / "Procfile").write_text("web: gunicorn app:app\n")
+    (app / "app.py").write_text("app = None\n")
+    git(app, "init", "-q")
+    git(app, "add", ".")
+    git(app, "commit", "-q", "-m", "app")
+    return app
+
+
+def test_a_failing_build_is_said_first_and_analyze_still_exits_0(failing_app: Path) -> None:
+    result = slugprof("analyze", failing_app, "-q", "--offline")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "THE BUILD WOULD FAIL:"
+    assert lines[1].startswith(
+        "  BUILD121  several package manager files are pushed (requirements.txt, uv.lock)"
+    )
+    assert next(i for i, line in enumerate(lines) if line.startswith("Slug ")) > 1
+    assert "BUILD112 warning  no Python version is specified" in result.stdout  # in the findings list
+
+
+def test_ignore_silences_a_rule_from_the_flag_and_from_pyproject(failing_app: Path, git: GitRunner) -> None:
+    result = slugprof("analyze", failing_app, "-q", "--offline", "--format", "json", "--ignore", "build112")
+    report = json.loads(result.stdout)
+    assert "BUILD112" not in [finding["id"] for finding in report["findings"]]
+    assert report["rules"] == {"ignored_rules": ["BUILD112"], "silenced": 1}
+    (failing_app / "pyproject.toml").write_text('[tool.slugprof]\nignore = ["BUILD121"]\n')
+    report = json.loads(slugprof("analyze", failing_app, "-q", "--offline", "--format", "json").stdout)
+    assert report["rules"] == {"ignored_rules": ["BUILD121"], "silenced": 1}
+    assert report["build"]["outcome"] == "builds"  # the only error was silenced
+    bad = slugprof("analyze", failing_app, "-q", "--offline", "--ignore", "BUILD999")
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "slugprof: error: ignore: no rule 'BUILD999' to ignore; `slugprof rules` lists them\n",
+    )
