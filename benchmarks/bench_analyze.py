@@ -8,6 +8,7 @@ Then, on that site-packages folder, it times:
   - the real thing: `tar -cf - -C DIR . | gzip -6 | wc -c` (gzip uses one core);
   - estimate_compressed, cold (an empty cache in a temporary folder) and warm (the same call again);
   - estimate_compressed(exact=True).
+Last, the rules stage over the tree taken as an app's committed files (the most a rule could read).
 It prints the figures and PASS/FAIL against the targets, and always exits 0.
 """
 
@@ -23,9 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from slugprof.analysis import AnalyzeOptions, analyze
+from slugprof.config import Settings
 from slugprof.config import cache_root as default_cache_dir
 from slugprof.measure.compress import estimate_compressed
 from slugprof.model import CompressionEstimate, TarGroup, TarMember
+from slugprof.rules import RuleInputs, run_rules
+from slugprof.sources.appfiles import collect_app_files
+from slugprof.sources.buildfiles import BuildFiles
 
 PACKAGES = (
     "numpy",
@@ -45,6 +51,7 @@ MARKER = "bench-tree-complete"
 TARGET_ERROR = 0.03  # |estimate - real| / real
 TARGET_TIME_RATIO = 0.15  # cold estimate time / real tar | gzip time
 TARGET_WARM_RATIO = 0.05  # "near-instant": warm estimate time / real time
+TARGET_RULES_SECONDS = 0.1  # what the rules stage may add to analyze
 
 
 def du_bytes(folder: Path) -> int:
@@ -156,6 +163,26 @@ def time_whole_analyze(venv: Path) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def time_rules(folder: Path) -> tuple[float, int, int]:
+    """(seconds, findings, files) of the rules stage over `folder` taken as an app's committed files: the
+    most files a rule could have to look at. Median of five runs."""
+    with tempfile.TemporaryDirectory() as scratch:
+        app = Path(scratch) / "app"
+        app.mkdir()
+        (app / "requirements.txt").write_text("flask\n")
+        options = AnalyzeOptions(
+            app_root=app, settings=Settings(), resolve=True, offline=True, cache_dir=Path(scratch) / "cache"
+        )
+        report = analyze(options, {})
+    inventory = collect_app_files(folder)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        findings, _, _ = run_rules(RuleInputs(report=report, files=BuildFiles.of(folder, inventory)))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), len(findings), len(inventory.files)
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -217,6 +244,12 @@ def main() -> int:
         f"slugprof analyze (whole command, a new process, on an app whose venv is this tree):"
         f" cold {analyze_cold:.2f} s = {analyze_cold / real_time:.3f} x real,"
         f" warm {analyze_warm:.2f} s = {analyze_warm / real_time:.3f} x real"
+    )
+
+    rules_time, findings, app_files = time_rules(folder)
+    print(
+        f"rules stage over the tree taken as {app_files} committed app files: {rules_time:.3f} s,"
+        f" {findings} findings: {verdict(rules_time <= TARGET_RULES_SECONDS)} (<= {TARGET_RULES_SECONDS} s)"
     )
 
     if not arguments.no_exact:

@@ -72,3 +72,12 @@ def test_the_check_finds_a_field_missing_from_the_documentation() -> None:
         "analyze.app.colour: documented, not in the model",
         "analyze.slug.sampled_bytes: not documented",
     ]
+
+
+def test_the_readme_lists_every_rule_with_its_severity_and_name() -> None:
+    from slugprof.rules import registered
+
+    text = README.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([A-Z]+\d{3})` \| (\w+) \| ([a-z0-9-]+) \|", text, flags=re.MULTILINE)
+    registered_rows = [(rule.id, rule.severity.value, rule.name) for rule in registered()]
+    assert rows == registered_rows, "the README's rules table and `slugprof rules` differ"
