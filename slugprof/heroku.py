@@ -36,14 +36,18 @@ SLUG_HARD_LIMIT_BYTES = 1000 * MB
 
 # --- Python versions (classic buildpack v351) ----------------------------------------------------------
 
-# The latest patch release of each supported minor (heroku-facts 3.3, 9.5).
+# The latest patch release of each supported minor: the buildpack's version aliases since v353
+# (2026-10-01, its CHANGELOG; heroku-facts 3.3 and 9.5 give v351's, one patch older each). A pinned
+# patch newer than these is not on the buildpack's download store until a later release adds it.
 LATEST_PYTHON_PATCH: Mapping[str, str] = {
-    "3.10": "3.10.21",
-    "3.11": "3.11.16",
-    "3.12": "3.12.14",
-    "3.13": "3.13.15",
-    "3.14": "3.14.7",
+    "3.10": "3.10.22",
+    "3.11": "3.11.17",
+    "3.12": "3.12.15",
+    "3.13": "3.13.16",
+    "3.14": "3.14.8",
 }
+# The buildpack release those versions come from, said in the findings that rely on them.
+BUILDPACK_RELEASE = "v353 (2026-10-01)"
 SUPPORTED_PYTHON_MINORS: tuple[str, ...] = tuple(LATEST_PYTHON_PATCH)
 # The buildpack's default when the app names no version: the latest 3.14 (heroku-facts 3.3, 9.5).
 DEFAULT_PYTHON = "3.14"
@@ -56,7 +60,8 @@ PACKAGE_MANAGERS: tuple[str, ...] = ("pip", "uv", "poetry", "pipenv")
 
 # --- What the buildpack looks at in the app ---------------------------------------------------------------
 
-# bin/detect passes when any of these is at the app root (heroku-facts 3.10); folders end with "/".
+# bin/detect passes when any of these is at the app root (heroku-facts 3.10, and the known-file list
+# of the buildpack's detection, requirements misspellings included); folders end with "/".
 DETECTION_FILES: tuple[str, ...] = (
     ".python-version",
     "__init__.py",
@@ -74,9 +79,40 @@ DETECTION_FILES: tuple[str, ...] = (
     "setup.cfg",
     "setup.py",
     "uv.lock",
+    "requeriments.txt",
+    "requirement.txt",
+    "requirements",
+    "requirements.text",
+    "Requirements.txt",
+    "requirements.txt.txt",
+    "requirments.txt",
     "__pycache__/",
     ".venv/",
     "venv/",
+)
+# Names the buildpack refuses as misspellings of .python-version (lib/python_version.sh, since v320 and
+# extended in v339), even beside a correct .python-version; not checked when runtime.txt exists.
+MISSPELLED_VERSION_FILES: tuple[str, ...] = (
+    " .python-version",
+    ". python-version",
+    ".python_version.txt",
+    ".python_version",
+    ".python-version ",
+    ",python-version",
+    ".python-version.",
+    ".python-version.py",
+    ".python-version.rtf",
+    ".python-version.txt",
+    ".python-version.TXT",
+    ".Python-version",
+    ".python.version",
+    ".pythonversion",
+    "'.python-version'",
+    "python_version.txt",
+    "python_version",
+    "python-version.",
+    "python-version.txt",
+    "python-version",
 )
 # Folders the buildpack refuses when committed with a pyvenv.cfg, and its own install folder
 # (lib/checks.sh; heroku-facts 3.1).

@@ -184,11 +184,16 @@ def test_uv_needs_a_python_version_file(repo: Repo) -> None:
     lock = 'version = 1\nrequires-python = ">=3.12"\n\n'
     lock += '[[package]]\nname = "a"\nversion = "1"\nsource = { virtual = "." }\n'
     files = {"pyproject.toml": "[project]\nname = 'a'\nversion = '1'\n", "uv.lock": lock}
-    repo.commit({**files, "runtime.txt": "python-3.13.1\n", "Procfile": "web: x\n"})
+    repo.commit({**files, "Procfile": "web: x\n"})
     finding = one(repo.findings(), "BUILD123")
-    assert "runtime.txt is not read for uv" in finding.evidence
+    assert finding.fix is not None and finding.fix.command == "uv python pin 3.14"
+    repo.commit({"runtime.txt": "python-3.13\n"})
+    ids = repo.ids()
+    assert "BUILD118" in ids and "BUILD123" not in ids  # the buildpack stops on runtime.txt first
+    assert "BUILD113" not in ids  # with uv, runtime.txt is an error, not a deprecation
+    repo.git(repo.root, "rm", "-q", "runtime.txt")
     repo.commit({".python-version": "3.13\n"})
-    assert "BUILD123" not in repo.ids()
+    assert {"BUILD118", "BUILD123"}.isdisjoint(repo.ids())
 
 
 # --- the Python version -----------------------------------------------------------------------------
@@ -211,9 +216,26 @@ def test_a_python_version_file_the_buildpack_cannot_read(repo: Repo, text: str, 
     assert finding.location is not None and finding.location.path == ".python-version"
 
 
-def test_comments_on_their_own_line_are_allowed(repo: Repo) -> None:
-    repo.commit({**FLASK_APP, ".python-version": "\ufeff# pinned for the dyno\n\n3.12\n"})
+def test_comments_on_their_own_line_and_crlf_are_allowed(repo: Repo) -> None:
+    repo.commit({**FLASK_APP, ".python-version": "# pinned for the dyno\r\n\r\n  3.12  \r\n"})
     assert {"BUILD110", "BUILD111"}.isdisjoint(repo.ids())
+
+
+def test_a_byte_order_mark_makes_the_file_unreadable_to_the_buildpack(repo: Repo) -> None:
+    repo.commit({**FLASK_APP, ".python-version": "\ufeff3.12\n"})
+    assert (
+        "cannot be read: save it as UTF-8 without a byte-order mark" in one(repo.findings(), "BUILD110").title
+    )
+
+
+@pytest.mark.parametrize("name", ["python-version", ".python-version.txt", ".python-version "])
+def test_a_misspelled_version_file_fails_even_beside_a_correct_one(repo: Repo, name: str) -> None:
+    repo.commit({**FLASK_APP, name: "3.12\n"})
+    finding = one(repo.findings(), "BUILD117")
+    assert finding.location is not None and finding.location.path == name
+    assert finding.fix is not None and finding.fix.command == f"git rm -- '{name}'"
+    repo.commit({"runtime.txt": "python-3.12\n"})  # runtime.txt is read first: no misspelling check
+    assert "BUILD117" not in repo.ids()
 
 
 @pytest.mark.parametrize(
@@ -222,7 +244,7 @@ def test_comments_on_their_own_line_are_allowed(repo: Repo) -> None:
         ("3.9", "has reached end-of-life"),
         ("2.7", "has reached end-of-life"),
         ("3.15", "is not known to the buildpack"),
-        ("3.13.99", "is newer than the latest the buildpack knows (3.13.15)"),
+        ("3.13.99", "is newer than the latest the buildpack knows (3.13.16)"),
     ],
 )
 def test_an_unsupported_python_fails_the_build(repo: Repo, version: str, words: str) -> None:
@@ -267,12 +289,12 @@ def test_a_version_file_that_does_not_deploy(repo: Repo, extra: dict[str, str], 
 
 
 def test_runtime_txt_is_deprecated_and_wins_over_python_version(repo: Repo) -> None:
-    repo.commit({**FLASK_APP, "runtime.txt": "# the dyno's Python\npython-3.12.14\n"})
+    repo.commit({**FLASK_APP, "runtime.txt": "# the dyno's Python\npython-3.12.15\n"})
     report = repo.report()
-    assert (report.python.version, report.python.source) == ("3.12.14", "runtime.txt")
+    assert (report.python.version, report.python.source) == ("3.12.15", "runtime.txt")
     finding = one(repo.findings(), "BUILD113")
     assert finding.fix is not None and finding.fix.command == "git rm runtime.txt"
-    assert "BUILD115" not in repo.ids()  # 3.12.14 is the latest 3.12
+    assert "BUILD115" not in repo.ids()  # 3.12.15 is the latest 3.12
 
 
 def test_python_3_10_is_deprecated_with_the_days_left(repo: Repo) -> None:
@@ -286,7 +308,7 @@ def test_python_3_10_is_deprecated_with_the_days_left(repo: Repo) -> None:
 def test_an_old_patch_is_pinned(repo: Repo) -> None:
     repo.commit({**FLASK_APP, ".python-version": "3.13.1\n"})
     finding = one(repo.findings(), "BUILD115")
-    assert "3.13.15 is available" in finding.title
+    assert "3.13.16 is available" in finding.title
     assert finding.fix is not None and [(e.old, e.new) for e in finding.fix.edits] == [("3.13.1", "3.13")]
 
 

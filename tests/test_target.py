@@ -38,7 +38,7 @@ def test_one_heroku_26_glibc_default_for_the_target_and_the_setting() -> None:
 def test_a_minor_version_installs_the_buildpacks_latest_patch() -> None:
     for minor, patch in LATEST_PYTHON_PATCH.items():
         assert python_full_version(make_target("heroku-24", "amd64", minor, "pip")) == patch
-    assert python_full_version(make_target("heroku-24", "amd64", "3.14", "pip")) == "3.14.7"
+    assert python_full_version(make_target("heroku-24", "amd64", "3.14", "pip")) == "3.14.8"
     assert python_full_version(make_target("heroku-24", "amd64", "3.12.3", "pip")) == "3.12.3"
 
 
@@ -71,7 +71,7 @@ def test_marker_environment_is_the_dynos() -> None:
     assert environment["platform_machine"] == "x86_64"
     assert environment["implementation_name"] == "cpython"
     assert environment["python_version"] == "3.13"
-    assert environment["python_full_version"] == "3.13.15"  # the buildpack's latest 3.13
+    assert environment["python_full_version"] == "3.13.16"  # the buildpack's latest 3.13
     assert not Marker('sys_platform == "win32"').evaluate(environment)
     assert Marker('python_version >= "3.12" and platform_machine == "x86_64"').evaluate(environment)
 

@@ -28,8 +28,18 @@ def run_rules(
             silenced += len(found)
         else:
             findings.extend(found)
+    findings = _without_moot_build_findings(findings)
     findings.sort(key=lambda finding: (-finding.severity.rank, finding.id))
     return tuple(findings), build_verdict(findings), RulesRun(ignored_rules=ignored, silenced=silenced)
+
+
+def _without_moot_build_findings(findings: list[Finding]) -> list[Finding]:
+    """When the buildpack would not even detect the app, it never runs: its other checks are moot, and
+    only the layout findings that explain why stay."""
+    if not any(finding.id == build_layout.NOT_DETECTED for finding in findings):
+        return findings
+    kept = {build_layout.NOT_DETECTED, *build_layout.EXPLAINS_DETECTION}
+    return [f for f in findings if not f.id.startswith("BUILD") or f.id in kept]
 
 
 def build_verdict(findings: Iterable[Finding]) -> BuildVerdict:

@@ -12,6 +12,9 @@ from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.procfile import parse_procfile
 
 PROCFILE = "Procfile"
+NOT_DETECTED = "BUILD100"
+# Findings that still matter when the app is not detected: they say why, or what to do next.
+EXPLAINS_DETECTION = ("BUILD160", "BUILD161", "BUILD162")
 # Files that look like a Procfile to a person but not to Heroku, which reads only `Procfile`.
 _PROCFILE_LOOKALIKES = ("procfile", "PROCFILE", "ProcFile", "Procfile.txt", "procfile.txt", "Procfile.yml")
 # What says "the app lives here": a subfolder with one of these and a root without any of them.
@@ -27,7 +30,7 @@ def _detected(files: BuildFiles) -> list[str]:
 
 
 @rule(
-    "BUILD100",
+    NOT_DETECTED,
     "not-detected-as-python",
     Severity.ERROR,
     summary="None of the files the Python buildpack detects an app by is at the app root.",

@@ -108,12 +108,12 @@ def uv_without_python_version(inputs: RuleInputs) -> Iterator[Hit]:
     files = inputs.files
     if choose_package_manager(files).name != "uv" or files.exists(PYTHON_VERSION_FILE):
         return
+    if files.exists("runtime.txt"):
+        return  # the buildpack stops on runtime.txt first (BUILD118)
     evidence = ["uv.lock selects uv; no .python-version is pushed"]
     absence = files.absence(PYTHON_VERSION_FILE)
     if absence is not None:
         evidence.append(f".python-version is on disk but {absence.value}")
-    if files.exists("runtime.txt"):
-        evidence.append("runtime.txt is not read for uv")
     minor = inputs.report.python.minor
     yield Hit(
         title="uv needs a .python-version: the build fails without one",

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from slugprof.heroku import DEFAULT_PYTHON, LATEST_PYTHON_PATCH, PYTHON_REMOVAL_DATES, SUPPORTED_PYTHON_MINORS
+from slugprof.heroku import (
+    BUILDPACK_RELEASE,
+    DEFAULT_PYTHON,
+    LATEST_PYTHON_PATCH,
+    PYTHON_REMOVAL_DATES,
+    SUPPORTED_PYTHON_MINORS,
+)
 from slugprof.model import Edit, Fix, Location, Severity
 from slugprof.rules.registry import Hit, RuleInputs, rule
 from slugprof.sources.buildpack import choose_package_manager
@@ -39,6 +45,12 @@ _SYNTAX = {
     VersionProblem.INVALID: "is not a version the buildpack reads",
     VersionProblem.SEVERAL: "names more than one version",
     VersionProblem.EMPTY: "names no version",
+    VersionProblem.ENCODING: "cannot be read: save it as UTF-8 without a byte-order mark",
+}
+_SYNTAX_FIX = {
+    ".python-version": "write one version such as 3.14 alone on its line (comments on their own lines)",
+    "runtime.txt": "write one line such as python-3.14, or move the version to .python-version",
+    "Pipfile.lock": "set python_version in the Pipfile to N.N (no wildcards) and run `pipenv lock`",
 }
 
 
@@ -48,8 +60,9 @@ _SYNTAX = {
     Severity.ERROR,
     summary="The Python version file cannot be read as the buildpack reads it.",
     why="The buildpack stops at the first version file it finds; one it cannot parse fails the build. "
-    ".python-version takes one `N.N` or `N.N.N`, with comments only on their own line; runtime.txt "
-    "one `python-N.N.N`; Pipfile.lock's python_version / python_full_version `N.N` or `N.N.N`.",
+    ".python-version takes one `N.N` or `N.N.N`, with comments only on their own line, as UTF-8 without "
+    "a byte-order mark; runtime.txt one `python-N.N` or `python-N.N.N`; Pipfile.lock's python_version / "
+    "python_full_version `N.N` or `N.N.N`.",
     fix="Write one version, like `3.13`, alone on its line.",
     source="heroku-facts 3.3, 9.5 (lib/python_version.sh)",
 )
@@ -82,6 +95,7 @@ def unsupported_version(inputs: RuleInputs) -> Iterator[Hit]:
     request = _request(inputs)
     if request.requested is None or request.origin is None:
         return
+    evidence = [f"{request.origin} asks for {request.requested}", f"supported: {_SUPPORTED}"]
     if request.problem == VersionProblem.END_OF_LIFE:
         title = f"Python {request.minor} has reached end-of-life: the buildpack refuses it"
     elif request.problem == VersionProblem.UNKNOWN_MINOR:
@@ -92,11 +106,15 @@ def unsupported_version(inputs: RuleInputs) -> Iterator[Hit]:
             f"Python {request.requested} is newer than the latest the buildpack knows ({latest}): "
             "the build fails"
         )
+        evidence.append(
+            f"the latest {request.minor} as of buildpack {BUILDPACK_RELEASE}; the build downloads only "
+            "the patches the buildpack knows"
+        )
     else:
         return
     yield Hit(
         title=title,
-        evidence=(f"{request.origin} asks for {request.requested}", f"supported: {_SUPPORTED}"),
+        evidence=tuple(evidence),
         location=_location(request),
         fix=_replace_version(request, DEFAULT_PYTHON),
     )
@@ -145,7 +163,7 @@ def version_not_specified(inputs: RuleInputs) -> Iterator[Hit]:
 )
 def runtime_txt_deprecated(inputs: RuleInputs) -> Iterator[Hit]:
     request = _request(inputs)
-    if request.origin != RUNTIME_TXT:
+    if request.origin != RUNTIME_TXT or choose_package_manager(inputs.files).name == "uv":
         return
     minor = request.minor or inputs.report.python.minor
     yield Hit(
@@ -236,3 +254,61 @@ def version_file_not_deployed(inputs: RuleInputs) -> Iterator[Hit]:
             location=Location(name),
             fix=Fix(summary=f"commit {name}", command=f"git add -f {name}"),
         )
+
+
+@rule(
+    "BUILD117",
+    "misspelled-python-version-file",
+    Severity.ERROR,
+    summary="A file named like a misspelling of .python-version (`python-version`, `.python_version`, "
+    "`.python-version.txt`, a trailing space...).",
+    why="The buildpack refuses the build when it finds one of the misspellings it knows, even beside a "
+    "correct .python-version (it does not look when runtime.txt exists).",
+    fix="Rename the file to `.python-version` (or delete it when a correct one exists).",
+    source="heroku-facts 9.5 (lib/python_version.sh, since buildpack v320)",
+)
+def misspelled_version_file(inputs: RuleInputs) -> Iterator[Hit]:
+    request = _request(inputs)
+    if request.problem != VersionProblem.MISSPELLED or request.origin is None:
+        return
+    name = request.origin
+    correct = inputs.files.exists(PYTHON_VERSION_FILE)
+    yield Hit(
+        title=f"{name!r} is a misspelling of .python-version: the buildpack refuses the build",
+        evidence=(f"{name!r} is committed" + ("; a correct .python-version is too" if correct else ""),),
+        location=Location(name),
+        fix=Fix(
+            summary=f"remove {name!r}" if correct else f"rename {name!r} to .python-version",
+            command=f"git rm -- {_quoted(name)}" if correct else f"git mv -- {_quoted(name)} .python-version",
+        ),
+    )
+
+
+def _quoted(name: str) -> str:
+    return "'" + name.replace("'", "'\\''") + "'"
+
+
+@rule(
+    "BUILD118",
+    "runtime-txt-with-uv",
+    Severity.ERROR,
+    summary="A uv app with a runtime.txt.",
+    why="The buildpack refuses runtime.txt when the package manager is uv: uv reads .python-version.",
+    fix="Move the version to .python-version (`uv python pin N.N`) and delete runtime.txt.",
+    source="heroku-facts 3.3 (lib/python_version.sh)",
+)
+def runtime_txt_with_uv(inputs: RuleInputs) -> Iterator[Hit]:
+    files = inputs.files
+    if not files.exists(RUNTIME_TXT) or choose_package_manager(files).name != "uv":
+        return
+    request = _request(inputs)
+    minor = request.minor or inputs.report.python.minor
+    yield Hit(
+        title="runtime.txt is not supported with uv: the build fails",
+        evidence=("uv.lock selects uv", f"runtime.txt asks for {request.text or 'a version'}"),
+        location=Location(RUNTIME_TXT, request.line),
+        fix=Fix(
+            summary=f"pin Python {minor} in .python-version and delete runtime.txt",
+            command=f"uv python pin {minor} && git rm runtime.txt",
+        ),
+    )

@@ -55,7 +55,7 @@ def reaches_install(files: BuildFiles, manager: PackageManagerChoice) -> bool:
     committed_environment = any(files.exists(f"{folder}/pyvenv.cfg") for folder in VIRTUALENV_FOLDERS)
     if committed_environment or files.is_folder(BUILDPACK_PYTHON_FOLDER) or manager.build_fails:
         return False
-    if manager.name == "uv" and not files.exists(PYTHON_VERSION_FILE):
+    if manager.name == "uv" and (files.exists("runtime.txt") or not files.exists(PYTHON_VERSION_FILE)):
         return False
     return read_version_request(files, manager.name).problem is None
 
