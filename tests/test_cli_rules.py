@@ -91,3 +91,42 @@ def test_ignore_silences_a_rule_from_the_flag_and_from_pyproject(failing_app: Pa
         2,
         "slugprof: error: ignore: no rule 'BUILD999' to ignore; `slugprof rules` lists them\n",
     )
+
+
+def test_control_characters_in_file_names_never_reach_the_terminal_raw(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("flask\n")
+    (app / "Procfile").write_text("web: gunicorn app:app\n")
+    (app / "evil\x1b[2J\x07.py").write_text("x = 1\n" * 100)  # clear screen, bell
+    (app / "[bold]notes.txt").write_text("kept as text, not read as a style\n" * 100)
+    result = slugprof("analyze", app, "-q", "--offline")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "evil\\x1b[2J\\x07.py" in result.stdout
+    assert "[bold]notes.txt" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_environment_inside_the_app_is_measured_once_and_never_called_undeployed(
+    tmp_path: Path, git: GitRunner
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("")
+    (app / "Procfile").write_text("web: gunicorn app:app\n")
+    (app / ".python-version").write_text("3.13\n")
+    git(app, "init", "-q")
+    git(app, "add", ".")
+    git(app, "commit", "-q", "-m", "app")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(app / ".venv")], check=True)
+    untracked = json.loads(slugprof("analyze", app, "-q", "--format", "json").stdout)
+    assert untracked["dependencies"]["environment"] == ".venv"
+    assert not [path for path in untracked["app"]["untracked"] if path.startswith(".venv/")]
+
+    git(app, "add", "-f", ".venv")
+    git(app, "commit", "-q", "-m", "the venv, by mistake")
+    committed = json.loads(slugprof("analyze", app, "-q", "--format", "json").stdout)
+    assert not [f for f in committed["app"]["files"] if f["path"].startswith(".venv/")]
+    assert any(".venv/ is the measured environment and is pushed too" in note for note in committed["notes"])
+    assert [entry["id"] for entry in committed["build"]["errors"]] == ["BUILD130"]
