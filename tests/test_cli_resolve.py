@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from indexserver import IndexServer, serve_index
-from wheelfactory import build_wheel
+from wheelfactory import build_wheel, stdlib_modules
 
 from slugprof.measure.slug import RESOLVED_MODEL_ERROR
 
@@ -25,24 +24,13 @@ pytestmark = pytest.mark.slow
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
-
-
-def _modules(package: str, source: str) -> dict[str, str]:
-    """Real Python source: a stdlib package copied in as `package`."""
-    folder = STDLIB / source
-    return {
-        f"{package}/{path.relative_to(folder).as_posix()}": path.read_text(encoding="utf-8")
-        for path in sorted(folder.rglob("*.py"))
-        if "test" not in path.parts
-    }
 
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("wheels")
-    build_wheel(folder, "app-lib", files=_modules("app_lib", "email"), requires=["helper-lib>=1"])
-    build_wheel(folder, "helper-lib", files=_modules("helper_lib", "json"))
+    build_wheel(folder, "app-lib", files=stdlib_modules("app_lib", "email"), requires=["helper-lib>=1"])
+    build_wheel(folder, "helper-lib", files=stdlib_modules("helper_lib", "json"))
     native: dict[str, str | bytes] = {
         "native/__init__.py": "",
         "native/_core.so": os.urandom(200_000) + bytes(300_000),

@@ -9,13 +9,10 @@ lists, read here with `zipfile`.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import sysconfig
-import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,83 +21,23 @@ from typing import Any
 
 import pytest
 from indexserver import IndexServer, serve_index
-from wheelfactory import build_wheel
+from wheelfactory import build_sdist, build_wheel, stdlib_modules
 
 pytestmark = pytest.mark.slow
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
 MEASURED = "wheel central directory"
 NATIVE_LINUX = f"native-1.0-{CP}-{CP}-manylinux_2_17_x86_64.whl"
 NATIVE_WINDOWS = f"native-1.0-{CP}-{CP}-win_amd64.whl"
 
 
-def _modules(package: str, source: str) -> dict[str, str]:
-    """Real Python source: a stdlib package copied in as `package`."""
-    folder = STDLIB / source
-    return {
-        f"{package}/{path.relative_to(folder).as_posix()}": path.read_text(encoding="utf-8")
-        for path in sorted(folder.rglob("*.py"))
-        if "test" not in path.parts
-    }
-
-
-# An sdist whose in-tree build backend needs nothing from an index (build-system.requires is empty), so
-# uv reads its metadata and pip builds its wheel offline.
-_BACKEND = """
-import base64, hashlib, os, zipfile
-
-NAME, VERSION = "plain_sdist", "1.0"
-DIST_INFO = f"{NAME}-{VERSION}.dist-info"
-
-
-def _hash(data):
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    members = {}
-    for root, _, files in os.walk(NAME):
-        for file in sorted(files):
-            path = os.path.join(root, file)
-            with open(path, "rb") as handle:
-                members[path.replace(os.sep, "/")] = handle.read()
-    metadata = f"Metadata-Version: 2.1\\nName: plain-sdist\\nVersion: {VERSION}\\n"
-    members[f"{DIST_INFO}/METADATA"] = metadata.encode()
-    wheel = "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
-    members[f"{DIST_INFO}/WHEEL"] = wheel.encode()
-    rows = [f"{path},{_hash(data)},{len(data)}" for path, data in members.items()] + [f"{DIST_INFO}/RECORD,,"]
-    members[f"{DIST_INFO}/RECORD"] = ("\\n".join(rows) + "\\n").encode()
-    filename = f"{NAME}-{VERSION}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in members.items():
-            archive.writestr(path, data)
-    return filename
-"""
-
-
-def _write_sdist(dest: Path) -> tuple[Path, int]:
-    """plain_sdist-1.0.tar.gz, and the bytes of the package files its wheel will hold."""
-    root = "plain_sdist-1.0"
-    package = _modules("plain_sdist", "json")
-    files = {
-        f"{root}/pyproject.toml": (
-            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
-            '[project]\nname = "plain-sdist"\nversion = "1.0"\n'
-        ),
-        f"{root}/PKG-INFO": "Metadata-Version: 2.1\nName: plain-sdist\nVersion: 1.0\n",
-        f"{root}/_build/backend.py": _BACKEND,
-        **{f"{root}/{path}": text for path, text in package.items()},
-    }
-    sdist = dest / f"{root}.tar.gz"
-    with tarfile.open(sdist, "w:gz") as archive:
-        for path, text in files.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return sdist, sum(len(text.encode("utf-8")) for text in package.values())
+def _write_sdist(dest: Path) -> int:
+    """plain_sdist-1.0.tar.gz, its backend needing nothing from an index (so uv reads its metadata and
+    pip builds its wheel offline); returns the bytes of the package files its wheel will hold."""
+    package = stdlib_modules("plain_sdist", "json")
+    build_sdist(dest, "plain-sdist", files=package)
+    return sum(len(text.encode("utf-8")) for text in package.values())
 
 
 @dataclass(frozen=True)
@@ -114,8 +51,8 @@ class Indexes:
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexes]:
     main = tmp_path_factory.mktemp("main-index")
-    build_wheel(main, "web-lib", files=_modules("web_lib", "email"), requires=["helper-lib>=1"])
-    build_wheel(main, "helper-lib", files=_modules("helper_lib", "json"))
+    build_wheel(main, "web-lib", files=stdlib_modules("web_lib", "email"), requires=["helper-lib>=1"])
+    build_wheel(main, "helper-lib", files=stdlib_modules("helper_lib", "json"))
     native: dict[str, str | bytes] = {
         "native/__init__.py": "",
         "native/_core.so": os.urandom(200_000) + bytes(300_000),
@@ -128,9 +65,9 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexes]:
     build_wheel(main, "native", files=windows, tag=f"{CP}-{CP}-win_amd64")
     build_wheel(main, "winonly", files={"winonly/__init__.py": "", "winonly/big.dll": os.urandom(400_000)})
     build_wheel(main, "devtool", files={"devtool/__init__.py": "", "devtool/blob.bin": os.urandom(400_000)})
-    _, sdist_bytes = _write_sdist(main)
+    sdist_bytes = _write_sdist(main)
     extra = tmp_path_factory.mktemp("extra-index")
-    build_wheel(extra, "extra-lib", files=_modules("extra_lib", "json"))
+    build_wheel(extra, "extra-lib", files=stdlib_modules("extra_lib", "json"))
     with serve_index(main) as main_index, serve_index(extra) as extra_index:
         yield Indexes(main_index, extra_index, main, sdist_bytes)
 

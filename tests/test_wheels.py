@@ -24,7 +24,7 @@ from typing import Literal
 
 import pytest
 from indexserver import IndexServer, serve_index
-from wheelfactory import build_wheel
+from wheelfactory import STDLIB, build_sdist, build_wheel, stdlib_modules, write_sdist
 
 from slugprof.errors import ToolFailure
 from slugprof.measure import listings
@@ -37,7 +37,6 @@ pytestmark = pytest.mark.slow
 
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TARGET = Target(stack="heroku-24", arch="amd64", python=MINOR, glibc="2.39", manager="pip")
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
 STDLIB_PACKAGES = ("asyncio", "email", "json", "http", "logging", "xml", "urllib", "importlib")
 SITE = f".heroku/python/lib/python{MINOR}/site-packages"  # where the buildpack installs packages
 TOLERANCE = 0.05  # the issue's target, for installed and compressed bytes
@@ -50,14 +49,11 @@ PYC_TOLERANCE = 0.20
 
 
 def _stdlib_modules(prefix: str) -> dict[str, str]:
-    files: dict[str, str] = {}
-    for package in STDLIB_PACKAGES:
-        for path in sorted((STDLIB / package).rglob("*.py")):
-            relative = path.relative_to(STDLIB / package)
-            if "test" in relative.parts or "tests" in relative.parts:
-                continue
-            files[f"{prefix}/{package}/{relative.as_posix()}"] = path.read_text(encoding="utf-8")
-    return files
+    return {
+        path: text
+        for package in STDLIB_PACKAGES
+        for path, text in stdlib_modules(f"{prefix}/{package}", package).items()
+    }
 
 
 def _extension_module() -> bytes:
@@ -79,79 +75,27 @@ def _many_files(count: int) -> dict[str, str]:
     }
 
 
-# An sdist whose in-tree build backend needs nothing from an index, so pip builds it offline.
-_BACKEND = """
-import base64, hashlib, os, zipfile
-
-NAME, VERSION = "demo_sdist", "1.0"
-DIST_INFO = f"{NAME}-{VERSION}.dist-info"
-
-
-def _hash(data):
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    members = {}
-    for root, _, files in os.walk(NAME):
-        for file in sorted(files):
-            path = os.path.join(root, file)
-            with open(path, "rb") as handle:
-                members[path.replace(os.sep, "/")] = handle.read()
-    metadata = f"Metadata-Version: 2.1\\nName: demo-sdist\\nVersion: {VERSION}\\n"
-    members[f"{DIST_INFO}/METADATA"] = metadata.encode()
-    wheel = "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
-    members[f"{DIST_INFO}/WHEEL"] = wheel.encode()
-    rows = [f"{path},{_hash(data)},{len(data)}" for path, data in members.items()] + [f"{DIST_INFO}/RECORD,,"]
-    members[f"{DIST_INFO}/RECORD"] = ("\\n".join(rows) + "\\n").encode()
-    filename = f"{NAME}-{VERSION}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in members.items():
-            archive.writestr(path, data)
-    return filename
-"""
-
-
-def _write_sdist(dest: Path, root: str, files: dict[str, str]) -> Path:
-    sdist = dest / f"{root}.tar.gz"
-    with tarfile.open(sdist, "w:gz") as archive:
-        for path, text in files.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return sdist
-
-
 def _build_sdist(dest: Path) -> Path:
-    root = "demo_sdist-1.0"
-    files: dict[str, str] = {
-        f"{root}/pyproject.toml": (
-            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
-            '[project]\nname = "demo-sdist"\nversion = "1.0"\n'
-        ),
-        f"{root}/PKG-INFO": "Metadata-Version: 2.1\nName: demo-sdist\nVersion: 1.0\n",
-        f"{root}/_build/backend.py": _BACKEND,
-        f"{root}/demo_sdist/__init__.py": '"""A package built from its sdist."""\n',
+    """demo-sdist, built by pip offline: email and json copied in as its subpackages."""
+    files = {
+        "demo_sdist/__init__.py": '"""A package built from its sdist."""\n',
+        **stdlib_modules("demo_sdist/email", "email"),
+        **stdlib_modules("demo_sdist/json", "json"),
     }
-    for path, text in _stdlib_modules("demo_sdist").items():
-        if "/email/" in path or "/json/" in path:
-            files[f"{root}/{path}"] = text
-    return _write_sdist(dest, root, files)
+    return build_sdist(dest, "demo-sdist", files=files)
 
 
 def _broken_sdist(dest: Path) -> Path:
     """An sdist whose build backend raises."""
-    root = "broken_sdist-1.0"
-    return _write_sdist(
+    return write_sdist(
         dest,
-        root,
+        "broken_sdist-1.0",
         {
-            f"{root}/pyproject.toml": (
+            "pyproject.toml": (
                 '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n'
             ),
-            f"{root}/PKG-INFO": "Metadata-Version: 2.1\nName: broken-sdist\nVersion: 1.0\n",
-            f"{root}/_build/backend.py": "def build_wheel(*args, **kwargs):\n    raise SystemExit('no')\n",
+            "PKG-INFO": "Metadata-Version: 2.1\nName: broken-sdist\nVersion: 1.0\n",
+            "_build/backend.py": "def build_wheel(*args, **kwargs):\n    raise SystemExit('no')\n",
         },
     )
 

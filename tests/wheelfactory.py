@@ -1,14 +1,37 @@
-"""Build real wheel files for tests, offline: files, dist-info metadata and a RECORD with true hashes."""
+"""Build real wheels and sdists for tests, offline: files, dist-info metadata, a RECORD with true hashes.
+
+- `build_wheel(dest, name, ...)`: a wheel, from the files it holds.
+- `build_sdist(dest, name, files=...)`: an sdist with an in-tree build backend that needs nothing from
+  an index, so uv reads its metadata and pip builds its wheel offline.
+- `write_sdist(dest, root, files)`: any sdist, from the files under its top folder.
+- `stdlib_modules(package, source)`: real Python source to fill them with.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import sysconfig
+import tarfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def stdlib_modules(package: str, source: str) -> dict[str, str]:
+    """Real Python source: the `.py` files of the standard library's package `source`, under `package/`."""
+    folder = STDLIB / source
+    files: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(folder)
+        if "test" not in relative.parts and "tests" not in relative.parts:
+            files[f"{package}/{relative.as_posix()}"] = path.read_text(encoding="utf-8")
+    return files
 
 
 def _record_hash(data: bytes) -> str:
@@ -82,3 +105,70 @@ def build_wheel(
         for path, content in members.items():
             archive.writestr(path, content)
     return wheel_path
+
+
+# The build backend `build_sdist` puts in each sdist: a py3-none-any wheel of the module's folder and
+# its dist-info. MODULE, NAME and VERSION are written in front of it.
+_BACKEND = """
+import base64, hashlib, os, zipfile
+
+DIST_INFO = f"{MODULE}-{VERSION}.dist-info"
+
+
+def _hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    members = {}
+    for root, _, files in os.walk(MODULE):
+        for file in sorted(files):
+            path = os.path.join(root, file)
+            with open(path, "rb") as handle:
+                members[path.replace(os.sep, "/")] = handle.read()
+    metadata = f"Metadata-Version: 2.1\\nName: {NAME}\\nVersion: {VERSION}\\n"
+    members[f"{DIST_INFO}/METADATA"] = metadata.encode()
+    wheel = "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    members[f"{DIST_INFO}/WHEEL"] = wheel.encode()
+    rows = [f"{path},{_hash(data)},{len(data)}" for path, data in members.items()] + [f"{DIST_INFO}/RECORD,,"]
+    members[f"{DIST_INFO}/RECORD"] = ("\\n".join(rows) + "\\n").encode()
+    filename = f"{MODULE}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in members.items():
+            archive.writestr(path, data)
+    return filename
+"""
+
+
+def write_sdist(dest: Path, root: str, files: Mapping[str, str]) -> Path:
+    """Write `<root>.tar.gz` into `dest`, holding `files` (paths relative to the top folder `root`)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    sdist = dest / f"{root}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for path, text in files.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(f"{root}/{path}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return sdist
+
+
+def build_sdist(dest: Path, name: str, version: str = "1.0", *, files: Mapping[str, str]) -> Path:
+    """Write the sdist `<module>-<version>.tar.gz` into `dest` and return its path.
+
+    `files`: the package's files, under `<module>/` (the name with `_` for `-`); they are what its
+    wheel holds, beside the dist-info. The build backend is in the sdist (build-system.requires is
+    empty): building it needs no index.
+    """
+    module = canonicalize_name(name).replace("-", "_")
+    constants = f"MODULE, NAME, VERSION = {module!r}, {name!r}, {version!r}\n"
+    tree = {
+        "pyproject.toml": (
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        ),
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "_build/backend.py": constants + _BACKEND,
+        **files,
+    }
+    return write_sdist(dest, f"{module}-{version}", tree)
