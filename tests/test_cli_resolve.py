@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from clirun import CP, PY, analyze_resolved, packages_of, report_of, write_app
 from indexserver import IndexServer, serve_index
 from wheelfactory import build_wheel, stdlib_modules
 
 from slugprof.measure.slug import RESOLVED_MODEL_ERROR
 
 pytestmark = pytest.mark.slow
-
-PY = f"{sys.version_info.major}.{sys.version_info.minor}"
-CP = f"cp{sys.version_info.major}{sys.version_info.minor}"
 
 
 @pytest.fixture(scope="module")
@@ -52,40 +48,7 @@ def index(wheels: Path) -> Iterator[IndexServer]:
 
 
 def _app(root: Path, index: IndexServer, requirements: str) -> Path:
-    root.mkdir(parents=True)
-    (root / "requirements.txt").write_text(f"--index-url {index.url}\n{requirements}")
-    (root / ".python-version").write_text(PY + "\n")
-    (root / "Procfile").write_text("web: gunicorn app:app\n")
-    (root / "app.py").write_text("app = None\n")
-    return root
-
-
-def _analyze(app: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and not k.startswith(("UV_", "PIP_"))},
-        "XDG_CACHE_HOME": str(cache),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slugprof",
-            "analyze",
-            str(app),
-            "--resolve",
-            "--format",
-            "json",
-            "-q",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    return write_app(root, {"requirements.txt": f"--index-url {index.url}\n{requirements}"})
 
 
 def _real_install(wheels: Path, target: Path, *requirements: str) -> tuple[int, int]:
@@ -115,9 +78,7 @@ def test_resolved_for_the_dyno_matches_a_real_install(
     tmp_path: Path, index: IndexServer, wheels: Path
 ) -> None:
     app = _app(tmp_path / "app", index, 'app-lib==1.0\nnative==1.0\nwinonly; sys_platform == "win32"\n')
-    result = _analyze(app, tmp_path / "cache")
-    assert result.returncode == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
     dependencies = report["dependencies"]
     assert dependencies["source"] == "resolved"
     assert dependencies["target"] == {
@@ -127,7 +88,7 @@ def test_resolved_for_the_dyno_matches_a_real_install(
         "glibc": "2.39",
         "manager": "pip",
     }
-    packages = {p["name"]: p for p in dependencies["packages"]}
+    packages = packages_of(report)
     assert set(packages) == {"app-lib", "helper-lib", "native"}  # winonly is for Windows only
     assert all(p["measured"] and p["size_method"] == "wheel central directory" for p in packages.values())
     assert packages["helper-lib"]["requested_by"] == ["app-lib"]
@@ -149,23 +110,16 @@ def test_resolved_for_the_dyno_matches_a_real_install(
 
 def test_a_warm_run_asks_the_index_nothing(tmp_path: Path, index: IndexServer) -> None:
     app = _app(tmp_path / "app", index, "app-lib==1.0\n")
-    first = _analyze(app, tmp_path / "cache")
-    assert first.returncode == 0, first.stderr
+    first = report_of(analyze_resolved(app, tmp_path / "cache"))
     index.reset_counts()
-    second = _analyze(app, tmp_path / "cache")
-    assert second.returncode == 0, second.stderr
+    second = report_of(analyze_resolved(app, tmp_path / "cache"))
     assert index.count("/") == 0
-    assert (
-        json.loads(first.stdout)["dependencies"]["packages"]
-        == json.loads(second.stdout)["dependencies"]["packages"]
-    )
+    assert first["dependencies"]["packages"] == second["dependencies"]["packages"]
 
 
 def test_offline_with_nothing_cached_says_what_was_not_measured(tmp_path: Path, index: IndexServer) -> None:
     app = _app(tmp_path / "app", index, "app-lib==1.0\n")
-    result = _analyze(app, tmp_path / "empty-cache", "--offline")
-    assert result.returncode == 0, result.stderr
-    dependencies = json.loads(result.stdout)["dependencies"]
+    dependencies = report_of(analyze_resolved(app, tmp_path / "empty-cache", "--offline"))["dependencies"]
     assert any("not measured" in note or "offline" in note for note in dependencies["notes"]), dependencies
 
 
@@ -173,7 +127,7 @@ def test_a_requirement_that_cannot_be_resolved_is_exit_3_naming_it(
     tmp_path: Path, index: IndexServer
 ) -> None:
     app = _app(tmp_path / "app", index, "no-such-package==9.9\n")
-    result = _analyze(app, tmp_path / "cache")
+    result = analyze_resolved(app, tmp_path / "cache")
     assert result.returncode == 3, result.stderr
     assert "no-such-package" in result.stderr
     assert "Traceback" not in result.stderr
@@ -189,9 +143,7 @@ def test_the_report_says_when_bytecode_is_predicted_from_another_versions_table(
     (borrowed / ".python-version").write_text("3.14\n")
     notes = {}
     for app in (measured, borrowed):
-        result = _analyze(app, tmp_path / "cache")
-        assert result.returncode == 0, result.stderr
-        notes[app.name] = json.loads(result.stdout)["dependencies"]["notes"]
+        notes[app.name] = report_of(analyze_resolved(app, tmp_path / "cache"))["dependencies"]["notes"]
     wanted = "bytecode sizes for Python 3.14 are predicted with the table measured on Python 3.13"
     assert any(note.startswith(wanted) for note in notes["borrowed"])
     assert not any("bytecode sizes" in note for note in notes["measured"])

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import CP, PY, analyze_resolved, packages_of, report_of, write_app
 from indexserver import IndexServer, serve_index
 from wheelfactory import build_sdist, build_wheel, stdlib_modules
 
 pytestmark = pytest.mark.slow
 
-PY = f"{sys.version_info.major}.{sys.version_info.minor}"
-CP = f"cp{sys.version_info.major}{sys.version_info.minor}"
 MEASURED = "wheel central directory"
 NATIVE_LINUX = f"native-1.0-{CP}-{CP}-manylinux_2_17_x86_64.whl"
 NATIVE_WINDOWS = f"native-1.0-{CP}-{CP}-win_amd64.whl"
@@ -82,58 +79,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _app(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True)
-    files = {
-        ".python-version": PY + "\n",
-        "Procfile": "web: gunicorn app:app\n",
-        "app.py": "app = None\n",
-        **files,
-    }
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
-def _analyze(app: Path, cache: Path, *extra: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and not k.startswith(("UV_", "PIP_"))},
-        "XDG_CACHE_HOME": str(cache),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **environment,
-    }
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slugprof",
-            "analyze",
-            str(app),
-            "--resolve",
-            "--format",
-            "json",
-            "-q",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
-
-
-def _report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert result.returncode == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
-
-
-def _packages(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {package["name"]: package for package in report["dependencies"]["packages"]}
-
-
 def _buildpack_parts(report: dict[str, Any]) -> set[str]:
     return {part["name"] for part in report["buildpack"]}
 
@@ -145,7 +90,7 @@ def _check_core_set(report: dict[str, Any], indexes: Indexes, manager: str) -> N
     assert dependencies["source"] == "resolved"
     assert dependencies["target"]["manager"] == manager
     assert (dependencies["target"]["stack"], dependencies["target"]["python"]) == ("heroku-24", PY)
-    packages = _packages(report)
+    packages = packages_of(report)
     # not devtool (a dev dependency), not winonly (Windows only)
     assert {name: p["version"] for name, p in packages.items()} == {
         "helper-lib": "1.0",
@@ -271,10 +216,10 @@ wheels = [
     {wheel("winonly-1.0-py3-none-any.whl")},
 ]
 """
-    app = _app(tmp_path / "app", {"pyproject.toml": pyproject, "uv.lock": lock})
+    app = write_app(tmp_path / "app", {"pyproject.toml": pyproject, "uv.lock": lock})
     index.reset_counts()
 
-    report = _report(_analyze(app, tmp_path / "cache"))
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
 
     _check_core_set(report, indexes, "uv")
     assert report["dependencies"]["requirements_files"] == ["uv.lock", "pyproject.toml"]
@@ -396,10 +341,10 @@ content-hash = "5e1b0c0c6a8f3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d
         lock = "\n".join(
             line for line in lock.splitlines() if not line.startswith(("groups = ", "markers = "))
         ).replace('lock-version = "2.1"', 'lock-version = "2.0"')
-    app = _app(tmp_path / "app", {"pyproject.toml": pyproject, "poetry.lock": lock})
+    app = write_app(tmp_path / "app", {"pyproject.toml": pyproject, "poetry.lock": lock})
     index.reset_counts()
 
-    report = _report(_analyze(app, tmp_path / "cache"))
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
 
     _check_core_set(report, indexes, "poetry")
     assert sorted(report["dependencies"]["requirements"]) == ["native", "web-lib"]
@@ -460,10 +405,10 @@ python_version = "{PY}"
         },
         "develop": {"devtool": entry("==1.0", "devtool-1.0-py3-none-any.whl")},
     }
-    app = _app(tmp_path / "app", {"Pipfile": pipfile, "Pipfile.lock": json.dumps(lock, indent=4) + "\n"})
+    app = write_app(tmp_path / "app", {"Pipfile": pipfile, "Pipfile.lock": json.dumps(lock, indent=4) + "\n"})
     index.reset_counts()
 
-    report = _report(_analyze(app, tmp_path / "cache"))
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
 
     # Pipfile.lock records no edges: helper-lib's parent comes from web-lib's metadata on the index
     _check_core_set(report, indexes, "pipenv")
@@ -484,22 +429,22 @@ def test_an_extra_index_from_dotenv_is_searched_as_the_buildpack_passes_it(
 ) -> None:
     main, extra = indexes.main, indexes.extra
     requirements = f"--index-url {main.url}\nweb-lib==1.0\nextra-lib==1.0\n"
-    without = _app(tmp_path / "without", {"requirements.txt": requirements})
-    failed = _analyze(without, tmp_path / "cache")
+    without = write_app(tmp_path / "without", {"requirements.txt": requirements})
+    failed = analyze_resolved(without, tmp_path / "cache")
     # the main index alone has no extra-lib: the control case fails, naming it
     assert failed.returncode == 3, failed.stderr
     assert "extra-lib" in failed.stderr
 
-    app = _app(
+    app = write_app(
         tmp_path / "app",
         {"requirements.txt": requirements, ".env": f"PIP_EXTRA_INDEX_URL={extra.url}\n"},
     )
     main.reset_counts()
     extra.reset_counts()
 
-    report = _report(_analyze(app, tmp_path / "cache"))
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
 
-    packages = _packages(report)
+    packages = packages_of(report)
     assert report["dependencies"]["target"]["manager"] == "pip"
     assert {name: p["version"] for name, p in packages.items()} == {
         "extra-lib": "1.0",
@@ -524,9 +469,11 @@ def test_an_extra_index_from_dotenv_is_searched_as_the_buildpack_passes_it(
 
 
 def test_an_sdist_is_estimated_and_marked_so_unless_built(tmp_path: Path, indexes: Indexes) -> None:
-    app = _app(tmp_path / "app", {"requirements.txt": f"--index-url {indexes.main.url}\nplain-sdist==1.0\n"})
+    app = write_app(
+        tmp_path / "app", {"requirements.txt": f"--index-url {indexes.main.url}\nplain-sdist==1.0\n"}
+    )
 
-    estimated = _packages(_report(_analyze(app, tmp_path / "cache")))
+    estimated = packages_of(report_of(analyze_resolved(app, tmp_path / "cache")))
 
     assert set(estimated) == {"plain-sdist"}
     sdist = estimated["plain-sdist"]
@@ -537,17 +484,10 @@ def test_an_sdist_is_estimated_and_marked_so_unless_built(tmp_path: Path, indexe
     assert sdist["bytes"] > sdist_size and sdist["compressed_bytes"] > 0
 
     # Built by pip from the sdist (its backend needs nothing from an index: PIP_NO_INDEX proves it).
-    built = _packages(
-        _report(
-            _analyze(
-                app,
-                tmp_path / "cache",
-                "--build-sdists",
-                PIP_NO_INDEX="1",
-                PIP_CONFIG_FILE=os.devnull,
-            )
-        )
-    )["plain-sdist"]
+    result = analyze_resolved(
+        app, tmp_path / "cache", "--build-sdists", PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull
+    )
+    built = packages_of(report_of(result))["plain-sdist"]
 
     assert built["measured"] and built["size_method"] == "built sdist", built
     # the package's modules, their bytecode and the dist-info: at least the modules themselves
@@ -562,7 +502,7 @@ def test_requirements_txt_and_uv_lock_together_fail_the_build_and_are_not_resolv
 ) -> None:
     lock = 'version = 1\nrevision = 2\n\n[[package]]\nname = "myapp"\nversion = "0.1.0"\n'
     lock += 'source = { virtual = "." }\n'
-    app = _app(
+    app = write_app(
         tmp_path / "app",
         {
             "requirements.txt": f"--index-url {indexes.main.url}\nweb-lib==1.0\n",
@@ -572,7 +512,7 @@ def test_requirements_txt_and_uv_lock_together_fail_the_build_and_are_not_resolv
     )
     indexes.main.reset_counts()
 
-    report = _report(_analyze(app, tmp_path / "cache"))
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
 
     assert [entry["id"] for entry in report["build"]["errors"]] == ["BUILD121"], report["build"]
     assert "(requirements.txt, uv.lock)" in report["build"]["errors"][0]["message"]
@@ -586,10 +526,10 @@ def test_requirements_txt_and_uv_lock_together_fail_the_build_and_are_not_resolv
 
 def test_a_pipfile_without_its_lock_fails_the_build(tmp_path: Path, indexes: Indexes) -> None:
     pipfile = f'[[source]]\nurl = "{indexes.main.url}"\nname = "loopback"\n\n[packages]\nweb-lib = "*"\n'
-    app = _app(tmp_path / "app", {"Pipfile": pipfile})
+    app = write_app(tmp_path / "app", {"Pipfile": pipfile})
     indexes.main.reset_counts()
 
-    report = _report(_analyze(app, tmp_path / "cache"))
+    report = report_of(analyze_resolved(app, tmp_path / "cache"))
 
     assert [entry["id"] for entry in report["build"]["errors"]] == ["BUILD122"], report["build"]
     dependencies = report["dependencies"]
