@@ -18,22 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from filetree import write_files
+
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"  # the Python the apps ask for
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # its wheel tag
 
 
 def write_app(root: Path, files: Mapping[str, str]) -> Path:
     """A web app for this Python (.python-version, Procfile, app.py), with `files` added or replacing."""
-    root.mkdir(parents=True)
-    files = {
-        ".python-version": PY + "\n",
-        "Procfile": "web: gunicorn app:app\n",
-        "app.py": "app = None\n",
-        **files,
-    }
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+    defaults = {".python-version": PY + "\n", "Procfile": "web: gunicorn app:app\n", "app.py": "app = None\n"}
+    return write_files(root, {**defaults, **files})
 
 
 def analyze_resolved(

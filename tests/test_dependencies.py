@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from filetree import write_files
 from packaging.markers import default_environment
 from wheelfactory import build_wheel
 
@@ -333,13 +334,6 @@ def test_progress_counts_distributions(installed: Installed, tmp_path: Path) -> 
 
 
 # --- distributions without RECORD, and duplicates ----------------------------------------------------
-
-
-def write_files(root: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
 
 
 def test_legacy_egg_info(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from filetree import write_files
 
 from slugprof.errors import UsageError
 from slugprof.sources.locks import (
@@ -178,19 +179,15 @@ def chosen(package: LockedPackage) -> LockedFile:
     return package.chosen
 
 
-def write(folder: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
-
-
 # --- uv.lock -------------------------------------------------------------------------------------
 
 
 def test_uv_lock_installs_the_projects_dependencies_for_the_dyno(tmp_path: Path) -> None:
-    write(tmp_path, {"uv.lock": UV_LOCK, "pyproject.toml": '[project]\nname = "myapp"\nversion = "0.1.0"\n'})
+    write_files(
+        tmp_path, {"uv.lock": UV_LOCK, "pyproject.toml": '[project]\nname = "myapp"\nversion = "0.1.0"\n'}
+    )
     locked = read_uv_lock(tmp_path, HEROKU_24)
-    packages = {package.name: package for package in locked.packages}
+    packages = by_name(locked)
     # no dev group (pytest, iniconfig), no extra of the project (psycopg2-binary), no Windows-only colorama
     assert sorted(packages) == ["certifi", "numpy", "pysocks", "requests"]
     assert locked.top_level == ("numpy", "requests")
@@ -208,7 +205,7 @@ def test_uv_lock_installs_the_projects_dependencies_for_the_dyno(tmp_path: Path)
 
 
 def test_uv_lock_follows_the_targets_python_and_arch(tmp_path: Path) -> None:
-    write(tmp_path, {"uv.lock": UV_LOCK})
+    write_files(tmp_path, {"uv.lock": UV_LOCK})
     old = by_name(read_uv_lock(tmp_path, make_target("heroku-22", "amd64", "3.11", "uv")))["numpy"]
     assert old.version == "1.26.4"
     arm = by_name(read_uv_lock(tmp_path, make_target("heroku-24", "arm64", "3.13", "uv")))["numpy"]
@@ -246,7 +243,7 @@ version = "0.5"
 source = { path = "vendor/vendored-0.5-py3-none-any.whl" }
 wheels = [{ filename = "vendored-0.5-py3-none-any.whl", hash = "sha256:0a0a" }]
 """
-    write(tmp_path, {"uv.lock": lock})
+    write_files(tmp_path, {"uv.lock": lock})
     locked = read_uv_lock(tmp_path, HEROKU_24)
     packages = by_name(locked)
     vendored = chosen(packages["vendored"])
@@ -281,7 +278,7 @@ wheels = [{ filename = "vendored-0.5-py3-none-any.whl", hash = "sha256:0a0a" }]
     ],
 )
 def test_uv_lock_garbage_is_a_one_line_usage_error(tmp_path: Path, text: str, message: str) -> None:
-    write(tmp_path, {"uv.lock": text})
+    write_files(tmp_path, {"uv.lock": text})
     with pytest.raises(UsageError, match=message) as caught:
         read_uv_lock(tmp_path, HEROKU_24)
     assert "\n" not in str(caught.value)
@@ -446,7 +443,7 @@ content-hash = "2f4c1c4b0e3e0e6b0d6b0f1b2c9b5c0e2b9a3c2e1f0d9c8b7a6f5e4d3c2b1a09
 
 
 def test_poetry_lock_main_group_for_the_dyno(tmp_path: Path) -> None:
-    write(tmp_path, {"poetry.lock": POETRY_LOCK_2_1, "pyproject.toml": POETRY_PYPROJECT})
+    write_files(tmp_path, {"poetry.lock": POETRY_LOCK_2_1, "pyproject.toml": POETRY_PYPROJECT})
     locked = read_poetry_lock(tmp_path, make_target("heroku-24", "amd64", "3.13", "poetry"))
     packages = by_name(locked)
     # not: dev group (pytest, iniconfig), colorama (win32 only), pysocks (an extra), tomli (< 3.11)
@@ -468,7 +465,7 @@ def test_poetry_lock_without_groups_walks_from_pyproject(tmp_path: Path) -> None
     old = "\n".join(
         line for line in POETRY_LOCK_2_1.splitlines() if not line.startswith(("groups = ", "markers = "))
     ).replace('lock-version = "2.1"', 'lock-version = "2.0"')
-    write(tmp_path, {"poetry.lock": old, "pyproject.toml": POETRY_PYPROJECT})
+    write_files(tmp_path, {"poetry.lock": old, "pyproject.toml": POETRY_PYPROJECT})
     locked = read_poetry_lock(tmp_path, make_target("heroku-24", "arm64", "3.13", "poetry"))
     packages = by_name(locked)
     assert sorted(packages) == ["certifi", "numpy", "private-lib", "requests"]
@@ -485,7 +482,7 @@ def test_poetry_lock_without_groups_walks_from_pyproject(tmp_path: Path) -> None
     ],
 )
 def test_poetry_lock_garbage(tmp_path: Path, text: str, message: str) -> None:
-    write(tmp_path, {"poetry.lock": text})
+    write_files(tmp_path, {"poetry.lock": text})
     with pytest.raises(UsageError, match=message):
         read_poetry_lock(tmp_path, HEROKU_24)
 
@@ -541,7 +538,7 @@ PIPFILE_LOCK = {
 
 
 def test_pipfile_lock_default_section_for_the_dyno(tmp_path: Path) -> None:
-    write(tmp_path, {"Pipfile.lock": json.dumps(PIPFILE_LOCK), "Pipfile": PIPFILE})
+    write_files(tmp_path, {"Pipfile.lock": json.dumps(PIPFILE_LOCK), "Pipfile": PIPFILE})
     locked = read_pipfile_lock(
         tmp_path, make_target("heroku-24", "amd64", "3.12", "pipenv"), environ={"PRIVATE_TOKEN": "t0k"}
     )
@@ -576,7 +573,7 @@ def test_pipfile_lock_default_section_for_the_dyno(tmp_path: Path) -> None:
     ],
 )
 def test_pipfile_lock_garbage(tmp_path: Path, text: str, message: str) -> None:
-    write(tmp_path, {"Pipfile.lock": text})
+    write_files(tmp_path, {"Pipfile.lock": text})
     with pytest.raises(UsageError, match=message) as caught:
         read_pipfile_lock(tmp_path, HEROKU_24, environ={})
     assert "\n" not in str(caught.value)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_lockfiles import POETRY_LOCK_2_1, POETRY_PYPROJECT, by_name, write
+from filetree import write_files
+from test_lockfiles import POETRY_LOCK_2_1, POETRY_PYPROJECT, by_name
 
 from slugprof.errors import UsageError
 from slugprof.markers import decide
@@ -86,7 +87,7 @@ def test_pyproject_dependencies_with_an_undecidable_marker_are_read(tmp_path: Pa
         'numpy = "^2.1"', f'numpy = {{ version = "^2.1", markers = "{UNDECIDABLE}" }}'
     )
     pyproject = f'[project]\nname = "myapp"\ndependencies = ["requests ; {UNDECIDABLE}"]\n\n' + pyproject
-    write(tmp_path, {"poetry.lock": POETRY_LOCK_2_1, "pyproject.toml": pyproject})
+    write_files(tmp_path, {"poetry.lock": POETRY_LOCK_2_1, "pyproject.toml": pyproject})
     locked = read_poetry_lock(tmp_path, make_target("heroku-24", "amd64", "3.13", "poetry"))
     assert {"numpy", "requests"} <= set(by_name(locked))
     undecided = [note for note in locked.notes if "could not be decided" in note]
@@ -97,7 +98,7 @@ def test_pyproject_dependencies_with_an_undecidable_marker_are_read(tmp_path: Pa
 def test_analyze_reports_the_undecidable_marker_and_exits_0(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
-    write(
+    write_files(
         app,
         {
             "poetry.lock": POETRY_LOCK_2_1,

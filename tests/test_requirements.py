@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from filetree import write_files
 from packaging.markers import default_environment
 
 from slugprof.sources.requirements import RequirementLine, RequirementsFile, read_requirements_txt
@@ -14,17 +15,8 @@ PY312 = {key: str(value) for key, value in default_environment().items()}
 PY312.update(python_version="3.12", python_full_version="3.12.4")
 
 
-def write(root: Path, relative: str, text: str | bytes) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-
-
 def read(root: Path, text: str | bytes, environment: dict[str, str] | None = None) -> RequirementsFile:
-    write(root, "requirements.txt", text)
+    write_files(root, {"requirements.txt": text})
     return read_requirements_txt(root, environment or PY312)
 
 
@@ -90,9 +82,14 @@ def test_a_comment_ends_a_continuation(tmp_path: Path) -> None:
 
 
 def test_includes_are_relative_to_the_including_file(tmp_path: Path) -> None:
-    write(tmp_path, "requirements/base.txt", "-r common.txt\nflask\n")
-    write(tmp_path, "requirements/common.txt", "requests\n")
-    write(tmp_path, "requirements/prod.txt", "--requirement=base.txt\ngunicorn\n")
+    write_files(
+        tmp_path,
+        {
+            "requirements/base.txt": "-r common.txt\nflask\n",
+            "requirements/common.txt": "requests\n",
+            "requirements/prod.txt": "--requirement=base.txt\ngunicorn\n",
+        },
+    )
     result = read(tmp_path, "-r requirements/prod.txt\n-rrequirements/base.txt\nsentry-sdk\n")
     assert result.files == (
         "requirements.txt",
@@ -110,7 +107,7 @@ def test_includes_are_relative_to_the_including_file(tmp_path: Path) -> None:
 
 
 def test_include_cycles_are_read_once(tmp_path: Path) -> None:
-    write(tmp_path, "more.txt", "-r requirements.txt\nbeta\n")
+    write_files(tmp_path, {"more.txt": "-r requirements.txt\nbeta\n"})
     result = read(tmp_path, "alpha\n-r more.txt\n")
     assert [line.name for line in result.requirements] == ["alpha", "beta"]
     assert result.files == ("requirements.txt", "more.txt")
@@ -125,7 +122,7 @@ def test_missing_include_is_a_note(tmp_path: Path) -> None:
 
 def test_include_outside_the_app_is_read_and_noted(tmp_path: Path) -> None:
     app = tmp_path / "app"
-    write(tmp_path, "shared.txt", "shared-lib\n")
+    write_files(tmp_path, {"shared.txt": "shared-lib\n"})
     result = read(app, "-r ../shared.txt\n")
     assert [line.name for line in result.requirements] == ["shared-lib"]
     assert result.files == ("requirements.txt", "../shared.txt")
@@ -133,7 +130,7 @@ def test_include_outside_the_app_is_read_and_noted(tmp_path: Path) -> None:
 
 
 def test_constraints_add_no_packages(tmp_path: Path) -> None:
-    write(tmp_path, "constraints.txt", "urllib3<2\nidna==3.4\n")
+    write_files(tmp_path, {"constraints.txt": "urllib3<2\nidna==3.4\n"})
     result = read(tmp_path, "-c constraints.txt\nrequests\n")
     assert [line.name for line in result.requirements] == ["requests"]
     assert "constraints.txt" in result.files

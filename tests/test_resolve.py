@@ -10,7 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from filetree import write_files
 from indexserver import serve_index
+from locktext import poetry_lock, poetry_package, sha256_of
 from wheelfactory import build_wheel
 
 import slugprof
@@ -59,12 +61,9 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make_app(root: Path, wheels: Path, requirements: str, **files: str) -> Path:
     """An app whose requirements.txt reads only the local wheel folder (no index: no network)."""
-    root.mkdir(parents=True, exist_ok=True)
     header = f"--no-index\n--find-links {os.path.relpath(wheels, root)}\n"
-    (root / "requirements.txt").write_text(header + requirements, encoding="utf-8")
-    for name, text in files.items():
-        (root / name.replace("__", ".")).write_text(text, encoding="utf-8")
-    return root
+    others = {name.replace("__", "."): text for name, text in files.items()}
+    return write_files(root, {"requirements.txt": header + requirements, **others})
 
 
 def run(app: Path, target: Target = HEROKU_24, **options: object) -> Resolution:
@@ -213,7 +212,7 @@ def write_simple_index(root: Path, wheel_paths: list[Path], *, metadata: bool = 
         page.mkdir(parents=True, exist_ok=True)
         anchors = []
         for path in paths:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = sha256_of(path)
             attribute = ""
             if metadata:
                 with zipfile.ZipFile(path) as archive:
@@ -231,9 +230,7 @@ def write_simple_index(root: Path, wheel_paths: list[Path], *, metadata: bool = 
 def test_pip_extra_index_url_from_dotenv(tmp_path: Path) -> None:
     extra = write_simple_index(tmp_path / "extra", [build_wheel(tmp_path / "files", "extrapkg", "3.0")])
     empty = write_simple_index(tmp_path / "empty", [])
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "requirements.txt").write_text(f"--index-url {empty}\nextrapkg\n")
+    app = write_files(tmp_path / "app", {"requirements.txt": f"--index-url {empty}\nextrapkg\n"})
     with pytest.raises(ToolFailure, match="extrapkg"):
         run(app)
     found = packages(run(app, dotenv={"PIP_EXTRA_INDEX_URL": extra}))
@@ -242,9 +239,7 @@ def test_pip_extra_index_url_from_dotenv(tmp_path: Path) -> None:
 
 def test_index_url_replaces_the_default_index(tmp_path: Path) -> None:
     mirror = write_simple_index(tmp_path / "mirror", [build_wheel(tmp_path / "files", "mirrored", "1.1")])
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "requirements.txt").write_text("mirrored\n")
+    app = write_files(tmp_path / "app", {"requirements.txt": "mirrored\n"})
     resolution = run(app, index_url=mirror, offline=True)
     assert packages(resolution)["mirrored"].version == "1.1"
 
@@ -298,10 +293,6 @@ def test_pip_resolves_when_uv_is_missing(
 # --- lock files ---------------------------------------------------------------------------------------
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture
 def platform_index(tmp_path: Path) -> tuple[str, dict[str, Path]]:
     """A PEP 503 tree with PEP 658 metadata: `fast` for several platforms, `needs-fast` and `plain`."""
@@ -327,49 +318,18 @@ def test_poetry_lock_files_are_found_in_the_index(
     tmp_path: Path, platform_index: tuple[str, dict[str, Path]]
 ) -> None:
     index, built = platform_index
-    app = tmp_path / "app"
-    app.mkdir()
-    fast_files = "\n".join(
-        f'    {{file = "{built[key].name}", hash = "sha256:{sha256(built[key])}"}},'
-        for key in ("x86", "new", "arm", "musl", "win")
-    )
-    (app / "pyproject.toml").write_text(
+    pyproject = (
         '[tool.poetry]\nname = "app"\npackage-mode = false\n\n[tool.poetry.dependencies]\n'
         'python = "^3.12"\nneeds-fast = "^2"\n'
     )
-    (app / "poetry.lock").write_text(
-        f"""\
-[[package]]
-name = "fast"
-version = "1.0"
-description = ""
-optional = false
-python-versions = "*"
-groups = ["main"]
-files = [
-{fast_files}
-]
-
-[[package]]
-name = "needs-fast"
-version = "2.0"
-description = ""
-optional = false
-python-versions = "*"
-groups = ["main"]
-files = [
-    {{file = "{built["needs"].name}", hash = "sha256:{sha256(built["needs"])}"}},
-]
-
-[package.dependencies]
-fast = "*"
-
-[metadata]
-lock-version = "2.1"
-python-versions = "^3.12"
-content-hash = "00"
-"""
+    lock = poetry_lock(
+        [
+            poetry_package("fast", "1.0", [built[key] for key in ("x86", "new", "arm", "musl", "win")]),
+            poetry_package("needs-fast", "2.0", [built["needs"]], dependencies={"fast": "*"}),
+        ],
+        python="^3.12",
     )
+    app = write_files(tmp_path / "app", {"pyproject.toml": pyproject, "poetry.lock": lock})
     target = make_target("heroku-24", "amd64", "3.13", "poetry")
     resolution = run(app, target, index_url=index)
     assert resolution.resolver == "poetry.lock (lock reader 1)"
@@ -377,7 +337,7 @@ content-hash = "00"
     found = packages(resolution)
     fast = file_of(found["fast"])
     assert fast.filename == built["x86"].name and fast.url == built["x86"].resolve().as_uri()
-    assert fast.size == built["x86"].stat().st_size and fast.sha256 == sha256(built["x86"])
+    assert fast.size == built["x86"].stat().st_size and fast.sha256 == sha256_of(built["x86"])
     assert found["needs-fast"].top_level and found["needs-fast"].requires == ("fast",)
     assert found["fast"].requested_by == ("needs-fast",)
 
@@ -397,27 +357,26 @@ def test_pipfile_lock_hashes_and_edges_from_the_index(
     tmp_path: Path, platform_index: tuple[str, dict[str, Path]]
 ) -> None:
     index, built = platform_index
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "Pipfile").write_text('[packages]\nneeds-fast = "*"\n')
     lock = {
         "_meta": {"sources": [{"name": "local", "url": index, "verify_ssl": True}]},
         "default": {
             "fast": {
-                "hashes": [f"sha256:{sha256(built[key])}" for key in ("x86", "arm", "win", "musl")],
+                "hashes": [f"sha256:{sha256_of(built[key])}" for key in ("x86", "arm", "win", "musl")],
                 "index": "local",
                 "version": "==1.0",
             },
             "needs-fast": {
-                "hashes": [f"sha256:{sha256(built['needs'])}"],
+                "hashes": [f"sha256:{sha256_of(built['needs'])}"],
                 "index": "local",
                 "version": "==2.0",
             },
             "pywin32": {"hashes": ["sha256:00"], "markers": "sys_platform == 'win32'", "version": "==306"},
         },
-        "develop": {"plain": {"hashes": [f"sha256:{sha256(built['plain'])}"], "version": "==1.0"}},
+        "develop": {"plain": {"hashes": [f"sha256:{sha256_of(built['plain'])}"], "version": "==1.0"}},
     }
-    (app / "Pipfile.lock").write_text(json.dumps(lock))
+    app = write_files(
+        tmp_path / "app", {"Pipfile": '[packages]\nneeds-fast = "*"\n', "Pipfile.lock": json.dumps(lock)}
+    )
     resolution = run(app, make_target("heroku-24", "amd64", "3.13", "pipenv"))
     found = packages(resolution)
     assert sorted(found) == ["fast", "needs-fast"]
@@ -432,13 +391,8 @@ def test_a_locked_file_missing_from_the_index_is_a_note(
     tmp_path: Path, platform_index: tuple[str, dict[str, Path]]
 ) -> None:
     index, _ = platform_index
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "Pipfile.lock").write_text(
-        json.dumps(
-            {"_meta": {"sources": [{"name": "l", "url": index}]}, "default": {"gone": {"version": "==1"}}}
-        )
-    )
+    lock = {"_meta": {"sources": [{"name": "l", "url": index}]}, "default": {"gone": {"version": "==1"}}}
+    app = write_files(tmp_path / "app", {"Pipfile.lock": json.dumps(lock)})
     resolution = run(app, make_target("heroku-24", "amd64", "3.13", "pipenv"))
     assert packages(resolution)["gone"].file is None
     assert any(
@@ -447,11 +401,8 @@ def test_a_locked_file_missing_from_the_index_is_a_note(
 
 
 def test_uv_lock_is_the_resolution(tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\ndependencies = ["plain"]\n')
-    (app / "uv.lock").write_text(
-        """\
+    pyproject = '[project]\nname = "app"\nversion = "1"\ndependencies = ["plain"]\n'
+    lock = """\
 version = 1
 revision = 2
 requires-python = ">=3.12"
@@ -468,7 +419,7 @@ version = "1.0"
 source = { registry = "https://pypi.org/simple" }
 wheels = [{ url = "https://files.example/plain-1.0-py3-none-any.whl", hash = "sha256:0f", size = 1234 }]
 """
-    )
+    app = write_files(tmp_path / "app", {"pyproject.toml": pyproject, "uv.lock": lock})
     resolution = run(app, make_target("heroku-24", "amd64", "3.13", "uv"), offline=True)
     plain = packages(resolution)["plain"]
     assert file_of(plain) == ResolvedFile(
@@ -482,6 +433,8 @@ wheels = [{ url = "https://files.example/plain-1.0-py3-none-any.whl", hash = "sh
 
 
 # --- the index and file sizes -----------------------------------------------------------------------
+
+PLAIN_PIPFILE_LOCK = json.dumps({"default": {"plain": {"version": "==1.0"}}})  # looked up on the index
 
 
 def test_parse_simple_page_html_and_json() -> None:
@@ -508,9 +461,7 @@ def test_parse_simple_page_html_and_json() -> None:
 
 
 def test_an_unreachable_index_names_the_configured_url(tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "Pipfile.lock").write_text(json.dumps({"default": {"plain": {"version": "==1.0"}}}))
+    app = write_files(tmp_path / "app", {"Pipfile.lock": PLAIN_PIPFILE_LOCK})
     with pytest.raises(ToolFailure, match=r"cannot reach http://user:\*\*\*@127\.0\.0\.1:9/simple"):
         run(
             app,
@@ -520,9 +471,7 @@ def test_an_unreachable_index_names_the_configured_url(tmp_path: Path) -> None:
 
 
 def test_an_index_that_keeps_failing_names_the_index_and_its_status(tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "Pipfile.lock").write_text(json.dumps({"default": {"plain": {"version": "==1.0"}}}))
+    app = write_files(tmp_path / "app", {"Pipfile.lock": PLAIN_PIPFILE_LOCK})
     with serve_index(tmp_path) as index:
         index.fail(503, times=ATTEMPTS)
         with pytest.raises(ToolFailure) as raised:
