@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from progressrecorder import RecordingProgress
 
 from slugprof.errors import UsageError
 from slugprof.model import AppFile, AppInventory
@@ -43,6 +44,13 @@ def collect_within(root: Path, seconds: float = 30) -> AppInventory:
     return results[0]
 
 
+def first_commit(git: GitRunner, root: Path, *paths: str) -> None:
+    """Make `root` a repository whose one commit holds `paths` (every file there when none are named)."""
+    git(root, "init", "-q")
+    git(root, "add", *(paths or (".",)))
+    git(root, "commit", "-q", "-m", "first")
+
+
 # --- git mode --------------------------------------------------------------------------------
 
 
@@ -52,9 +60,7 @@ def test_git_mode_counts_tracked_files_and_lists_untracked_ones(
     root = tmp_path / "app"
     make_tree(root, ["app.py", "pkg/util.py", ".gitignore", "debug.log", "new.py", "notes/todo.txt"])
     (root / ".gitignore").write_text("*.log\n")
-    git(root, "init", "-q")
-    git(root, "add", "app.py", "pkg/util.py", ".gitignore")
-    git(root, "commit", "-q", "-m", "first")
+    first_commit(git, root, "app.py", "pkg/util.py", ".gitignore")
 
     inventory = collect_app_files(root)
 
@@ -72,9 +78,7 @@ def test_a_tracked_file_deleted_from_the_work_tree_is_a_problem(
 ) -> None:
     root = tmp_path / "app"
     make_tree(root, ["app.py", "old.py"])
-    git(root, "init", "-q")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "first")
+    first_commit(git, root)
     (root / "old.py").unlink()
 
     inventory = collect_app_files(root)
@@ -93,9 +97,7 @@ def test_an_app_in_a_subfolder_of_the_repository_lists_only_its_own_files(
         repository, ["README.md", "web/app.py", "web/.slugignore", "web/tests/test_app.py", "web/draft.py"]
     )
     (repository / "web" / ".slugignore").write_text("tests\n")
-    git(repository, "init", "-q")
-    git(repository, "add", "README.md", "web/app.py", "web/.slugignore", "web/tests")
-    git(repository, "commit", "-q", "-m", "first")
+    first_commit(git, repository, "README.md", "web/app.py", "web/.slugignore", "web/tests")
 
     inventory = collect_app_files(repository / "web")
 
@@ -111,9 +113,7 @@ def test_an_uncommitted_slugignore_is_not_applied(
 ) -> None:
     root = tmp_path / "app"
     make_tree(root, ["app.py", "tests/test_app.py"])
-    git(root, "init", "-q")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "first")
+    first_commit(git, root)
     (root / ".slugignore").write_text("tests\n")
 
     inventory = collect_app_files(root)
@@ -128,9 +128,7 @@ def test_an_uncommitted_slugignore_is_not_applied(
 def test_a_submodule_is_a_problem_not_a_file(tmp_path: Path, make_tree: MakeTree, git: GitRunner) -> None:
     root = tmp_path / "app"
     make_tree(root, ["app.py"])
-    git(root, "init", "-q")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "first")
+    first_commit(git, root)
     commit = git(root, "rev-parse", "HEAD").strip()
     git(root, "update-index", "--add", "--cacheinfo", f"160000,{commit},vendor/lib")
 
@@ -146,9 +144,7 @@ def test_git_mode_keeps_names_that_are_not_utf8(tmp_path: Path, make_tree: MakeT
     root = tmp_path / "app"
     make_tree(root, ["app.py"])
     os.close(os.open(os.fsencode(root) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY, 0o644))
-    git(root, "init", "-q")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "first")
+    first_commit(git, root)
 
     inventory = collect_app_files(root)
 
@@ -162,9 +158,7 @@ def test_without_git_installed_the_folder_is_walked(
 ) -> None:
     root = tmp_path / "app"
     make_tree(root, ["app.py", "new.py"])
-    git(root, "init", "-q")
-    git(root, "add", "app.py")
-    git(root, "commit", "-q", "-m", "first")
+    first_commit(git, root, "app.py")
     empty_bin = tmp_path / "empty-bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
@@ -365,25 +359,14 @@ def test_a_very_deep_tree_does_not_hit_the_recursion_limit(tmp_path: Path) -> No
 
 
 def test_progress_reports_the_stage_and_every_file(tmp_path: Path, make_tree: MakeTree) -> None:
-    class Recorder:
-        def __init__(self) -> None:
-            self.stages: list[tuple[str, int | None]] = []
-            self.advanced = 0
-
-        def stage(self, description: str, total: int | None = None) -> None:
-            self.stages.append((description, total))
-
-        def advance(self, amount: int = 1) -> None:
-            self.advanced += amount
-
     root = tmp_path / "app"
     make_tree(root, ["a.py", "b/c.py", "b/d.py"])
-    recorder = Recorder()
+    recorder = RecordingProgress()
 
     collect_app_files(root, recorder)
 
     assert recorder.stages == [("Listing app files", None)]
-    assert recorder.advanced == 3
+    assert recorder.done == 3
 
 
 # --- the app folder itself -------------------------------------------------------------------

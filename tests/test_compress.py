@@ -18,10 +18,11 @@ import sysconfig
 import tarfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from progressrecorder import RecordingProgress
 
 from slugprof.cache import CACHE_FILE_NAME
 from slugprof.measure import compress
@@ -157,18 +158,6 @@ def gnu_tar_gzip_size(tree: Path) -> int:
         compressed = subprocess.run(["gzip", "-6", "-n"], stdin=tar.stdout, capture_output=True, check=True)
     assert tar.returncode == 0
     return len(compressed.stdout)
-
-
-@dataclass
-class RecordingProgress:
-    stages: list[tuple[str, int | None]] = field(default_factory=list)
-    done: int = 0
-
-    def stage(self, description: str, total: int | None = None) -> None:
-        self.stages.append((description, total))
-
-    def advance(self, amount: int = 1) -> None:
-        self.done += amount
 
 
 def write_random(path: Path, size: int, seed: int) -> None:

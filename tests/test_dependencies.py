@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from filetree import write_files
 from packaging.markers import default_environment
+from progressrecorder import RecordingProgress
 from wheelfactory import build_wheel
 
 from slugprof.errors import UsageError
@@ -47,17 +48,14 @@ def site_packages(venv: Path) -> Path:
 
 
 def measured(
-    app: Path, environment: PythonEnvironment, progress: Progress | None = None
+    app: Path, requirements: str | None, environment: PythonEnvironment, progress: Progress | None = None
 ) -> DependencyInventory:
-    """What `analyze` does: the app's requirements.txt read by the sources, measured in `environment`."""
-    requirements = read_requirements_txt(app, environment.marker_environment)
-    return measure_dependencies(requirements, environment, progress or NoProgress())
-
-
-def make_app(root: Path, requirements: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "requirements.txt").write_text(requirements, encoding="utf-8")
-    return root
+    """What `analyze` does for an app whose requirements.txt holds `requirements` (None: the app has
+    none): the file read by the sources, the packages it names measured in `environment`."""
+    if requirements is not None:
+        write_files(app, {"requirements.txt": requirements})
+    found = read_requirements_txt(app, environment.marker_environment)
+    return measure_dependencies(found, environment, progress or NoProgress())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +112,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 @pytest.fixture(scope="session")
 def inventory(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> DependencyInventory:
-    app = make_app(tmp_path_factory.mktemp("app"), APP_REQUIREMENTS)
-    return measured(app, installed.environment)
+    return measured(tmp_path_factory.mktemp("app"), APP_REQUIREMENTS, installed.environment)
 
 
 def packages(inventory: DependencyInventory) -> dict[str, Package]:
@@ -187,8 +184,8 @@ def test_pyc_present_on_disk_but_not_in_record_are_counted(
     extra = installed.site / "gamma" / "__pycache__" / "__init__.cpython-39.opt-1.pyc"
     extra.write_bytes(b"x" * 1234)
     try:
-        app = make_app(tmp_path_factory.mktemp("app-pyc"), "gamma\n")
-        gamma = packages(measured(app, installed.environment))["gamma"]
+        result = measured(tmp_path_factory.mktemp("app-pyc"), "gamma\n", installed.environment)
+        gamma = packages(result)["gamma"]
     finally:
         extra.unlink()
     assert str(extra) in gamma.files
@@ -262,8 +259,7 @@ def test_exclusive_sizes(inventory: DependencyInventory) -> None:
 def test_without_the_extra_its_package_is_not_required(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = make_app(tmp_path_factory.mktemp("app-no-extra"), "alpha\n")
-    result = measured(app, installed.environment)
+    result = measured(tmp_path_factory.mktemp("app-no-extra"), "alpha\n", installed.environment)
     assert [package.name for package in result.packages] == ["alpha", "beta", "gamma"]
     assert "epsilon" in [package.name for package in result.not_required]
     assert packages(result)["gamma"].requested_by == ("alpha",)
@@ -272,8 +268,7 @@ def test_without_the_extra_its_package_is_not_required(
 def test_extras_asked_by_a_dependency_are_followed(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = make_app(tmp_path_factory.mktemp("app-nested-extra"), "kappa\n")
-    result = measured(app, installed.environment)
+    result = measured(tmp_path_factory.mktemp("app-nested-extra"), "kappa\n", installed.environment)
     assert [package.name for package in result.packages] == ["kappa", "lam", "mu"]
     assert packages(result)["lam"].requires == ("mu",)
 
@@ -281,8 +276,7 @@ def test_extras_asked_by_a_dependency_are_followed(
 def test_a_top_level_required_by_another_is_not_exclusive(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = make_app(tmp_path_factory.mktemp("app-overlap"), "alpha\nbeta\n")
-    found = packages(measured(app, installed.environment))
+    found = packages(measured(tmp_path_factory.mktemp("app-overlap"), "alpha\nbeta\n", installed.environment))
     assert found["beta"].exclusive_packages == ()
     assert found["beta"].exclusive_bytes == 0
     assert found["beta"].requested_by == ("alpha", "requirements.txt")
@@ -292,14 +286,15 @@ def test_a_top_level_required_by_another_is_not_exclusive(
 def test_version_mismatch_and_unknown_extra_are_noted(
     installed: Installed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = make_app(tmp_path_factory.mktemp("app-notes"), "gamma==2.0\nbeta[turbo]\n")
-    notes = measured(app, installed.environment).notes
+    notes = measured(
+        tmp_path_factory.mktemp("app-notes"), "gamma==2.0\nbeta[turbo]\n", installed.environment
+    ).notes
     assert any("requirements.txt:1" in note and "1.0 installed" in note for note in notes)
     assert any("'turbo'" in note for note in notes)
 
 
 def test_no_requirements_txt(installed: Installed, tmp_path: Path) -> None:
-    result = measured(tmp_path, installed.environment)
+    result = measured(tmp_path, None, installed.environment)
     assert result.packages == ()
     assert result.requirements_files == ()
     assert "alpha" in [package.name for package in result.not_required]
@@ -315,19 +310,8 @@ def test_inventory_describes_the_environment(installed: Installed, inventory: De
 
 
 def test_progress_counts_distributions(installed: Installed, tmp_path: Path) -> None:
-    class Recorder:
-        def __init__(self) -> None:
-            self.stages: list[tuple[str, int | None]] = []
-            self.done = 0
-
-        def stage(self, description: str, total: int | None = None) -> None:
-            self.stages.append((description, total))
-
-        def advance(self, amount: int = 1) -> None:
-            self.done += amount
-
-    recorder = Recorder()
-    result = measured(make_app(tmp_path, "alpha\n"), installed.environment, recorder)
+    recorder = RecordingProgress()
+    result = measured(tmp_path, "alpha\n", installed.environment, recorder)
     count = len(result.packages) + len(result.not_required)
     assert recorder.stages == [("Measuring dependencies", count)]
     assert recorder.done == count
@@ -359,7 +343,7 @@ def test_legacy_egg_info(tmp_path: Path) -> None:
     )
     environment = find_environment(tmp_path, str(venv), {})
     assert environment is not None
-    result = measured(make_app(tmp_path / "app", "listed\nopaque\n"), environment)
+    result = measured(tmp_path / "app", "listed\nopaque\n", environment)
     found = packages(result)
     assert [package.name for package in result.packages] == ["listed", "opaque", "walked"]
     expected = {
@@ -389,7 +373,7 @@ def test_first_distribution_on_the_path_wins(installed: Installed, tmp_path: Pat
     environment = dataclasses.replace(
         installed.environment, site_packages=(*installed.environment.site_packages, str(later))
     )
-    result = measured(make_app(tmp_path / "app", "gamma\n"), environment)
+    result = measured(tmp_path / "app", "gamma\n", environment)
     gamma = packages(result)["gamma"]
     assert gamma.version == "1.0"
     assert gamma.location == str(installed.site)

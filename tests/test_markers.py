@@ -83,11 +83,7 @@ def test_an_invalid_marker_is_a_usage_error_naming_where() -> None:
 
 def test_pyproject_dependencies_with_an_undecidable_marker_are_read(tmp_path: Path) -> None:
     """Before the one evaluator, this pyproject made the poetry reader raise (a traceback, exit 1)."""
-    pyproject = POETRY_PYPROJECT.replace(
-        'numpy = "^2.1"', f'numpy = {{ version = "^2.1", markers = "{UNDECIDABLE}" }}'
-    )
-    pyproject = f'[project]\nname = "myapp"\ndependencies = ["requests ; {UNDECIDABLE}"]\n\n' + pyproject
-    write_files(tmp_path, {"poetry.lock": POETRY_LOCK_2_1, "pyproject.toml": pyproject})
+    write_files(tmp_path, {"poetry.lock": POETRY_LOCK_2_1, "pyproject.toml": _undecidable_pyproject()})
     locked = read_poetry_lock(tmp_path, make_target("heroku-24", "amd64", "3.13", "poetry"))
     assert {"numpy", "requests"} <= set(by_name(locked))
     undecided = [note for note in locked.notes if "could not be decided" in note]
