@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -25,7 +26,11 @@ def test_a_document_comes_back_under_its_key(tmp_path: Path) -> None:
     assert sorted(path.name for path in (tmp_path / "things-v3").iterdir()) == ["k1.json"]
 
 
-def test_without_a_root_nothing_is_kept(tmp_path: Path) -> None:
+def test_without_a_root_nothing_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every place a store without a root could fall back to writing is inside tmp_path.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     store = JsonStore(None, "things-v1")
     store.put("k1", {"a": 1})
     assert store.get("k1") is None
@@ -58,14 +63,21 @@ def test_readers_never_see_half_an_entry(tmp_path: Path) -> None:
     store.put("shared", {"writer": -1, "payload": "x"})
     payloads = ["x" * size for size in (10, 100_000, 1_000_000)]
     seen: list[object] = []
+    errors: list[Exception] = []  # a thread's exception would not fail the test by itself
 
     def write(writer: int) -> None:
-        for round_ in range(20):
-            store.put("shared", {"writer": writer, "payload": payloads[(writer + round_) % 3]})
+        try:
+            for round_ in range(20):
+                store.put("shared", {"writer": writer, "payload": payloads[(writer + round_) % 3]})
+        except Exception as error:
+            errors.append(error)
 
     def read() -> None:
-        for _ in range(200):
-            seen.append(store.get("shared"))
+        try:
+            for _ in range(200):
+                seen.append(store.get("shared"))
+        except Exception as error:
+            errors.append(error)
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(3)]
     threads += [threading.Thread(target=read) for _ in range(2)]
@@ -73,7 +85,10 @@ def test_readers_never_see_half_an_entry(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     assert len(seen) == 400
+    last = store.get("shared")
+    assert isinstance(last, dict) and last["writer"] in (0, 1, 2)  # the writers' puts landed
     assert all(isinstance(doc, dict) and doc["payload"] in (*payloads, "x") for doc in seen)
     assert [path.name for path in (tmp_path / "things-v1").iterdir()] == ["shared.json"]  # no leftovers
 
@@ -88,7 +103,7 @@ def test_a_digest_key_depends_on_every_part_and_not_on_their_order() -> None:
     key = digest_key({"files": {"a": "1", "b": "2"}, "target": "heroku-24"})
     assert key == digest_key({"target": "heroku-24", "files": {"b": "2", "a": "1"}})
     assert key != digest_key({"files": {"a": "1", "b": "3"}, "target": "heroku-24"})
-    assert len(key) == 32 and int(key, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{32}", key), key
 
 
 def test_the_cache_root_honours_xdg_cache_home(tmp_path: Path) -> None:

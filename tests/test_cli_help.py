@@ -28,20 +28,36 @@ HEAVY = (
     "slugprof.model",
 )
 
-# A fresh interpreter: pytest's own has most of these loaded already.
+# A fresh interpreter: pytest's own has most of these loaded already. It prints how the run ended (the
+# code main returned or exited with; None for the parser alone) and which of the modules got loaded.
 PROBE = """\
 import json, sys
 from slugprof.cli import build_parser, main
 argv = json.loads(sys.argv[1])
+code = None
 if argv is None:
     build_parser()
 else:
     try:
-        main(argv)
-    except SystemExit:
-        pass
-print(json.dumps(sorted(name for name in json.loads(sys.argv[2]) if name in sys.modules)))
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+loaded = sorted(name for name in json.loads(sys.argv[2]) if name in sys.modules)
+print(json.dumps({"exit": code, "loaded": loaded}))
 """
+
+
+def probe(argv: list[str] | None) -> tuple[object, list[str]]:
+    """How `main(argv)` ended in a fresh interpreter, and the HEAVY modules it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    answer = json.loads(result.stdout.splitlines()[-1])
+    return answer["exit"], answer["loaded"]
 
 
 @pytest.mark.parametrize(
@@ -50,27 +66,16 @@ print(json.dumps(sorted(name for name in json.loads(sys.argv[2]) if name in sys.
     ids=["parser", "help", "analyze-help", "profile-help", "version"],
 )
 def test_help_imports_nothing_heavy(argv: list[str] | None) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    loaded = json.loads(result.stdout.splitlines()[-1])
+    code, loaded = probe(argv)
+    assert code == (None if argv is None else 0)  # the help was printed, not a usage error
     assert loaded == [], f"--help imported {loaded}"
 
 
 def test_the_probe_sees_a_heavy_import() -> None:
     # The same probe after a real run that reaches the pipeline: it must report what got loaded.
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(["analyze", "/nonexistent-app-folder"]), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert "slugprof.analysis" in json.loads(result.stdout.splitlines()[-1])
+    code, loaded = probe(["analyze", "/nonexistent-app-folder"])
+    assert code == 2  # the pipeline ran, and found no such folder
+    assert "slugprof.analysis" in loaded
 
 
 def test_parser_defaults_are_the_cores() -> None:

@@ -31,5 +31,12 @@ def test_missing_or_binary_env_file(tmp_path: Path) -> None:
     assert read_dotenv(tmp_path) == ({}, ())
     (tmp_path / ".env").write_bytes(bytes(range(256)))
     values, notes = read_dotenv(tmp_path)
-    assert isinstance(values, dict)
-    assert notes
+    assert values == {}  # no line of it is KEY=VALUE
+    assert notes and all(note.endswith(": not a KEY=VALUE line, skipped") for note in notes)
+
+
+def test_binary_lines_around_a_variable_do_not_hide_it(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"\x00\xff\xfe junk\nSECRET_KEY=dev\n\x80\x81=\x82\n")
+    values, notes = read_dotenv(tmp_path)
+    assert values == {"SECRET_KEY": "dev"}
+    assert notes == (".env:1: not a KEY=VALUE line, skipped", ".env:3: not a KEY=VALUE line, skipped")

@@ -116,7 +116,7 @@ def test_a_module_that_kills_the_interpreter_costs_only_the_import_answer(tmp_pa
 
 
 def test_profile_starts_the_app_interpreter_once_before_running_it(tmp_path: Path) -> None:
-    python = make_venv(tmp_path / "venv")
+    make_venv(tmp_path / "venv")  # only its interpreter records starts: every one counted is the app's
     app = tmp_path / "app"
     app.mkdir()
     (app / "Procfile").write_text("web: python server.py\n")
@@ -140,4 +140,3 @@ def test_profile_starts_the_app_interpreter_once_before_running_it(tmp_path: Pat
     assert preparation[0]["argv0"] == "-c"
     assert [start["dyno"] for start in recorded].count("web.1") == 2  # the sampler's run and memray's
     assert all(start["argv0"] != "-c" for start in recorded if start["dyno"] == "web.1")
-    assert python.exists()

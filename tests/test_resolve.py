@@ -197,9 +197,13 @@ def test_a_broken_cache_entry_resolves_again(tmp_path: Path, wheels: Path) -> No
     app = make_app(tmp_path / "app", wheels, "plugin\n")
     cache = tmp_path / "cache"
     run(app, cache_dir=cache)
-    for entry in (cache / "resolve-v1").glob("*.json"):
+    entries = list((cache / "resolve-v1").glob("*.json"))
+    assert entries  # else there is nothing to break
+    for entry in entries:
         entry.write_text("{not json")
-    assert not run(app, cache_dir=cache).from_cache
+    again = run(app, cache_dir=cache)
+    assert not again.from_cache and packages(again)["plugin"].version == "2.0"
+    assert run(app, cache_dir=cache).from_cache  # the broken entry was written anew
 
 
 def write_simple_index(root: Path, wheel_paths: list[Path], *, metadata: bool = False) -> str:

@@ -468,7 +468,7 @@ def test_zip64_records_and_bytes_before_the_archive_read_as_zipfile_reads_them(
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         expected = [(i.filename, i.file_size, i.compress_size, i.compress_type) for i in archive.infolist()]
     assert [(m.name, m.size, m.compressed, m.method) for m in members] == expected
-    assert reads  # the directory's start was fetched
+    assert any(start < tail_start for start, _ in reads), reads  # the directory's start was fetched
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert member_bytes(members[7], read) == archive.read(members[7].name)
         assert member_bytes(members[-1], read) == archive.read("pkg/stored.bin")
