@@ -280,8 +280,12 @@ def test_hostile_tree_is_measured_not_fatal(tmp_path: Path) -> None:
     assert "/".join(["d"] * 300) + "/bottom.txt" in paths
     assert {"loop-a", "loop-b"} <= paths
     assert any(problem["path"] == "pipe" for problem in document["app"]["problems"])
-    # The garbage runtime.txt is the first version file the buildpack reads: the build fails on it.
-    assert "BUILD110" in [entry["id"] for entry in document["build"]["errors"]], document["build"]
+    # The garbage is read as the buildpack reads it: runtime.txt stops the build, and so do the two
+    # manager files; the slug is sized with the buildpack's default Python.
+    errors = {entry["id"]: entry for entry in document["build"]["errors"]}
+    assert errors["BUILD110"]["location"]["path"] == "runtime.txt", document["build"]
+    assert "(requirements.txt, Pipfile.lock)" in errors["BUILD121"]["message"]
+    assert document["python"]["source"] == "buildpack default (runtime.txt refused)"
 
 
 def test_help_explains_the_command() -> None:

@@ -119,8 +119,12 @@ def test_a_warm_run_asks_the_index_nothing(tmp_path: Path, index: IndexServer) -
 
 def test_offline_with_nothing_cached_says_what_was_not_measured(tmp_path: Path, index: IndexServer) -> None:
     app = _app(tmp_path / "app", index, "app-lib==1.0\n")
+    index.reset_counts()
     dependencies = report_of(analyze_resolved(app, tmp_path / "empty-cache", "--offline"))["dependencies"]
-    assert any("not measured" in note or "offline" in note for note in dependencies["notes"]), dependencies
+    assert index.count() == 0  # offline: the index was never asked
+    assert dependencies["packages"] == [] and dependencies["bytes"] == 0
+    (note,) = dependencies["notes"]
+    assert note.startswith("dependencies not measured: offline") and "app-lib" in note, note
 
 
 def test_a_requirement_that_cannot_be_resolved_is_exit_3_naming_it(
