@@ -1,4 +1,4 @@
-"""Golden files: the terminal and JSON renderings of a fixed analyze and profile report.
+"""Golden files: the terminal, JSON and Markdown renderings of a fixed analyze and profile report.
 
 The reports come from the real pipeline (analyze on a small app the test writes) or are built field by
 field (profile); the clock, the tool's version and the app's folder are injected so that the files
@@ -34,6 +34,7 @@ from slugprof.model import (
     ToolInfo,
 )
 from slugprof.model.saved import read_report, write_report
+from slugprof.render.markdown import render_markdown
 from slugprof.render.profile_terminal import render_profile_terminal
 from slugprof.render.terminal import render_terminal
 
@@ -165,3 +166,7 @@ def test_profile_json() -> None:
 
 def test_profile_terminal() -> None:
     check("profile.txt", render_profile_terminal(profile_report(), width=100))
+
+
+def test_markdown_of_an_analysis_and_a_profile(analyze_report: AnalyzeReport) -> None:
+    check("report.md", render_markdown(analyze_report, profile_report()))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from slugprof import __version__
-from slugprof.cli import analyze, profile, rules
+from slugprof.cli import analyze, profile, report, rules
 from slugprof.errors import EXIT_FAILURE, EXIT_USAGE, SlugprofError, UsageError
 
 EXIT_INTERRUPTED = 130
@@ -38,7 +38,12 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: list[Command] = [analyze.AnalyzeCommand(), profile.ProfileCommand(), rules.RulesCommand()]
+COMMANDS: list[Command] = [
+    analyze.AnalyzeCommand(),
+    profile.ProfileCommand(),
+    report.ReportCommand(),
+    rules.RulesCommand(),
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from slugprof.model import AnalyzeReport, ProfileReport
     from slugprof.progress import Progress
 
-FORMATS = ("terminal", "json")
-EXTENSIONS = {".json": "json", ".txt": "terminal"}
+FORMATS = ("terminal", "json", "markdown")
+EXTENSIONS = {".json": "json", ".txt": "terminal", ".md": "markdown"}
 
 
 def format_from_extension(output: str | None) -> str | None:
@@ -27,7 +27,7 @@ def format_from_extension(output: str | None) -> str | None:
     if suffix not in EXTENSIONS:
         raise UsageError(
             f"-o {output}: cannot tell the format from {suffix or 'no extension'!r}; "
-            "use .json or .txt, or pass --format"
+            f"use {', '.join(EXTENSIONS)}, or pass --format"
         )
     return EXTENSIONS[suffix]
 
@@ -71,11 +71,27 @@ def render(report: AnalyzeReport | ProfileReport, output_format: str, *, to_term
         return write_report(report)
     from slugprof.model import AnalyzeReport
 
-    color, width = terminal_style(to_terminal)
     if isinstance(report, AnalyzeReport):
+        return render_pair(report, None, output_format, to_terminal=to_terminal)
+    return render_pair(None, report, output_format, to_terminal=to_terminal)
+
+
+def render_pair(
+    analyze: AnalyzeReport | None, profile: ProfileReport | None, output_format: str, *, to_terminal: bool
+) -> str:
+    """An analysis, a profile, or both of one app, in a format that shows them together (not json)."""
+    if output_format == "markdown":
+        from slugprof.render.markdown import render_markdown
+
+        return render_markdown(analyze, profile)
+    color, width = terminal_style(to_terminal)
+    parts = []
+    if analyze is not None:
         from slugprof.render.terminal import render_terminal
 
-        return render_terminal(report, color=color, width=width)
-    from slugprof.render.profile_terminal import render_profile_terminal
+        parts.append(render_terminal(analyze, color=color, width=width))
+    if profile is not None:
+        from slugprof.render.profile_terminal import render_profile_terminal
 
-    return render_profile_terminal(report, color=color, width=width)
+        parts.append(render_profile_terminal(profile, color=color, width=width))
+    return "\n".join(parts)
