@@ -25,6 +25,9 @@ UV_LOCK = 'version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "a"\nv
 UV_LOCK += 'source = { virtual = "." }\n'
 PYPROJECT = "[project]\nname = 'a'\nversion = '1'\nrequires-python = '>=3.10'\n"
 PIPFILE = "[packages]\n"
+# A Pipfile and the lock Pipenv wrote for it (its hash matches): the Pipenv sample app's.
+PIPENV_APP = Path(__file__).resolve().parent.parent / "sample_apps" / "pipenv_app"
+PIPENV_FILES = {name: (PIPENV_APP / name).read_text() for name in ("Pipfile", "Pipfile.lock")}
 
 
 def pipfile_lock(requires: str) -> str:
@@ -222,22 +225,13 @@ CASES = [
     ),
     case(
         "Pipfile.lock names the version",
-        {
-            "requirements.txt": None,
-            "Pipfile": PIPFILE,
-            "Pipfile.lock": pipfile_lock('"python_version": "3.13"'),
-        },
+        {"requirements.txt": None, **PIPENV_FILES},
         python="3.13",
         source="pv 123-130, 649-651",
     ),
     case(
         ".python-version wins over Pipfile.lock",
-        {
-            "requirements.txt": None,
-            "Pipfile": PIPFILE,
-            "Pipfile.lock": pipfile_lock('"python_version": "3.13"'),
-            ".python-version": "3.12\n",
-        },
+        {"requirements.txt": None, **PIPENV_FILES, ".python-version": "3.12\n"},
         python="3.12",
         source="pv 106-110; pipenv_spec",
     ),
@@ -270,8 +264,20 @@ CASES = [
     case(
         "pyproject.toml alone",
         {"requirements.txt": None, "pyproject.toml": PYPROJECT, ".python-version": "3.13\n"},
-        ("BUILD120",),
-        source="pms 'no supported package manager files'",
+        ("BUILD129",),
+        source="pms 'no supported package manager files' (fixture pyproject_toml_only)",
+    ),
+    case(
+        "setup.py alone",
+        {"requirements.txt": None, "setup.py": "from setuptools import setup\nsetup()\n"},
+        ("BUILD129",),
+        source="pms 'only a setup.py'; CL v325 (PR #1992)",
+    ),
+    case(
+        "setup.py with requirements.txt naming it",
+        {"requirements.txt": "--editable .\n", "setup.py": "from setuptools import setup\nsetup()\n"},
+        warnings=("BUILD112",),
+        source="PR #1992",
     ),
     case(
         "manage.py and runtime.txt only",

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from slugprof.model import Fix, Location, Severity
 from slugprof.rules.registry import Hit, RuleInputs, rule
-from slugprof.sources.buildpack import MANAGER_FILES, choose_package_manager
+from slugprof.sources.buildfiles import BuildFiles
+from slugprof.sources.buildpack import MANAGER_FILES, choose_package_manager, lone_project_file
 from slugprof.sources.python_version import PYTHON_VERSION_FILE, read_version_request
 
 _MANAGER_NAMES = ", ".join(file for file, _ in MANAGER_FILES)
@@ -25,16 +26,10 @@ _MANAGER_NAMES = ", ".join(file for file, _ in MANAGER_FILES)
 def no_package_manager(inputs: RuleInputs) -> Iterator[Hit]:
     files = inputs.files
     choice = choose_package_manager(files)
-    if choice.file is not None or choice.pipfile_without_lock:
+    # A lone setup.py or pyproject.toml is BUILD129's, which says what to add for it.
+    if choice.file is not None or choice.pipfile_without_lock or lone_project_file(files, choice):
         return
-    evidence = [f"looked for: {_MANAGER_NAMES}"]
-    for file, _ in MANAGER_FILES:
-        absence = files.absence(file)
-        if absence is not None:
-            evidence.append(f"{file} is on disk but {absence.value}: the build does not see it")
-    for alone in ("pyproject.toml", "setup.py"):
-        if files.exists(alone):
-            evidence.append(f"{alone} alone does not select a package manager")
+    evidence = [f"looked for: {_MANAGER_NAMES}", *unseen_manager_files(files)]
     yield Hit(
         title="no package manager file is pushed: the buildpack does not know what to install",
         evidence=tuple(evidence),
@@ -43,6 +38,16 @@ def no_package_manager(inputs: RuleInputs) -> Iterator[Hit]:
             command="git add requirements.txt",
         ),
     )
+
+
+def unseen_manager_files(files: BuildFiles) -> list[str]:
+    """A line for each package manager file on disk that the build does not see, and why."""
+    lines = []
+    for file, _ in MANAGER_FILES:
+        absence = files.absence(file)
+        if absence is not None:
+            lines.append(f"{file} is on disk but {absence.value}: the build does not see it")
+    return lines
 
 
 @rule(

@@ -47,6 +47,19 @@ def choose_package_manager(files: BuildFiles) -> PackageManagerChoice:
     return PackageManagerChoice(manager, file, names, without_lock)
 
 
+# Project files that do not select a package manager: alone, they fail the build (heroku-facts 3.4).
+PROJECT_FILES = ("setup.py", "pyproject.toml")
+
+
+def lone_project_file(files: BuildFiles, manager: PackageManagerChoice) -> str | None:
+    """The project file (setup.py first) the buildpack finds where it expects a package manager file:
+    "Implicit setup.py file support has been sunset", or, for pyproject.toml, a lock or requirements
+    file is asked for (lib/package_manager.sh). None when a manager file is there, or a Pipfile."""
+    if manager.file is not None or manager.pipfile_without_lock:
+        return None
+    return next((name for name in PROJECT_FILES if files.exists(name)), None)
+
+
 def reaches_install(files: BuildFiles, manager: PackageManagerChoice) -> bool:
     """Whether the build gets as far as installing dependencies: the buildpack first refuses a committed
     environment (lib/checks.sh), then an unusable manager choice, then a Python version it cannot
