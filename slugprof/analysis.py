@@ -14,7 +14,7 @@ from slugprof.heroku import DEFAULT_ARCH, DEFAULT_STACK
 from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
-from slugprof.measure.slug import SlugInventory, SlugLimits, size_slug
+from slugprof.measure.slug import SizedSlug, SlugInventory, SlugLimits, size_slug
 from slugprof.model import (
     AnalyzeReport,
     AppInventory,
@@ -119,9 +119,11 @@ def analyze(
     parts = tuple(
         part for part in buildpack_parts(python, manager, options.settings) if part.name not in installed
     )
+    inventory = SlugInventory(app=app, dependencies=dependencies, buildpack=parts, python_minor=python.minor)
+    limits = SlugLimits(limit_bytes=options.settings.slug_limit, soft_limit_bytes=options.settings.soft_limit)
     sized = size_slug(
-        SlugInventory(app=app, dependencies=dependencies, buildpack=parts, python_minor=python.minor),
-        SlugLimits(limit_bytes=options.settings.slug_limit, soft_limit_bytes=options.settings.soft_limit),
+        inventory,
+        limits,
         exact=options.exact,
         cache_dir=options.cache_dir,
         workers=options.workers,
@@ -138,7 +140,7 @@ def analyze(
         slug=sized.slug,
         notes=tuple(notes),
     )
-    return _with_findings(report, files, options)
+    return _with_findings(report, files, options, _Measured(inventory, limits, sized), progress)
 
 
 def _without_environment(app: AppInventory, root: Path, prefix: Path, notes: list[str]) -> AppInventory:
@@ -163,11 +165,33 @@ def _without_environment(app: AppInventory, root: Path, prefix: Path, notes: lis
     )
 
 
-def _with_findings(report: AnalyzeReport, files: BuildFiles, options: AnalyzeOptions) -> AnalyzeReport:
+@dataclass(frozen=True)
+class _Measured:
+    """What the slug model was run on, and what it said: the savings run it again on edits of it."""
+
+    inventory: SlugInventory
+    limits: SlugLimits
+    sized: SizedSlug
+
+
+def _with_findings(
+    report: AnalyzeReport, files: BuildFiles, options: AnalyzeOptions, measured: _Measured, progress: Progress
+) -> AnalyzeReport:
+    from slugprof.measure.savings import with_measured_savings
     from slugprof.rules import RuleInputs, run_rules
 
     inputs = RuleInputs(report=report, files=files, settings=options.settings)
     findings, build, rules_run = run_rules(inputs, (*options.settings.ignore, *options.ignore))
+    findings = with_measured_savings(
+        findings,
+        measured.inventory,
+        measured.limits,
+        measured.sized,
+        exact=options.exact,
+        cache_dir=options.cache_dir,
+        workers=options.workers,
+        progress=progress,
+    )
     return replace(report, findings=findings, build=build, rules=rules_run)
 
 

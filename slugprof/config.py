@@ -34,6 +34,9 @@ class Settings:
     slug_limit: int = heroku.SLUG_BUDGET_BYTES
     # 300 MB, where Heroku's build warns that the slug "may affect boot time".
     soft_limit: int = heroku.SOFT_LIMIT_BYTES
+    # 1000 MB, where builds now fail: "Compiled slug size: 3.1G is too large (max is 1000M)" (heroku-facts
+    # 9.1); a setting, since Heroku has moved it before.
+    slug_hard_limit: int = heroku.SLUG_HARD_LIMIT_BYTES
     # The buildpack's Python runtime is a pre-stripped archive we cannot measure offline. Derived: a
     # CPython 3.11 standard library without tests and optimised bytecode (46 MB as tar, 17.8 MB as
     # tar.gz) plus a stripped libpython.

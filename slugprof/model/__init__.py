@@ -18,6 +18,7 @@ from slugprof.model.findings import (
     Location,
     RulesRun,
     Severity,
+    SlugChange,
 )
 from slugprof.model.profile import (
     AllocationSite,
@@ -105,6 +106,7 @@ __all__ = [
     "SizeMethod",
     "SizedPackage",
     "Slug",
+    "SlugChange",
     "SlugComponent",
     "SlugStatus",
     "SlugignoreRule",

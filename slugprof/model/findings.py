@@ -50,6 +50,15 @@ class Location:
 
 
 @dataclass(frozen=True)
+class SlugChange:
+    """What a fix takes out of the slug: the pipeline runs the slug model again without it, and the
+    difference is the finding's saving (measured as a size is, never summed from parts)."""
+
+    app_paths: tuple[str, ...] = ()  # app files no longer shipped (relative POSIX paths)
+    packages: tuple[str, ...] = ()  # installed distributions no longer installed (canonical names)
+
+
+@dataclass(frozen=True)
 class Finding:
     id: str  # the rule's stable id, e.g. "BUILD121"
     severity: Severity
@@ -60,6 +69,7 @@ class Finding:
     location: Location | None = None
     savings_bytes: int | None = None  # what the fix frees, uncompressed (measured by re-running the model)
     savings_compressed_bytes: int | None = None
+    change: SlugChange | None = None  # what the fix removes from the slug, when it removes something
 
 
 class BuildOutcome(str, Enum):

@@ -8,7 +8,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from slugprof.model import AnalyzeReport, BuildOutcome, DependencySource, Location, Severity, SlugignoreRule
+from slugprof.model import (
+    AnalyzeReport,
+    BuildOutcome,
+    DependencySource,
+    Fix,
+    Location,
+    Severity,
+    SlugignoreRule,
+)
 from slugprof.render.common import printable, text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
@@ -67,15 +75,37 @@ def _findings(console: Console, report: AnalyzeReport) -> None:
         console.print(line)
         for evidence in finding.evidence:
             console.print(Text(f"      {printable(evidence)}", style="dim"))
+        if finding.savings_compressed_bytes is not None:
+            console.print(
+                Text(
+                    f"      saves {format_bytes(finding.savings_compressed_bytes)} compressed "
+                    f"({format_bytes(finding.savings_bytes or 0)} uncompressed), measured",
+                    style="green",
+                )
+            )
         if finding.fix is not None:
-            fix = f"      fix: {printable(finding.fix.summary)}"
-            if finding.fix.command:
-                fix += f": {printable(finding.fix.command)}"
-            console.print(Text(fix))
+            _fix(console, finding.fix)
     if report.rules.silenced:
         ignored = ", ".join(report.rules.ignored_rules)
         console.print(Text(f"  {_count(report.rules.silenced, 'finding')} silenced ({ignored})", style="dim"))
     console.print()
+
+
+def _fix(console: Console, fix: Fix) -> None:
+    line = f"      fix: {printable(fix.summary)}"
+    if fix.command:
+        line += f": {printable(fix.command)}"
+    console.print(Text(line))
+    for edit in fix.edits:
+        if edit.old is None:
+            console.print(Text(f"        append to {printable(edit.path)}:", style="dim"))
+            for text in edit.new.splitlines():
+                console.print(Text(f"          {printable(text)}"))
+        elif not edit.new:
+            console.print(Text(f"        in {printable(edit.path)}, delete: {printable(edit.old.strip())}"))
+        else:
+            change = f"{printable(edit.old.strip())} -> {printable(edit.new.strip())}"
+            console.print(Text(f"        in {printable(edit.path)}: {change}"))
 
 
 def _where(location: Location) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from slugprof.model import BuildEntry, BuildOutcome, BuildVerdict, Finding, RulesRun, Severity
-from slugprof.rules import build_layout, build_locks, build_manager, build_python  # noqa: F401 (they register rules)
+from slugprof.rules import build_layout, build_locks, build_manager, build_python, slug_ignore, slug_size  # noqa: F401 (they register rules)
 from slugprof.rules.registry import RuleInputs, check_ignored, find_rule, registered
 
 __all__ = ["RuleInputs", "find_rule", "registered", "run_rules"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from slugprof.config import Settings
 from slugprof.errors import UsageError
-from slugprof.model import AnalyzeReport, Edit, Evidence, Finding, Fix, Location, Severity
+from slugprof.model import AnalyzeReport, Edit, Evidence, Finding, Fix, Location, Severity, SlugChange
 from slugprof.sources.buildfiles import BuildFiles
 
 FAMILIES: dict[str, str] = {
@@ -50,6 +50,7 @@ class Hit:
     fix: Fix | None = None
     location: Location | None = None
     evidence_class: Evidence = Evidence.FILES
+    change: SlugChange | None = None  # what the fix removes: the pipeline measures its saving
 
 
 Check = Callable[[RuleInputs], Iterable[Hit]]
@@ -81,6 +82,7 @@ class Rule:
                 evidence_class=hit.evidence_class,
                 fix=hit.fix,
                 location=hit.location,
+                change=hit.change,
             )
             for hit in self.check(inputs)
         ]

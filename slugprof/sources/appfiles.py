@@ -448,26 +448,7 @@ def _apply_slugignore(
     Heroku runs the patterns one after the other and `rm -rf`s every match, so the first pattern
     that reaches a file is the one that removes it.
     """
-    folders_above = {entry.path: _folders_above(entry.path) for entry in entries}
-    all_folders = {folder for folders in folders_above.values() for folder in folders}
-    removed_by: dict[str, int] = {}
-    for index, pattern in enumerate(patterns):
-        if pattern_matches(pattern.token, "", is_dir=True):  # the app folder itself: everything goes
-            removes_everything, matched_folders = True, set()
-        else:
-            removes_everything = False
-            matched_folders = {
-                folder for folder in all_folders if pattern_matches(pattern.token, folder, True)
-            }
-        for entry in entries:
-            if entry.path in removed_by:
-                continue
-            if (
-                removes_everything
-                or not matched_folders.isdisjoint(folders_above[entry.path])
-                or _pattern_matches_entry(pattern, entry)
-            ):
-                removed_by[entry.path] = index
+    removed_by = _first_removing_pattern(entries, patterns)
 
     removed_counts = [0] * len(patterns)
     for index in removed_by.values():
@@ -502,6 +483,40 @@ def _apply_slugignore(
         for pattern, count in zip(patterns, removed_counts, strict=True)
     )
     return files, rules
+
+
+def _first_removing_pattern(
+    entries: Sequence[_Entry], patterns: Sequence[SlugignorePattern]
+) -> dict[str, int]:
+    """Each removed entry's path -> the index of the first pattern that removes it (or a folder above)."""
+    folders_above = {entry.path: _folders_above(entry.path) for entry in entries}
+    all_folders = {folder for folders in folders_above.values() for folder in folders}
+    removed_by: dict[str, int] = {}
+    for index, pattern in enumerate(patterns):
+        if pattern_matches(pattern.token, "", is_dir=True):  # the app folder itself: everything goes
+            removes_everything, matched_folders = True, set()
+        else:
+            removes_everything = False
+            matched_folders = {
+                folder for folder in all_folders if pattern_matches(pattern.token, folder, True)
+            }
+        for entry in entries:
+            if entry.path in removed_by:
+                continue
+            if (
+                removes_everything
+                or not matched_folders.isdisjoint(folders_above[entry.path])
+                or _pattern_matches_entry(pattern, entry)
+            ):
+                removed_by[entry.path] = index
+    return removed_by
+
+
+def removed_by_slugignore(text: str, files: Iterable[AppFile]) -> dict[str, int]:
+    """Which of `files` a .slugignore with this text would remove, each with its pattern's index in the
+    text: Heroku's rule, the one `collect_app_files` applies (a symlink counts as a file here)."""
+    entries = [_Entry(path=f.path, kind=f.kind, size=f.bytes) for f in files]
+    return _first_removing_pattern(entries, parse_slugignore(text))
 
 
 def _folders_above(path: str) -> list[str]:
