@@ -9,8 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from slugprof.model import BuildEntry, BuildOutcome, BuildVerdict, Finding, RulesRun, Severity
-from slugprof.rules import build_layout, build_locks, build_manager, build_python, slug_ignore, slug_size  # noqa: F401 (they register rules)
+from slugprof.rules import (
+    build_layout,
+    build_locks,
+    build_manager,
+    build_python,
+    dep_tools,
+    slug_ignore,
+    slug_size,
+)
 from slugprof.rules.registry import RuleInputs, check_ignored, find_rule, registered
+
+# Importing a family's module registers its rules; one module per family (and per part of BUILD).
+FAMILY_MODULES = (build_layout, build_locks, build_manager, build_python, dep_tools, slug_ignore, slug_size)
 
 __all__ = ["RuleInputs", "find_rule", "registered", "run_rules"]
 
