@@ -1,0 +1,623 @@
+"""The HTML report: one self-contained page (inline CSS, inline SVG, one small inline script) for an
+app's analyze report, its profile report, or both.
+
+The page asks nothing of any other host: it works offline and as a CI artifact. Every name that comes
+from the user's tree (files, packages, evidence, notes, commands) goes through Jinja2's autoescape;
+the only markup passed through whole is the memory chart, drawn by matplotlib from numbers and labels
+made here. Figures are the saved report's own; the page only sums them for presentation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from slugprof.heroku import DYNO_PLANS
+from slugprof.model import (
+    AnalyzeReport,
+    BuildOutcome,
+    DynoFit,
+    Edit,
+    Finding,
+    Location,
+    ProfileReport,
+    Severity,
+)
+from slugprof.render.charts import Threshold, memory_chart_svg
+from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
+from slugprof.units import PRINTED_UNIT_NOTE, format_binary, format_bytes
+
+TOP_PACKAGES = 25
+REMOVED_FILES_SHOWN = 8  # per .slugignore rule
+
+_SLUG_STATUS = {
+    "ok": ("OK", "good"),
+    "warn": ("WARNING", "warn"),
+    "over": ("OVER THE LIMIT", "bad"),
+    "incomplete": ("INCOMPLETE (dependencies not measured)", "warn"),
+}
+_FIT_WORD = {"ok": ("fits", "good"), "r14": ("R14: swaps", "warn"), "r15": ("R15: restarts", "bad")}
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A piece of the verdict sentence, with the class that colours it ("" for plain text)."""
+
+    text: str
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class EditView:
+    what: str  # "append to .gitignore" or "in app.py, replace"
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    id: str
+    severity: str
+    title: str
+    evidence: tuple[str, ...]
+    location: str
+    saving: str
+    fix_summary: str
+    command: str
+    edits: tuple[EditView, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: its cells as text, and a class for the row ("" for none)."""
+
+    cells: tuple[str, ...]
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class SlugignoreView:
+    line: int
+    pattern: str
+    matched: str
+    note: str
+    removed: tuple[str, ...]  # the first files it removed
+    more: int  # how many more it removed
+
+
+@dataclass(frozen=True)
+class AnalyzeView:
+    facts: tuple[str, ...]
+    components: tuple[Row, ...]
+    treemap: Treemap
+    marked: int
+    requirements: tuple[Row, ...]
+    packages: tuple[Row, ...]
+    packages_more: int
+    slugignore: tuple[SlugignoreView, ...]
+    slugignore_summary: str
+    untracked: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    facts: tuple[str, ...]
+    chart: Markup
+    thresholds: tuple[str, ...]
+    fits: tuple[Row, ...]
+    headroom: str
+    imports: tuple[Row, ...]
+    memray: str
+    processes: tuple[Row, ...]
+    worker_cost: str
+    sites_title: str
+    sites: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    root: str
+    created: str
+    version: str
+    verdict: tuple[Fragment, ...]
+    counts: tuple[Fragment, ...]
+    savings: str
+    findings: tuple[FindingView, ...]
+    silenced: str
+    analyze: AnalyzeView | None
+    profile: ProfileView | None
+    notes: tuple[str, ...]
+    units: str
+    canvas: tuple[str, str]
+
+
+def render_html(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> str:
+    """The page for one app's analyze report, its profile report, or both."""
+    if analyze is None and profile is None:
+        raise ValueError("render_html needs an analyze report, a profile report, or both")
+    return _environment().get_template("page.html.j2").render(page=_page(analyze, profile))
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("slugprof.render", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _page(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> Page:
+    first = analyze if analyze is not None else profile
+    assert first is not None
+    findings = [*(analyze.findings if analyze else ()), *(profile.findings if profile else ())]
+    return Page(
+        title=f"slugprof report: {first.app.root}",
+        root=first.app.root,
+        created=first.created,
+        version=first.tool.version,
+        verdict=tuple(_verdict(analyze, profile)),
+        counts=tuple(_counts(findings)),
+        savings=_savings(findings),
+        findings=tuple(_finding(finding) for finding in _ordered(findings)),
+        silenced=_silenced(analyze),
+        analyze=_analyze(analyze) if analyze is not None else None,
+        profile=_profile(profile) if profile is not None else None,
+        notes=tuple(_notes(analyze, profile)),
+        units=PRINTED_UNIT_NOTE + "; memory in binary units (1 MiB = 1,048,576 bytes), as dyno quotas are",
+        canvas=(f"{CANVAS_WIDTH:.0f}", f"{CANVAS_HEIGHT:.0f}"),
+    )
+
+
+# --- the first screen -------------------------------------------------------------------------------------
+
+
+def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> list[Fragment]:
+    """One sentence: the slug against its limit, the peak against the quota, the build verdict."""
+    clauses: list[list[Fragment]] = []
+    if analyze is not None:
+        clauses.append(_slug_clause(analyze))
+    if profile is not None:
+        clauses.append(_memory_clause(profile))
+    if analyze is not None:
+        clauses.append(_build_clause(analyze))
+    sentence: list[Fragment] = []
+    for index, clause in enumerate(clauses):
+        if index:
+            sentence.append(Fragment("; "))
+        sentence.extend(clause)
+    sentence.append(Fragment("."))
+    first = sentence[0]
+    sentence[0] = Fragment(first.text[:1].upper() + first.text[1:], first.css)
+    return sentence
+
+
+def _slug_clause(report: AnalyzeReport) -> list[Fragment]:
+    slug = report.slug
+    share = f", {slug.compressed_bytes / slug.limit_bytes:.0%}" if slug.limit_bytes else ""
+    word, css = _SLUG_STATUS[slug.status]
+    return [
+        Fragment("the slug is "),
+        Fragment(f"{format_bytes(slug.compressed_bytes)} ± {format_bytes(slug.compressed_error)}", "figure"),
+        Fragment(f" compressed{share} of the {format_bytes(slug.limit_bytes)} limit: "),
+        Fragment(word, css),
+    ]
+
+
+def _memory_clause(report: ProfileReport) -> list[Fragment]:
+    peak = report.memory.peak_total_bytes
+    fragments = [
+        Fragment("the dyno's peak memory is "),
+        Fragment(format_binary(peak), "figure"),
+        Fragment(" (summed PSS)"),
+    ]
+    quota = quota_bytes(report)
+    if quota is None:
+        return fragments
+    restart = r15_bytes(report)
+    if peak <= quota:
+        word, css = "WITHIN THE QUOTA", "good"
+    elif restart is None or peak <= restart:
+        word, css = "ABOVE THE QUOTA (R14: the dyno swaps)", "warn"
+    else:
+        word, css = "ABOVE THE R15 THRESHOLD (the dyno restarts)", "bad"
+    fragments.append(Fragment(f", {peak / quota:.0%} of the {report.dyno} quota of {format_binary(quota)}: "))
+    fragments.append(Fragment(word, css))
+    return fragments
+
+
+def _build_clause(report: AnalyzeReport) -> list[Fragment]:
+    build = report.build
+    if build is None:
+        return [Fragment("the build was not checked (a report saved before the build rules)")]
+    if build.outcome == BuildOutcome.BUILDS:
+        return [Fragment("the app "), Fragment("BUILDS", "good")]
+    fragments = [Fragment("THE BUILD WOULD FAIL", "bad"), Fragment(": ")]
+    for index, entry in enumerate(build.errors):
+        if index:
+            fragments.append(Fragment(", "))
+        fragments.append(Fragment(entry.id, "bad"))
+        fragments.append(Fragment(f" {entry.message}"))
+    return fragments
+
+
+def quota_bytes(report: ProfileReport) -> int | None:
+    """The quota of the dyno size the app ran as: its dyno-fit entry's, else the platform's."""
+    fit = _fit_for(report)
+    if fit is not None:
+        return fit.quota_bytes
+    plan = next((plan for plan in DYNO_PLANS if plan.name == report.dyno), None)
+    return plan.memory_mib * 1024 * 1024 if plan is not None else None
+
+
+def r15_bytes(report: ProfileReport) -> int | None:
+    """Where R15 restarts that dyno: its quota times the platform's multiplier for the size."""
+    quota = quota_bytes(report)
+    plan = next((plan for plan in DYNO_PLANS if plan.name == report.dyno), None)
+    if quota is None or plan is None:
+        return None
+    return round(quota * plan.r15_multiplier)
+
+
+def _fit_for(report: ProfileReport) -> DynoFit | None:
+    return next((fit for fit in report.dyno_fit if fit.dyno == report.dyno), None)
+
+
+def _counts(findings: Sequence[Finding]) -> list[Fragment]:
+    if not findings:
+        return [Fragment("no findings")]
+    counted = Counter(finding.severity for finding in findings)
+    css = {Severity.ERROR: "bad", Severity.WARNING: "warn", Severity.INFO: "info"}
+    parts: list[Fragment] = []
+    for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        number = counted.get(severity, 0)
+        noun = severity.value if number == 1 else f"{severity.value}s"
+        if severity == Severity.INFO:
+            noun = "info"
+        parts.append(Fragment(f"{number} {noun}", css[severity] if number else ""))
+    return parts
+
+
+def _savings(findings: Sequence[Finding]) -> str:
+    measured = [f.savings_compressed_bytes for f in findings if f.savings_compressed_bytes is not None]
+    if not measured:
+        return "no measured savings yet"
+    return f"the findings' fixes would save {format_bytes(sum(measured))} of the compressed slug"
+
+
+def _silenced(report: AnalyzeReport | None) -> str:
+    if report is None or not report.rules.silenced:
+        return ""
+    number = report.rules.silenced
+    return (
+        f"{number} {'finding' if number == 1 else 'findings'} silenced "
+        f"({', '.join(report.rules.ignored_rules)})"
+    )
+
+
+# --- findings ---------------------------------------------------------------------------------------------
+
+
+def _ordered(findings: Iterable[Finding]) -> list[Finding]:
+    """The largest measured saving first, then the worst severity."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            f.savings_compressed_bytes is None,
+            -(f.savings_compressed_bytes or 0),
+            -f.severity.rank,
+            f.id,
+        ),
+    )
+
+
+def _finding(finding: Finding) -> FindingView:
+    fix = finding.fix
+    saving = ""
+    if finding.savings_compressed_bytes is not None:
+        saving = f"saves {format_bytes(finding.savings_compressed_bytes)} compressed"
+        if finding.savings_bytes is not None:
+            saving += f" ({format_bytes(finding.savings_bytes)} on disk)"
+    return FindingView(
+        id=finding.id,
+        severity=finding.severity.value,
+        title=finding.title,
+        evidence=finding.evidence,
+        location=_where(finding.location),
+        saving=saving,
+        fix_summary=fix.summary if fix is not None else "",
+        command=(fix.command or "") if fix is not None else "",
+        edits=tuple(_edit(edit) for edit in fix.edits) if fix is not None else (),
+    )
+
+
+def _edit(edit: Edit) -> EditView:
+    what = f"append to {edit.path}" if edit.old is None else f"in {edit.path}, replace"
+    return EditView(what, edit.old, edit.new)
+
+
+def _where(location: Location | None) -> str:
+    if location is None:
+        return ""
+    return f"{location.path}:{location.line}" if location.line is not None else location.path
+
+
+# --- the slug ---------------------------------------------------------------------------------------------
+
+
+def _analyze(report: AnalyzeReport) -> AnalyzeView:
+    return AnalyzeView(
+        facts=tuple(_analyze_facts(report)),
+        components=tuple(_components(report)),
+        treemap=build_treemap(report),
+        marked=len(removable_paths(report)),
+        requirements=tuple(_requirements(report)),
+        packages=tuple(_packages(report)),
+        packages_more=max(0, len(report.dependencies.packages) - TOP_PACKAGES),
+        slugignore=tuple(_slugignore(report)),
+        slugignore_summary=_slugignore_summary(report),
+        untracked=report.app.untracked,
+    )
+
+
+def _analyze_facts(report: AnalyzeReport) -> list[str]:
+    slug = report.slug
+    dependencies = report.dependencies
+    facts = [
+        f"{format_bytes(slug.bytes)} uncompressed; the build log warns about boot time above "
+        f"{format_bytes(slug.soft_limit_bytes)}",
+        f"Python {report.python.version} ({report.python.source}); package manager: {report.package_manager}",
+    ]
+    if dependencies.target is not None:
+        target = dependencies.target
+        facts.append(
+            f"dependencies resolved for {target.stack} {target.arch}, Python {target.python} "
+            f"(glibc {target.glibc}) by {dependencies.resolver}, not installed here"
+        )
+    elif dependencies.environment is not None:
+        facts.append(f"dependencies measured from the environment {dependencies.environment}")
+    else:
+        facts.append("no dependencies measured")
+    how = (
+        "exact (a real tar streamed through gzip -6)"
+        if slug.compressed_method == "exact"
+        else f"estimated from {format_bytes(slug.sampled_bytes)} compressed samples"
+    )
+    facts.append(f"compressed size {how}; the Python runtime and buildpack tools from settings")
+    return facts
+
+
+def _components(report: AnalyzeReport) -> list[Row]:
+    total = report.slug.compressed_bytes or 1
+    return [
+        Row(
+            (
+                component.name,
+                format_bytes(component.compressed_bytes),
+                format_bytes(component.bytes),
+                f"{component.compressed_bytes / total:.0%}",
+                "measured" if component.measured else "estimated",
+            )
+        )
+        for component in report.slug.components
+    ]
+
+
+def _requirements(report: AnalyzeReport) -> list[Row]:
+    tops = sorted(
+        (p for p in report.dependencies.packages if p.top_level),
+        key=lambda p: (-(p.exclusive_compressed_bytes or 0), p.name),
+    )
+    files = set(report.dependencies.requirements_files)
+    rows = []
+    for package in tops:
+        others = [name for name in package.exclusive_packages if name != package.name]
+        keepers = [name for name in package.requested_by if name not in files]
+        brings = ", ".join(others)
+        if package.name not in package.exclusive_packages and keepers:
+            brings = f"(stays: also required by {', '.join(keepers)})"
+        rows.append(
+            Row(
+                (
+                    package.name,
+                    package.version,
+                    format_bytes(package.exclusive_compressed_bytes or 0),
+                    format_bytes(package.exclusive_bytes or 0),
+                    str(len(package.exclusive_packages)),
+                    brings,
+                )
+            )
+        )
+    return rows
+
+
+def _packages(report: AnalyzeReport) -> list[Row]:
+    largest = sorted(report.dependencies.packages, key=lambda p: (-p.compressed_bytes, p.name))
+    return [
+        Row(
+            (
+                package.name,
+                package.version,
+                format_bytes(package.compressed_bytes),
+                format_bytes(package.bytes),
+                str(package.file_count),
+                package.size_method.value + ("" if package.measured else " (estimated)"),
+                ", ".join(package.requested_by),
+            ),
+            "" if package.measured else "estimated",
+        )
+        for package in largest[:TOP_PACKAGES]
+    ]
+
+
+def _slugignore(report: AnalyzeReport) -> list[SlugignoreView]:
+    removed: dict[str, list[str]] = {}
+    for file in report.app.files:
+        if file.excluded_by is not None:
+            removed.setdefault(file.excluded_by.partition(": ")[2], []).append(file.path)
+    views = []
+    for rule in report.app.slugignore:
+        paths = removed.get(rule.pattern, []) if rule.matched_paths else []
+        views.append(
+            SlugignoreView(
+                line=rule.line,
+                pattern=rule.pattern,
+                matched=f"{rule.matched_paths} {'file' if rule.matched_paths == 1 else 'files'}",
+                note=rule.note or "",
+                removed=tuple(paths[:REMOVED_FILES_SHOWN]),
+                more=max(0, len(paths) - REMOVED_FILES_SHOWN),
+            )
+        )
+    return views
+
+
+def _slugignore_summary(report: AnalyzeReport) -> str:
+    excluded = sum(1 for file in report.app.files if not file.included)
+    noun = "file" if excluded == 1 else "files"
+    return f".slugignore removes {excluded} {noun}, {format_bytes(report.app.excluded_bytes)}"
+
+
+# --- the dyno's memory ------------------------------------------------------------------------------------
+
+
+def _profile(report: ProfileReport) -> ProfileView:
+    thresholds = _thresholds(report)
+    heaviest = max(report.processes, key=lambda p: p.heap_peak_bytes or 0, default=None)
+    memory = report.memory
+    return ProfileView(
+        facts=tuple(_profile_facts(report)),
+        chart=Markup(memory_chart_svg(report, thresholds)) if memory.samples else Markup(""),
+        thresholds=tuple(f"{t.label}: {format_binary(t.bytes)}" for t in thresholds),
+        fits=tuple(_fits(report)),
+        headroom=f"{report.headroom:.0%}",
+        imports=tuple(
+            Row(
+                (
+                    cost.module,
+                    format_binary(cost.bytes),
+                    "the master (shared by the workers)" if cost.role == "master" else f"each {cost.role}",
+                )
+            )
+            for cost in report.imports
+        ),
+        memray=report.memray.mode.value + (f": {report.memray.reason}" if report.memray.reason else ""),
+        processes=tuple(_processes(report)),
+        worker_cost=f"one more worker costs {format_binary(memory.worker_marginal_bytes)} (its unique memory "
+        f"at its peak); the rest of the dyno {format_binary(memory.base_bytes)}",
+        sites_title=(
+            f"Where the {heaviest.role} {heaviest.pid}'s heap was at its peak "
+            f"({format_binary(heaviest.heap_peak_bytes or 0)})"
+            if heaviest is not None and heaviest.top_sites
+            else ""
+        ),
+        sites=tuple(
+            Row((site.location, format_binary(site.bytes), str(site.count)))
+            for site in (heaviest.top_sites if heaviest is not None else ())
+        ),
+    )
+
+
+def _thresholds(report: ProfileReport) -> list[Threshold]:
+    quota = quota_bytes(report)
+    if quota is None:
+        return []
+    restart = r15_bytes(report)
+    if restart is None or restart == quota:
+        label = f"{report.dyno} quota" + (" and R15 restart" if restart == quota else "")
+        return [Threshold(label, quota, "#c0392b")]
+    return [
+        Threshold(f"{report.dyno} quota (R14 above)", quota, "#d68910"),
+        Threshold("R15 restart", restart, "#c0392b"),
+    ]
+
+
+def _profile_facts(report: ProfileReport) -> list[str]:
+    memory = report.memory
+    facts = [
+        f"{report.app.process_type}: {report.app.command}",
+        f"ran as {report.dyno} with WEB_CONCURRENCY={report.web_concurrency or 'unset'}; "
+        f"memray: {report.memray.mode.value}"
+        + (f" ({report.memray.reason})" if report.memray.reason else ""),
+        f"the naive sum of RSS peaked at {format_binary(memory.peak_total_rss_bytes)} "
+        "(shared pages counted once per process)",
+        f"boot {report.boot_seconds:.1f} s; shutdown {report.shutdown_seconds:.1f} s"
+        + ("" if report.graceful_shutdown else " (killed)"),
+    ]
+    requests = report.requests
+    if requests is not None:
+        codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes.items())
+        latency = requests.latency_seconds
+        facts.append(
+            f"{requests.count} requests ({codes}); latency p50 {latency.p50 * 1000:.0f} ms, "
+            f"p95 {latency.p95 * 1000:.0f} ms, max {latency.max * 1000:.0f} ms"
+        )
+    return facts
+
+
+def _fits(report: ProfileReport) -> list[Row]:
+    rows = []
+    for fit in report.dyno_fit:
+        word, css = _FIT_WORD[fit.status]
+        rows.append(
+            Row(
+                (
+                    fit.dyno,
+                    format_binary(fit.quota_bytes),
+                    str(fit.workers),
+                    format_binary(fit.predicted_bytes),
+                    word,
+                    str(fit.max_workers),
+                ),
+                f"{css} current" if fit.dyno == report.dyno else css,
+            )
+        )
+    return rows
+
+
+def _processes(report: ProfileReport) -> list[Row]:
+    return [
+        Row(
+            (
+                str(process.pid),
+                process.role,
+                format_binary(process.peak_rss_bytes),
+                format_binary(process.peak_pss_bytes),
+                format_binary(process.peak_uss_bytes),
+                format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
+                str(process.threads_max),
+                _growth(process.growth_bytes_per_second),
+                f"{process.first_seen:.1f}-{process.last_seen:.1f} s",
+                process.command,
+            )
+        )
+        for process in report.processes
+    ]
+
+
+def _growth(slope: float | None) -> str:
+    if slope is None:
+        return ""
+    return f"{'-' if slope < 0 else '+'}{format_binary(abs(slope))}/s"
+
+
+# --- notes ------------------------------------------------------------------------------------------------
+
+
+def _notes(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> list[str]:
+    notes: list[str] = []
+    if analyze is not None:
+        notes.extend(analyze.notes)
+        notes.extend(analyze.dependencies.notes)
+        if analyze.dependencies.missing:
+            notes.append("required but not installed: " + ", ".join(analyze.dependencies.missing))
+        notes.extend(f"{problem.path}: {problem.reason}" for problem in analyze.app.problems)
+    if profile is not None:
+        notes.extend(profile.notes)
+    return notes
