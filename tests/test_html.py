@@ -41,6 +41,7 @@ from slugprof.model import (
     PythonVersionChoice,
     Severity,
     Slug,
+    SlugChange,
     SlugComponent,
     SlugignoreRule,
 )
@@ -148,6 +149,7 @@ def finding(
     saving: int | None = None,
     evidence: tuple[str, ...] = (),
     command: str = "",
+    removes: tuple[str, ...] = (),
 ) -> Finding:
     return Finding(
         id=rule,
@@ -158,6 +160,7 @@ def finding(
         location=Location("Procfile", 1),
         savings_bytes=None if saving is None else saving * 3,
         savings_compressed_bytes=saving,
+        change=SlugChange(app_paths=removes) if removes else None,
     )
 
 
@@ -319,12 +322,12 @@ def test_folded_tiles_keep_every_byte_and_at_most_300_children() -> None:
     assert sum(child.bytes for child in app.children) == report.app.bytes
 
 
-def test_a_file_named_in_a_findings_evidence_is_marked_with_its_folders() -> None:
+def test_a_file_a_finding_removes_is_marked_with_its_folders() -> None:
     files = [AppFile("data/big.csv", 6_000_000, True), AppFile("data/small.csv", 2_000_000, True)]
     files.append(AppFile("app.py", 1_000_000, True))
-    report = analyze_report(
-        files, findings=(finding("SLUG200", Severity.WARNING, evidence=("data/big.csv",)),)
-    )
+    named_only = finding("SLUG222", Severity.INFO, evidence=("data/small.csv",))  # named, not removed
+    removes = finding("SLUG210", Severity.WARNING, removes=("data/big.csv",))
+    report = analyze_report(files, findings=(named_only, removes))
     views = {view.name: view for view in build_treemap(report).views}
     marked = {tile.title.split("\n")[0] for view in views.values() for tile in view.tiles if tile.marked}
     assert marked == {"app", "data/", "data/big.csv"}
@@ -617,3 +620,67 @@ def _zoom_in_and_out(page: BrowserPage) -> None:
     # The legend zooms too, into a component however small its tile.
     page.locator(".legend button", has_text="dependencies").click()
     assert _words(crumbs.inner_text()) == "slug / dependencies"
+
+
+# --- from the command line ------------------------------------------------------------------------------
+
+
+def _slugprof(*argv: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
+    env = {key: value for key, value in env.items() if not key.startswith("SLUGPROF_")}
+    return subprocess.run(
+        [sys.executable, "-m", "slugprof", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_analyze_writes_the_html_page_with_o_and_prints_it_with_format(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    (app / "static").mkdir(parents=True)
+    (app / "Procfile").write_text("web: gunicorn app:app\n")
+    (app / "requirements.txt").write_text("")
+    (app / "app.py").write_text("def app(environ, start_response):\n    return []\n" * 20)
+    (app / "static" / "<b>logo.svg").write_text("<svg></svg>\n" * 200)
+    output = tmp_path / "report.html"
+    written = _slugprof("analyze", app, "-o", output, "-q", "--offline", "--no-cache")
+    assert written.returncode == 0, written.stderr
+    assert f"wrote {output}" in written.stderr
+    html = output.read_text(encoding="utf-8")
+    page = Page(html)
+    assert "static/<b>logo.svg" in page.text and not page.named("b")
+    assert _words(_element_text(html, "p", "verdict")).startswith("The slug is ")
+    printed = _slugprof("analyze", app, "--format", "html", "-q", "--offline", "--no-cache")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith("<!DOCTYPE html>") and 'id="treemap"' in printed.stdout
+
+
+HELLO = """\
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+"""
+
+
+@pytest.mark.slow
+def test_profile_writes_the_html_page_with_its_chart(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Procfile").write_text("web: gunicorn app:app\n")
+    (app / "app.py").write_text(HELLO)
+    output = tmp_path / "profile.html"
+    result = _slugprof(
+        "profile", app, "--env", sys.executable, "--no-memray", "--requests", "3", "-o", output, "-q"
+    )
+    assert result.returncode == 0, result.stderr
+    html = output.read_text(encoding="utf-8")
+    page = Page(html)
+    assert _element_text(html, "p", "verdict").startswith("The dyno's peak memory is ")
+    assert 'id="memory"' in html and 'id="dyno-fit"' in html and 'id="treemap"' not in html
+    assert html.count("<svg") == 1  # the chart
+    roles = [text for text in page.texts if text in ("master", "worker")]
+    assert roles.count("master") == 1 and roles.count("worker") == 2  # standard-1x: WEB_CONCURRENCY=2

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from slugprof.model import AnalyzeReport, ProfileReport
     from slugprof.progress import Progress
 
-FORMATS = ("terminal", "json", "markdown")
-EXTENSIONS = {".json": "json", ".txt": "terminal", ".md": "markdown"}
+FORMATS = ("terminal", "json", "markdown", "html")
+EXTENSIONS = {".json": "json", ".txt": "terminal", ".md": "markdown", ".html": "html"}
 
 
 def format_from_extension(output: str | None) -> str | None:
@@ -64,7 +64,8 @@ def emit(output: str | None, render: Callable[[bool], str]) -> None:
 
 
 def render(report: AnalyzeReport | ProfileReport, output_format: str, *, to_terminal: bool) -> str:
-    """The report as text in `output_format`: the saved JSON, or the terminal report of its kind."""
+    """The report as text in `output_format`: the saved JSON, the HTML page, or the terminal report of
+    its kind."""
     if output_format == "json":
         from slugprof.model.saved import write_report
 
@@ -84,6 +85,10 @@ def render_pair(
         from slugprof.render.markdown import render_markdown
 
         return render_markdown(analyze, profile)
+    if output_format == "html":
+        from slugprof.render.html import render_html
+
+        return render_html(analyze, profile)
     color, width = terminal_style(to_terminal)
     parts = []
     if analyze is not None:

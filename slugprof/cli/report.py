@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 
 class ReportCommand:
     NAME = "report"
-    HELP = "render saved results (an analysis, a profile, or both) as terminal text, Markdown or JSON"
+    HELP = "render saved results (an analysis, a profile, or both) as an HTML page, Markdown, text or JSON"
     DESCRIPTION = """\
 Render the JSON that `analyze` or `profile` saved (`-o results.json`), without measuring again:
 an analysis and a profile of the same app together, or either alone. The format comes from
---format, else from -o's extension (.md, .txt, .json), else the terminal.
+--format, else from -o's extension (.html, .md, .txt, .json), else the terminal.
 
 A report saved before the rules existed gets its findings now, when the app's folder is on
 this machine; otherwise it is shown as it was saved.

@@ -129,17 +129,14 @@ def slug_tree(report: AnalyzeReport) -> Node:
 
 
 def removable_paths(report: AnalyzeReport) -> frozenset[str]:
-    """App files a finding would remove, to mark on the treemap.
-
-    A finding's fix does not list the files it removes yet: until it does, a file is marked when a
-    finding's evidence names exactly its path. Read the fix's own list here once the model has one.
-    """
+    """App files a finding would remove (its change, which the savings were measured on), to mark on
+    the treemap."""
     paths = {file.path for file in report.app.included}
-    return frozenset(path for finding in report.findings for path in _named_paths(finding) if path in paths)
+    return frozenset(path for finding in report.findings for path in _removed_by(finding) if path in paths)
 
 
-def _named_paths(finding: Finding) -> Iterable[str]:
-    return finding.evidence
+def _removed_by(finding: Finding) -> Iterable[str]:
+    return finding.change.app_paths if finding.change is not None else ()
 
 
 def _component(report: AnalyzeReport, name: str, marked: frozenset[str]) -> Node:
