@@ -2,9 +2,10 @@
 # Regenerate the example reports in this folder from the sample apps, the one documented way:
 #   bash reports/generate.sh            (from anywhere; needs Python 3.13 and the package index;
 #                                        PYTHON313=/path/to/python3.13 to name another one)
-# Each app gets its own .venv (Python 3.13, its requirements and memray). `slugprof analyze` (all four)
-# and `slugprof profile` (two) save a JSON report; the text report is rendered from that saved JSON, so
-# both show the same run. slugprof runs with HOME set to the repository, so the app roots the reports
+# Each pip app gets its own .venv (Python 3.13, its requirements and memray); the uv, Poetry and Pipenv
+# apps are resolved for the dyno from their locks. `slugprof analyze` (all seven) and `slugprof profile`
+# (two) save a JSON report; the text, Markdown and HTML reports are rendered from that saved JSON, so all
+# show the same run. slugprof runs with HOME set to the repository, so the app roots the reports
 # save read `~/sample_apps/<app>` on every machine.
 set -euo pipefail
 repository="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,10 +29,21 @@ done
 HOME="$repository" "$python" - <<'PYTHON'
 from pathlib import Path
 
-from slugprof.cli.output import render
+from slugprof.cli.output import render, render_pair
+from slugprof.model import AnalyzeReport
 from slugprof.model.saved import load_report
 
 for saved in sorted(Path("reports").glob("*.json")):
     text = render(load_report(saved), "terminal", to_terminal=False)
     saved.with_suffix(".txt").write_text(text, encoding="utf-8")
+# Markdown and HTML: one per app, its analysis and (where there is one) its profile together.
+for analysis in sorted(Path("reports").glob("*.analyze.json")):
+    app = analysis.name.removesuffix(".analyze.json")
+    report = load_report(analysis)
+    assert isinstance(report, AnalyzeReport)
+    profile_path = analysis.with_name(f"{app}.profile.json")
+    profile = load_report(profile_path) if profile_path.exists() else None
+    for output_format, extension in (("markdown", "md"), ("html", "html")):
+        text = render_pair(report, profile, output_format, to_terminal=False)
+        Path("reports", f"{app}.{extension}").write_text(text, encoding="utf-8")
 PYTHON

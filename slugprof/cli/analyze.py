@@ -90,7 +90,9 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         parser.add_argument(
             "--format", choices=FORMATS, help="output format (default: terminal, or from -o's extension)"
         )
-        parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+        parser.add_argument(
+            "-o", "--output", metavar="FILE", help="write the report to FILE (.json, .txt, .md or .html)"
+        )
         parser.add_argument(
             "--no-cache", action="store_true", help="do not read or write the compression cache"
         )

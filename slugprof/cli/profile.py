@@ -80,7 +80,9 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
         parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
         parser.add_argument("--format", choices=FORMATS, help="output format")
-        parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (.json or .txt)")
+        parser.add_argument(
+            "-o", "--output", metavar="FILE", help="write the report to FILE (.json, .txt, .md or .html)"
+        )
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
     def run(self, args: argparse.Namespace) -> int:
