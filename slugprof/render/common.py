@@ -7,6 +7,9 @@ import re
 
 from rich.console import Console
 
+from slugprof.model import ProcessProfile
+from slugprof.units import format_binary
+
 
 def text_console(*, color: bool, width: int) -> tuple[Console, io.StringIO]:
     """A rich console that writes into a string buffer: renderers return text, the CLI prints it."""
@@ -31,3 +34,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def printable(text: str) -> str:
     """`text` with control characters shown as \\xNN escapes."""
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def process_cells(process: ProcessProfile) -> tuple[str, ...]:
+    """A process at its peaks, as every renderer's table shows it: pid, role, RSS, PSS, USS, heap, threads."""
+    return (
+        str(process.pid),
+        process.role,
+        format_binary(process.peak_rss_bytes),
+        format_binary(process.peak_pss_bytes),
+        format_binary(process.peak_uss_bytes),
+        format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
+        str(process.threads_max),
+    )

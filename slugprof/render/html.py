@@ -28,6 +28,7 @@ from slugprof.model import (
     Severity,
 )
 from slugprof.render.charts import Threshold, memory_chart_svg
+from slugprof.render.common import process_cells
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
 from slugprof.units import PRINTED_UNIT_NOTE, format_binary, format_bytes
 
@@ -585,13 +586,7 @@ def _processes(report: ProfileReport) -> list[Row]:
     return [
         Row(
             (
-                str(process.pid),
-                process.role,
-                format_binary(process.peak_rss_bytes),
-                format_binary(process.peak_pss_bytes),
-                format_binary(process.peak_uss_bytes),
-                format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
-                str(process.threads_max),
+                *process_cells(process),
                 _growth(process.growth_bytes_per_second),
                 f"{process.first_seen:.1f}-{process.last_seen:.1f} s",
                 process.command,

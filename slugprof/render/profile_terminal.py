@@ -8,7 +8,7 @@ from rich.text import Text
 
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport
-from slugprof.render.common import text_console
+from slugprof.render.common import process_cells, text_console
 from slugprof.units import format_binary
 
 _FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
@@ -68,15 +68,7 @@ def _processes(console: Console, report: ProfileReport) -> None:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for process in report.processes:
-        table.add_row(
-            str(process.pid),
-            process.role,
-            format_binary(process.peak_rss_bytes),
-            format_binary(process.peak_pss_bytes),
-            format_binary(process.peak_uss_bytes),
-            format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
-            str(process.threads_max),
-        )
+        table.add_row(*process_cells(process))
     console.print(table)
     memory = report.memory
     console.print(
