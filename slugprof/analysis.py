@@ -37,7 +37,7 @@ from slugprof.sources.buildpack import (
 )
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.environment import find_environment
-from slugprof.sources.requirements import read_requirements_txt
+from slugprof.sources.requirements import read_build_requirements, read_requirements_txt
 
 
 @dataclass(frozen=True)
@@ -87,27 +87,21 @@ def analyze(
                 f"the environment runs Python {environment.version} but Heroku will install Python "
                 f"{python.version} ({python.source}): compiled packages and bytecode may differ in size"
             )
-    elif not reaches_install(files, manager):
-        dependencies = DependencyInventory(
-            source=DependencySource.NONE,
-            notes=("dependencies not resolved: the Heroku build would fail first (see the build verdict)",),
-        )
     else:
-        try:
-            dependencies = _resolved_dependencies(root, options, python.version, manager, environ, progress)
-        except ToolFailure as failure:
-            if not options.offline:
-                raise
-            dependencies = DependencyInventory(
-                source=DependencySource.NONE,
-                notes=(f"dependencies not measured: offline, and nothing usable is cached ({failure})",),
-            )
+        dependencies = _dependencies_for_the_dyno(
+            root, options, files, manager, python.version, environ, progress
+        )
     if manager.name not in ("pip", "none") and environment is not None and not options.resolve:
         notes.append(
             f"{manager.file} is not read yet: the closure comes from requirements.txt only, so "
             "dependencies may be missing from the figures"
         )
 
+    if options.exact and dependencies.source == DependencySource.RESOLVED:
+        notes.append(
+            "--exact compressed only the app's files for real: the resolved dependencies are not on this "
+            "machine, so their share of the slug comes from the wheel model"
+        )
     installed = {package.name for package in dependencies.packages}
     if "django" in installed and any(
         f.path.count("/") < 3 and f.path.endswith("manage.py") for f in app.included
@@ -195,6 +189,54 @@ def _with_findings(
     return replace(report, findings=findings, build=build, rules=rules_run)
 
 
+def _dependencies_for_the_dyno(
+    root: Path,
+    options: AnalyzeOptions,
+    files: BuildFiles,
+    manager: PackageManagerChoice,
+    python_version: str,
+    environ: Mapping[str, str],
+    progress: Progress,
+) -> DependencyInventory:
+    """Resolved for the dyno, unless the build stops before installing them (the verdict says why)."""
+    if not reaches_install(files, manager):
+        return DependencyInventory(
+            source=DependencySource.NONE,
+            notes=("dependencies not resolved: the Heroku build would fail first (see the build verdict)",),
+        )
+    refused = _refused_requirement(files, manager, options, python_version)
+    if refused is not None:
+        return DependencyInventory(
+            source=DependencySource.NONE,
+            notes=(
+                f"dependencies not resolved: pip refuses {refused}, so the Heroku build would fail "
+                "there (see the build verdict)",
+            ),
+        )
+    try:
+        return _resolved_dependencies(root, options, python_version, manager, environ, progress)
+    except ToolFailure as failure:
+        if not options.offline:
+            raise
+        return DependencyInventory(
+            source=DependencySource.NONE,
+            notes=(f"dependencies not measured: offline, and nothing usable is cached ({failure})",),
+        )
+
+
+def _refused_requirement(
+    files: BuildFiles, manager: PackageManagerChoice, options: AnalyzeOptions, python_version: str
+) -> str | None:
+    """The first requirement line pip refuses, as "requirements.txt line 3", or None."""
+    if manager.name != "pip":
+        return None
+    from slugprof.sources.target import make_target, target_marker_environment
+
+    target = make_target(options.stack, options.arch, python_version, "pip")
+    problems = read_build_requirements(files, target_marker_environment(target)).problems
+    return f"{problems[0].file} line {problems[0].line}" if problems else None
+
+
 def _resolved_dependencies(
     root: Path,
     options: AnalyzeOptions,
@@ -226,6 +268,7 @@ def _resolved_dependencies(
         dotenv=dotenv,
         cache_dir=options.cache_dir,
         offline=options.offline,
+        build_sdists=options.build_sdists,
         progress=progress,
     )
     sized = {
@@ -272,6 +315,8 @@ def _resolved_dependencies(
                 measured=method.measured,
                 size_method=method,
                 size_note=method_note,
+                invalid_requires=size.invalid_requires if size else (),
+                from_sdist=resolved.file is not None and resolved.file.kind == "sdist",
             )
         )
     installed = {package.name for package in resolution.packages}

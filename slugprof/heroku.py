@@ -120,6 +120,34 @@ VIRTUALENV_FOLDERS: tuple[str, ...] = (".venv", "venv")
 BUILDPACK_PYTHON_FOLDER = ".heroku/python"
 # Build hooks run by the buildpack, from the app root (lib/hooks.sh; heroku-facts 3.9).
 BUILD_HOOKS: tuple[str, ...] = ("bin/pre_compile", "bin/post_compile")
+# collectstatic runs for the shallowest manage.py `find . -maxdepth 3` finds (the root, a/ or a/b/),
+# unless DISABLE_COLLECTSTATIC is set or this deprecated file is committed (heroku-facts 3.7).
+MANAGE_PY_MAX_DEPTH = 3
+COLLECTSTATIC_DISABLED_FILE = ".heroku/collectstatic_disabled"
+# The corpora the buildpack downloads into the slug when nltk is installed (heroku-facts 3.8).
+NLTK_TXT = "nltk.txt"
+
+# Packages whose source distributions need system libraries at build time that the stack's image lacks:
+# pip builds an sdist on the dyno's build, so without a wheel for the dyno the install fails. The
+# buildpack recognises these failures and prints its own hints: "Package installation failed since the
+# GDAL library wasn't found" (install the geo buildpack first), and for pysqlite3 "the SQLite headers
+# weren't found" (the buildpack stopped installing them in v296) (bin/warnings; spec/hatchet/pip_spec.rb;
+# heroku-facts 3.4: pip installs from requirements.txt on the build's machine).
+# (canonical name, versions concerned as a PEP 440 specifier, "" for all, what the build needs)
+SDIST_SYSTEM_LIBRARIES: tuple[tuple[str, str, str], ...] = (
+    ("gdal", "", "GDAL"),
+    ("pygdal", "", "GDAL"),
+    ("fiona", "", "GDAL"),
+    ("rasterio", "", "GDAL"),
+    ("shapely", "<2", "GEOS"),
+    ("pyproj", "", "PROJ"),
+    ("cartopy", "", "GEOS and PROJ"),
+    ("basemap", "", "GEOS and PROJ"),
+    ("pysqlite3", "<0.6", "SQLite headers"),
+)
+# What provides GDAL, GEOS and PROJ to the build: Heroku's geo buildpack, added before the Python one.
+GEO_LIBRARIES: frozenset[str] = frozenset({"GDAL", "GEOS", "PROJ", "GEOS and PROJ"})
+GEO_BUILDPACK_URL = "https://github.com/heroku/heroku-geo-buildpack.git"
 
 # --- Stacks -------------------------------------------------------------------------------------------
 

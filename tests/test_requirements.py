@@ -114,10 +114,11 @@ def test_include_cycles_are_read_once(tmp_path: Path) -> None:
     assert any("cycle" in note and "requirements.txt" in note for note in result.notes)
 
 
-def test_missing_include_is_a_note(tmp_path: Path) -> None:
+def test_missing_include_is_a_problem(tmp_path: Path) -> None:
     result = read(tmp_path, "alpha\n-r missing.txt\n")
     assert [line.name for line in result.requirements] == ["alpha"]
-    assert any("requirements.txt:2" in note and "missing.txt" in note for note in result.notes)
+    assert [(p.file, p.line, p.text) for p in result.problems] == [("requirements.txt", 2, "-r missing.txt")]
+    assert result.problems[0].reason == "`missing.txt` cannot be opened: file not found"
 
 
 def test_include_outside_the_app_is_read_and_noted(tmp_path: Path) -> None:
@@ -158,10 +159,13 @@ def test_option_lines_are_ignored(tmp_path: Path) -> None:
     assert result.notes == ()
 
 
-def test_unknown_option_is_a_note(tmp_path: Path) -> None:
+def test_unknown_option_is_a_problem(tmp_path: Path) -> None:
     result = read(tmp_path, "--frobnicate yes\nflask\n")
     assert [line.name for line in result.requirements] == ["flask"]
-    assert any("requirements.txt:1" in note and "--frobnicate" in note for note in result.notes)
+    assert [(p.line, p.reason) for p in result.problems] == [
+        (1, "pip has no option `--frobnicate` in a requirements file")
+    ]
+    assert result.notes == ()
 
 
 def test_markers_are_evaluated_against_the_given_environment(tmp_path: Path) -> None:
@@ -250,16 +254,17 @@ def test_urls_and_paths_take_the_name_from_the_file_name(tmp_path: Path) -> None
     assert len([note for note in result.notes if "name unknown" in note]) == 1
 
 
-def test_garbage_lines_are_notes_not_errors(tmp_path: Path) -> None:
+def test_garbage_lines_are_problems_not_errors(tmp_path: Path) -> None:
     result = read(
         tmp_path, "flask\nthis is not a requirement!!\nnumpy>=\nrequests; python_version <<< 3\ngunicorn\n"
     )
     assert [line.name for line in result.requirements] == ["flask", "gunicorn"]
-    assert [note.split(":")[:2] for note in result.notes] == [
-        ["requirements.txt", "2"],
-        ["requirements.txt", "3"],
-        ["requirements.txt", "4"],
+    assert [(p.file, p.line) for p in result.problems] == [
+        ("requirements.txt", 2),
+        ("requirements.txt", 3),
+        ("requirements.txt", 4),
     ]
+    assert result.notes == ()
 
 
 def test_missing_requirements_txt_is_an_empty_result_with_a_note(tmp_path: Path) -> None:
@@ -274,7 +279,7 @@ def test_non_utf8_file_is_decoded_with_replacement(tmp_path: Path) -> None:
     result = read(tmp_path, b"# caf\xe9 au lait\nflask\nr\xe9sum\xe9\n")
     assert [line.name for line in result.requirements] == ["flask"]
     assert any("not UTF-8" in note for note in result.notes)
-    assert any(note.startswith("requirements.txt:3") for note in result.notes)
+    assert [(p.line, p.reason) for p in result.problems] == [(3, "`\ufffd` cannot be part of a package name")]
 
 
 def test_byte_order_mark_and_crlf(tmp_path: Path) -> None:
@@ -286,8 +291,12 @@ def test_byte_order_mark_and_crlf(tmp_path: Path) -> None:
     assert result.notes == ()
 
 
-@pytest.mark.parametrize("line", ["-r", "-e"])
-def test_options_without_their_value_are_notes(tmp_path: Path, line: str) -> None:
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [("-r", "`-r` names no file"), ("-e", "`-e` names no project: give a folder or a VCS URL")],
+)
+def test_options_without_their_value_are_problems(tmp_path: Path, line: str, reason: str) -> None:
     result = read(tmp_path, f"{line}\nflask\n")
     assert [line.name for line in result.requirements] == ["flask"]
-    assert len(result.notes) == 1
+    assert [(p.line, p.reason) for p in result.problems] == [(1, reason)]
+    assert result.notes == ()

@@ -22,6 +22,7 @@ from slugprof.model import Resolution, ResolvedFile, ResolvedPackage, Target
 from slugprof.net import ATTEMPTS, Client
 from slugprof.resolve import find_uv, resolve
 from slugprof.resolve.index import parse_simple_page
+from slugprof.resolve.locked import LOCK_READER_VERSION
 from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.buildpack import choose_package_manager
@@ -141,8 +142,11 @@ def test_a_wheel_for_another_platform_only_cannot_be_resolved(tmp_path: Path, wh
     with pytest.raises(ToolFailure) as caught:
         run(app)
     message = str(caught.value)
+    line = (app / "requirements.txt").read_text().splitlines().index("winonly") + 1  # after the header
     assert caught.value.exit_code == EXIT_FAILURE == 3
-    assert message.startswith("cannot resolve winonly (requirements.txt) for heroku-24/amd64, Python 3.13: ")
+    assert message.startswith(
+        f"cannot resolve winonly (requirements.txt:{line}) for heroku-24/amd64, Python 3.13: "
+    )
     assert "win_amd64" in message  # uv's own reason: wheels only for that platform
     assert "\n" not in message
 
@@ -336,7 +340,7 @@ def test_poetry_lock_files_are_found_in_the_index(
     app = write_files(tmp_path / "app", {"pyproject.toml": pyproject, "poetry.lock": lock})
     target = make_target("heroku-24", "amd64", "3.13", "poetry")
     resolution = run(app, target, index_url=index)
-    assert resolution.resolver == "poetry.lock (lock reader 1)"
+    assert resolution.resolver == f"poetry.lock (lock reader {LOCK_READER_VERSION})"
     assert resolution.manager_files == ("poetry.lock", "pyproject.toml")
     found = packages(resolution)
     fast = file_of(found["fast"])

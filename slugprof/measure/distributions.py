@@ -42,6 +42,7 @@ class _Installed:
     metadata_path: Path
     requirements: tuple[Requirement, ...]
     provides_extras: frozenset[str]
+    invalid_requires: tuple[str, ...] = ()  # Requires-Dist values packaging cannot parse
     files: list[str] = field(default_factory=list)
     stats: list[FileStat] = field(default_factory=list)  # each file's lstat, taken once
     bytes: int = 0
@@ -190,17 +191,19 @@ def _measure(distribution: Distribution, name: str, owned: set[str], notes: list
     location = str(distribution.locate_file(""))
     metadata_path = _metadata_path(distribution)
     requirements: list[Requirement] = []
+    invalid: list[str] = []
     for line in _requires(distribution):
         try:
             requirements.append(Requirement(line))
         except InvalidRequirement:
-            notes.append(f"{name}: cannot parse its requirement {line!r}; ignored")
+            invalid.append(line)
     item = _Installed(
         name=name,
         version=_field(distribution, "Version") or "unknown",
         location=location,
         metadata_path=metadata_path,
         requirements=tuple(requirements),
+        invalid_requires=tuple(invalid),
         provides_extras=frozenset(
             canonicalize_name(extra) for extra in _fields(distribution, "Provides-Extra")
         ),
@@ -355,6 +358,7 @@ def _package(
         top_level=top_level,
         exclusive_bytes=exclusive_bytes,
         exclusive_packages=exclusive_packages,
+        invalid_requires=item.invalid_requires,
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from slugprof.cache import JsonStore, scratch_folder, temporary_sibling, versioned
+from slugprof.measure.checkout import is_vcs_url
 from slugprof.measure.wheelzip import (
     TAIL_BYTES,
     CorruptWheelError,
@@ -39,7 +40,7 @@ METHOD_RANGES: Final = SizeMethod.WHEEL_CENTRAL_DIRECTORY
 METHOD_DOWNLOAD: Final = SizeMethod.DOWNLOADED_WHEEL
 METHOD_BUILT: Final = SizeMethod.BUILT_SDIST
 
-MEMBERS_FOLDER: Final = versioned("wheel-members", 1)  # bump when a listing is stored differently
+MEMBERS_FOLDER: Final = versioned("wheel-members", 2)  # bump when a listing is stored differently
 WHEELS_FOLDER: Final = "wheels"
 SDISTS_FOLDER: Final = "sdists"
 
@@ -77,7 +78,9 @@ class ListingCache:
             members = tuple(WheelMember(str(n), int(s), int(c), int(m)) for n, s, c, m in data["members"])
             entry_points = data.get("entry_points")
             method = SizeMethod(str(data["method"]))
-            return WheelListing(members, str(entry_points) if entry_points is not None else None, method)
+            invalid = tuple(str(value) for value in data["invalid_requires"])
+            shown = str(entry_points) if entry_points is not None else None
+            return WheelListing(members, shown, method, invalid)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -89,6 +92,7 @@ class ListingCache:
                 "url": strip_credentials(file.url),
                 "method": listing.method.value,
                 "entry_points": listing.entry_points,
+                "invalid_requires": list(listing.invalid_requires),
                 "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
             },
         )
@@ -175,6 +179,8 @@ def build_sdist(client: Client, file: ResolvedFile, cache: ListingCache) -> Whee
     from the index pip is configured with): exact for a pure-Python project; for a compiled one, the
     sizes of this platform's build, the nearest measurement available.
     """
+    if is_vcs_url(file.url):  # pip clones the repository itself
+        return _pip_wheel(file.url)
     local = local_path(file.url)
     with _download_folder(cache, SDISTS_FOLDER) as folder:
         if local is None:
@@ -183,21 +189,24 @@ def build_sdist(client: Client, file: ResolvedFile, cache: ListingCache) -> Whee
         else:
             sdist = local
         try:
-            with tempfile.TemporaryDirectory(prefix="slugprof-build-") as scratch:
-                command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-input", "-q"]
-                result = run_command(
-                    [*command, "-w", scratch, str(sdist)], cwd=scratch, timeout=BUILD_TIMEOUT_SECONDS
-                )
-                if result.returncode != 0:
-                    raise ListingError(f"pip wheel failed: {_pip_error(result.stderr or result.stdout)}")
-                built = sorted(Path(scratch).glob("*.whl"))
-                if not built:
-                    raise ListingError("pip wheel produced no wheel")
-                return read_local_wheel(built[0], METHOD_BUILT)
+            return _pip_wheel(str(sdist))
         finally:
             if local is None:
                 with contextlib.suppress(OSError):
                     sdist.unlink()
+
+
+def _pip_wheel(source: str) -> WheelListing:
+    """The listing of the wheel `pip wheel` builds from an sdist or a VCS URL."""
+    with tempfile.TemporaryDirectory(prefix="slugprof-build-") as scratch:
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-input", "-q"]
+        result = run_command([*command, "-w", scratch, source], cwd=scratch, timeout=BUILD_TIMEOUT_SECONDS)
+        if result.returncode != 0:
+            raise ListingError(f"pip wheel failed: {_pip_error(result.stderr or result.stdout)}")
+        built = sorted(Path(scratch).glob("*.whl"))
+        if not built:
+            raise ListingError("pip wheel produced no wheel")
+        return read_local_wheel(built[0], METHOD_BUILT)
 
 
 _PIP_DECORATION: Final = "\u00d7\u2570\u2500\u2502> "  # the box drawing pip puts in front of its errors

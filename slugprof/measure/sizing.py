@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from slugprof.errors import ToolFailure
+from slugprof.measure.checkout import CheckoutError, checkout_listing, editable_totals, is_vcs_url
 from slugprof.measure.install_model import predict_installed
 from slugprof.measure.listings import ListingCache, ListingError, build_sdist, fetch_wheel, listing_key
 from slugprof.measure.wheelzip import CorruptWheelError, WheelListing
@@ -75,6 +76,7 @@ def _sized(package: ResolvedPackage, listing: WheelListing, target: Target) -> S
         compressed_bytes=round(totals.compressed),
         file_count=totals.files,
         method=listing.method,
+        invalid_requires=listing.invalid_requires,
     )
 
 
@@ -142,25 +144,10 @@ def _size_one(
     file = package.file
     if file is None:
         return _Outcome(_not_measured(package, "no installable file for the target"))
+    if is_vcs_url(file.url):
+        return _size_checkout(package, target, cache, client, offline=offline, build_sdists=build_sdists)
     if file.kind == "wheel":
-        key = listing_key(file)
-        cached = cache.get(key)
-        if cached is not None:
-            return _Outcome(_sized(package, cached, target))
-        if offline:
-            if file.size:
-                return _Outcome(
-                    _estimate(
-                        package,
-                        file.size,
-                        _wheel_ratios(file.filename),
-                        SizeMethod.ESTIMATED_FROM_WHEEL_SIZE,
-                        "offline, not in the cache",
-                    )
-                )
-            return _Outcome(_not_measured(package, "offline and not in the cache"))
-        return _network(package, lambda: fetch_wheel(client, file, cache), key, cache, target)
-
+        return _size_wheel(package, target, cache, client, offline=offline)
     if build_sdists:
         key = listing_key(file, prefix="built-")
         cached = cache.get(key)
@@ -174,6 +161,84 @@ def _size_one(
             return _sdist_estimate(package, file, client, offline=offline, why=f"build failed: {reason}")
         return _sdist_estimate(package, file, client, offline=offline, why="offline: not built")
     return _sdist_estimate(package, file, client, offline=offline, why=None)
+
+
+def _size_wheel(
+    package: ResolvedPackage, target: Target, cache: ListingCache, client: Client, *, offline: bool
+) -> _Outcome:
+    file = package.file
+    assert file is not None
+    key = listing_key(file)
+    cached = cache.get(key)
+    if cached is not None:
+        return _Outcome(_sized(package, cached, target))
+    if offline:
+        if file.size:
+            return _Outcome(
+                _estimate(
+                    package,
+                    file.size,
+                    _wheel_ratios(file.filename),
+                    SizeMethod.ESTIMATED_FROM_WHEEL_SIZE,
+                    "offline, not in the cache",
+                )
+            )
+        return _Outcome(_not_measured(package, "offline and not in the cache"))
+    return _network(package, lambda: fetch_wheel(client, file, cache), key, cache, target)
+
+
+def _size_checkout(
+    package: ResolvedPackage,
+    target: Target,
+    cache: ListingCache,
+    client: Client,
+    *,
+    offline: bool,
+    build_sdists: bool,
+) -> _Outcome:
+    """A package from a repository: the commit's files for an editable install, else its built wheel
+    (--build-sdists) or the commit's files as an estimate of it."""
+    file = package.file
+    assert file is not None
+    if build_sdists and not file.editable:
+        key = listing_key(file, prefix="built-")
+        built = cache.get(key)
+        if built is not None:
+            return _Outcome(_sized(package, built, target))
+        if not offline:
+            outcome = _network(package, lambda: build_sdist(client, file, cache), key, cache, target)
+            if outcome.sized.measured:
+                return outcome
+    key = listing_key(file, prefix="checkout-")
+    listing = cache.get(key)
+    if listing is None:
+        if offline and not file.url.lower().startswith("git+file:"):
+            return _Outcome(_not_measured(package, "offline: the repository was not cloned"))
+        try:
+            listing = checkout_listing(file.url, SizeMethod.CHECKOUT_FILES)
+        except (CheckoutError, ToolFailure) as error:
+            return _Outcome(_not_measured(package, f"{file.url}: {error}"), used_network=True)
+        cache.put(key, listing, file)
+    if file.editable:
+        totals = editable_totals(listing, package.name)
+        method, note = SizeMethod.CHECKOUT_FILES, "the editable checkout pip leaves in the slug"
+    else:
+        totals = predict_installed(listing, package, target)
+        method = SizeMethod.ESTIMATED_FROM_SDIST
+        note = (
+            "from the repository's files: its build decides what the wheel holds (--build-sdists builds it)"
+        )
+    sized = SizedPackage(
+        name=package.name,
+        version=package.version,
+        installed_bytes=totals.installed,
+        pyc_bytes=totals.pyc,
+        compressed_bytes=round(totals.compressed),
+        file_count=totals.files,
+        method=method,
+        method_note=note,
+    )
+    return _Outcome(sized, used_network=True)
 
 
 def _sdist_estimate(

@@ -4,6 +4,8 @@ they point to), the same way for a wheel on disk and one behind HTTP ranges.
 
 from __future__ import annotations
 
+import contextlib
+import email.parser
 import os
 import struct
 import zlib
@@ -11,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from slugprof.model import SizeMethod
 
@@ -155,14 +159,22 @@ def _zip64_sizes(extra: bytes, size: int, compressed: int, offset: int) -> tuple
     raise CorruptWheelError("a zip64 entry without its sizes")
 
 
+_EXTRA_GUESS: Final = 128  # bytes allowed for a local header's extra field, to read a member in one range
+
+
 def member_bytes(member: WheelMember, read: ReadRange) -> bytes:
-    """The uncompressed content of one (small) member."""
-    header = read(member.offset, member.offset + _LOCAL_LEN)
-    if len(header) != _LOCAL_LEN or header[:4] != _LOCAL:
+    """The uncompressed content of one (small) member: its local header and data in one read, unless
+    the header's extra field is longer than usual."""
+    name_guess = len(member.name.encode("utf-8"))
+    span = read(member.offset, member.offset + _LOCAL_LEN + name_guess + _EXTRA_GUESS + member.compressed)
+    if len(span) < _LOCAL_LEN or span[:4] != _LOCAL:
         raise CorruptWheelError(f"no local header for {member.name}")
-    name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    start = member.offset + _LOCAL_LEN + name_len + extra_len
-    data = read(start, start + member.compressed)
+    name_len, extra_len = struct.unpack_from("<HH", span, 26)
+    skip = _LOCAL_LEN + name_len + extra_len
+    data = span[skip : skip + member.compressed]
+    if len(data) != member.compressed:
+        start = member.offset + skip
+        data = read(start, start + member.compressed)
     if len(data) != member.compressed:
         raise CorruptWheelError(f"{member.name} is cut short")
     if member.method == STORED:
@@ -182,23 +194,43 @@ class WheelListing:
     members: tuple[WheelMember, ...]
     entry_points: str | None  # the text of .dist-info/entry_points.txt, when the wheel has one
     method: SizeMethod  # how the member list was read: ranges, a download or a built sdist
+    # Requires-Dist values of its METADATA that are not PEP 508 (pip 24.1 and later refuse the wheel)
+    invalid_requires: tuple[str, ...] = ()
 
 
-def _entry_points_member(members: Sequence[WheelMember]) -> WheelMember | None:
+def _dist_info_member(members: Sequence[WheelMember], wanted: str) -> WheelMember | None:
     for member in members:
         folder, _, name = member.name.rpartition("/")
-        if name == "entry_points.txt" and folder.endswith(".dist-info") and "/" not in folder:
+        if name == wanted and folder.endswith(".dist-info") and "/" not in folder:
             return member
     return None
 
 
+def invalid_requires(metadata: bytes) -> tuple[str, ...]:
+    """The Requires-Dist values of a METADATA file that packaging (and so pip) cannot parse."""
+    message = email.parser.BytesParser().parsebytes(metadata, headersonly=True)
+    invalid = []
+    for value in message.get_all("Requires-Dist") or []:
+        try:
+            Requirement(str(value))
+        except InvalidRequirement:
+            invalid.append(str(value))
+    return tuple(invalid)
+
+
 def listing_of(members: list[WheelMember], read: ReadRange, method: SizeMethod) -> WheelListing:
-    """The listing of `members`, with the text of its entry_points.txt read through `read`."""
-    member = _entry_points_member(members)
+    """The listing of `members`, with the text of its entry_points.txt and what is wrong in its
+    METADATA, read through `read`."""
+    member = _dist_info_member(members, "entry_points.txt")
     entry_points = None
     if member is not None:
         entry_points = member_bytes(member, read).decode("utf-8", "replace")
-    return WheelListing(tuple(members), entry_points, method)
+    metadata = _dist_info_member(members, "METADATA")
+    invalid: tuple[str, ...] = ()
+    if metadata is not None:
+        with contextlib.suppress(CorruptWheelError):  # the sizes stand; only the metadata check is lost
+            invalid = invalid_requires(member_bytes(metadata, read))
+    return WheelListing(tuple(members), entry_points, method, invalid)
 
 
 def read_local_wheel(path: Path, method: SizeMethod) -> WheelListing:

@@ -39,6 +39,9 @@ class Package:
     location: str = transient("")  # the site-packages folder it is installed in
     files: tuple[str, ...] = transient(())  # absolute paths of every file it owns on disk
     file_stats: tuple[FileStat, ...] = transient(())  # their lstat, in the same order, when measured
+    # In memory, for the rules: Requires-Dist values of its metadata that pip refuses (not PEP 508).
+    invalid_requires: tuple[str, ...] = transient(())
+    from_sdist: bool = transient(False)  # resolved: the dyno's build installs it from a source distribution
 
 
 @dataclass(frozen=True, kw_only=True)

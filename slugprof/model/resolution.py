@@ -35,6 +35,7 @@ class ResolvedFile:
     kind: Literal["wheel", "sdist"]
     size: int | None = None  # bytes of the download, when the index or the lock file says
     sha256: str | None = None
+    editable: bool = False  # a VCS checkout pip installs in editable mode: the checkout is in the slug
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class SizeMethod(str, Enum):
     WHEEL_CENTRAL_DIRECTORY = "wheel central directory"  # the wheel's member list, by range requests
     DOWNLOADED_WHEEL = "downloaded wheel"
     BUILT_SDIST = "built sdist"
+    CHECKOUT_FILES = "checkout files"  # an editable VCS install: the files of the commit pip clones
     ESTIMATED_FROM_SDIST = "estimated from sdist"  # an unbuilt sdist: a ratio of its size
     ESTIMATED_FROM_WHEEL_SIZE = "estimated from wheel size"  # offline: the wheel's size, not its members
     NOT_MEASURED = "not measured"
@@ -77,6 +79,7 @@ class SizeMethod(str, Enum):
             SizeMethod.WHEEL_CENTRAL_DIRECTORY,
             SizeMethod.DOWNLOADED_WHEEL,
             SizeMethod.BUILT_SDIST,
+            SizeMethod.CHECKOUT_FILES,
         )
 
 
@@ -92,6 +95,7 @@ class SizedPackage:
     file_count: int
     method: SizeMethod
     method_note: str | None = None  # why it is estimated or not measured, e.g. "offline, not in the cache"
+    invalid_requires: tuple[str, ...] = ()  # Requires-Dist values of its metadata that pip refuses
 
     @property
     def measured(self) -> bool:

@@ -273,11 +273,15 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
         notes.append(f"{problem.path}: {problem.reason}")
     for note in notes:
         console.print(f"note: {printable(note)}", style="yellow")
-    how = (
-        "exact (a real tar streamed through gzip -6)"
-        if report.slug.compressed_method == "exact"
-        else f"estimated from {format_bytes(report.slug.sampled_bytes)} compressed samples"
-    )
+    if report.slug.compressed_method != "exact":
+        how = f"estimated from {format_bytes(report.slug.sampled_bytes)} compressed samples"
+    elif report.dependencies.source == DependencySource.RESOLVED:
+        how = (
+            "exact for the app's files (a real tar streamed through gzip -6), and from the wheel model for "
+            "the resolved dependencies"
+        )
+    else:
+        how = "exact (a real tar streamed through gzip -6)"
     console.print(
         f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}."
     )

@@ -41,6 +41,7 @@ def resolve(
     cache_dir: Path | None,
     offline: bool,
     index_url: str | None = None,
+    build_sdists: bool = False,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
 ) -> Resolution:
     """The packages the buildpack installs on `target`, each with the file it installs.
@@ -65,6 +66,7 @@ def resolve(
         index_url=index_url,
         extra_indexes=extra_indexes,
         progress=progress,
+        build_sdists=build_sdists,
     )
 
     uv = find_uv() if choice.name == "pip" else None
@@ -74,7 +76,9 @@ def resolve(
     else:
         resolver = f"{choice.file} (lock reader {LOCK_READER_VERSION})"
         manager_files = lock_inputs(app_root, choice.file)
-    key = cache_key(app_root, manager_files, target, index_url, extra_indexes, resolver)
+    # A resolution that may build sdists can differ (their dependencies are followed): kept apart.
+    keyed_resolver = f"{resolver} building sdists" if build_sdists and choice.name == "pip" else resolver
+    key = cache_key(app_root, manager_files, target, index_url, extra_indexes, keyed_resolver)
     cache = ResolutionCache(cache_dir)
     cached = cache.get(key)
     if cached is not None:

@@ -43,6 +43,7 @@ class Context:
     index_url: str | None  # replaces the default index (a mirror), unless the app names its own
     extra_indexes: tuple[str, ...]  # PIP_EXTRA_INDEX_URL from the app's .env
     progress: Progress
+    build_sdists: bool = False  # resolving may run a package's build code to read its metadata
 
 
 def tool_environment(context: Context) -> dict[str, str]:

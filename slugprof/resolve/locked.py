@@ -12,7 +12,7 @@ from slugprof.resolve.index import Found, IndexReader, find_in_indexes
 from slugprof.sources.locks import LockedPackage, LockedSet
 from slugprof.sources.target import describe
 
-LOCK_READER_VERSION = "1"  # bump when sources/locks reads a lock differently: old cached resolutions go
+LOCK_READER_VERSION = "2"  # bump when sources/locks reads a lock differently: old cached resolutions go
 LOOKUP_WORKERS = 8  # index pages fetched at once, each thread on its own keep-alive connection
 
 
@@ -48,6 +48,7 @@ def resolution_from_lock(context: Context, locked: LockedSet, resolver: str) -> 
                     kind=chosen.kind,
                     size=chosen.size,
                     sha256=chosen.sha256,
+                    editable=chosen.editable,
                 )
                 if chosen is not None
                 else None

@@ -10,6 +10,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -29,6 +30,7 @@ from slugprof.resolve.context import (
     tool_environment,
 )
 from slugprof.resolve.requires import requires_from_metadata
+from slugprof.resolve.uv_request import UvRequest
 from slugprof.sources.requirements import REQUIREMENTS_TXT, read_requirements_txt
 from slugprof.sources.target import describe, platform_tags, python_full_version, target_marker_environment
 
@@ -56,7 +58,9 @@ def resolve_with_pip(context: Context, resolver: str) -> Resolution:
     argv += index_arguments(context, names_own_index(context.app_root, files))
     context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
     with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
-        argv += ["--target", scratch, "-r", REQUIREMENTS_TXT]
+        read = read_requirements_txt(context.app_root, target_marker_environment(target))
+        request = UvRequest.for_pip(context.app_root, Path(scratch), read, build_sdists=context.build_sdists)
+        argv += ["--target", str(Path(scratch) / "target"), "-r", request.source()]
         result = run_command(
             argv, cwd=str(context.app_root), env=tool_environment(context), timeout=RESOLVE_TIMEOUT
         )
@@ -82,7 +86,8 @@ def resolve_with_pip(context: Context, resolver: str) -> Resolution:
     reachable = _reachable_from(roots, children)
     notes = [
         f"resolved by {resolver} (uv was not found): wheels only; pip followed this machine's markers, "
-        "so packages only this machine needs were dropped, and any the dyno alone needs may be missing"
+        "so packages only this machine needs were dropped, and any the dyno alone needs may be missing",
+        *request.notes,
     ]
     dropped = sorted(names - reachable)
     if dropped:

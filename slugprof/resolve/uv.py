@@ -6,6 +6,7 @@ format, whose `# via` lines give the dependency edges.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -20,7 +21,7 @@ from packaging.utils import canonicalize_name
 from slugprof.errors import ToolFailure
 from slugprof.model import Resolution, ResolvedFile, Target
 from slugprof.net import redact
-from slugprof.processes import run_command
+from slugprof.processes import CommandResult, run_command
 from slugprof.resolve.assemble import Via, assemble
 from slugprof.resolve.context import (
     RESOLVE_TIMEOUT,
@@ -31,12 +32,19 @@ from slugprof.resolve.context import (
     requirements_files,
     tool_environment,
 )
-from slugprof.sources.requirements import REQUIREMENTS_TXT, name_from_filename
+from slugprof.resolve.uv_request import UvRequest, resolve_refusing_builds
+from slugprof.sources.requirements import (
+    REQUIREMENTS_TXT,
+    RequirementsFile,
+    name_from_filename,
+    read_requirements_txt,
+)
 from slugprof.sources.target import (
     choose_filename,
     describe,
     python_full_version,
     tag_ranks,
+    target_marker_environment,
     target_tags,
     uv_python_platform,
 )
@@ -75,16 +83,80 @@ def uv_version(uv: str, context: Context) -> str:
 def resolve_with_uv(context: Context, uv: str, resolver: str) -> Resolution:
     target = context.target
     files = requirements_files(context.app_root, target)
-    base = [
-        uv,
-        "pip",
-        "compile",
-        REQUIREMENTS_TXT,
+    environment = tool_environment(context)
+    context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
+    with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
+        read = read_requirements_txt(context.app_root, target_marker_environment(target))
+        request = UvRequest.of(context.app_root, Path(scratch), read, build_sdists=context.build_sdists)
+        options = _uv_options(context, files)
+        environment = request.environment(environment)
+        lock_path = Path(scratch) / "pylock.toml"
+
+        def run(argv: list[str]) -> CommandResult:
+            # the requirements written again each run: a refused build may have left a line out
+            command = [uv, "pip", "compile", request.source(), *options, *argv]
+            return run_command(command, cwd=str(context.app_root), env=environment, timeout=RESOLVE_TIMEOUT)
+
+        def locked(metadata: list[str]) -> CommandResult:
+            result = run([*metadata, "--format", "pylock.toml", "--output-file", str(lock_path), "--quiet"])
+            if result.returncode == 0 and not lock_path.is_file():
+                return CommandResult(1, result.stdout, result.stderr)
+            return result
+
+        def failure(result: CommandResult) -> Exception:
+            return _uv_failure(result.stderr, target, read)
+
+        resolve_refusing_builds(request, locked, failure)
+        pylock = tomllib.loads(lock_path.read_text(encoding="utf-8"))
+        files_by_name = _pylock_files(pylock, Path(scratch), target)
+        annotated = run([*request.arguments(), "--annotation-style", "split", "--no-header"])
+        if annotated.returncode != 0:
+            raise _uv_failure(annotated.stderr, target, read)
+        parents = _parse_annotations(annotated.stdout.decode("utf-8", "replace"))
+    for via in parents.values():
+        via.files = {request.shown_file(file) for file in via.files}
+    context.progress.advance()
+
+    return _assembled(target, resolver, files, request, files_by_name, parents)
+
+
+def _assembled(
+    target: Target,
+    resolver: str,
+    files: tuple[str, ...],
+    request: UvRequest,
+    files_by_name: Mapping[str, tuple[str, ResolvedFile | None, str | None]],
+    parents: Mapping[str, Via],
+) -> Resolution:
+    notes = [f"resolved by {resolver} for {uv_python_platform(target)}, Python {python_full_version(target)}"]
+    platform = uv_python_platform(target)
+    if not platform.endswith(f"_{target.glibc.split('.')[1]}"):
+        notes.append(
+            f"uv knows manylinux tags up to {platform.split('-')[1]}: wheels needing a newer glibc "
+            f"(the stack has {target.glibc}) were not considered"
+        )
+    notes += request.notes
+    packages = []
+    for name, (version, file, note) in sorted(files_by_name.items()):
+        via = parents.get(name, Via())
+        if file is not None and name in request.editable:
+            note = "installed editable: pip clones the repository into the slug"
+            file = dataclasses.replace(file, editable=True)
+        if note:
+            notes.append(f"{name}: {note}")
+        packages.append((name, "unknown" if name in request.url_packages else version, file, via))
+    return assemble(target, resolver, files, packages, notes)
+
+
+def _uv_options(context: Context, files: tuple[str, ...]) -> list[str]:
+    """uv's options for the dyno: its platform and Python, the app's indexes, nothing from this machine."""
+    target = context.target
+    options = [
         "--python-platform",
         uv_python_platform(target),
         "--python-version",
         python_full_version(target),
-        # slugprof's own interpreter builds an sdist when its metadata needs building; never download one
+        # slugprof's own interpreter: the only one allowed to start (see uv_request); never download one
         "--python",
         sys.executable,
         "--no-python-downloads",
@@ -98,42 +170,8 @@ def resolve_with_uv(context: Context, uv: str, resolver: str) -> Resolution:
         *index_arguments(context, names_own_index(context.app_root, files)),
     ]
     if context.offline:
-        base.append("--offline")
-    environment = tool_environment(context)
-    context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
-    with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
-        lock_path = Path(scratch) / "pylock.toml"
-        argv = [*base, "--format", "pylock.toml", "--output-file", str(lock_path), "--quiet"]
-        result = run_command(argv, cwd=str(context.app_root), env=environment, timeout=RESOLVE_TIMEOUT)
-        if result.returncode != 0 or not lock_path.is_file():
-            raise _uv_failure(result.stderr, target)
-        pylock = tomllib.loads(lock_path.read_text(encoding="utf-8"))
-        files_by_name = _pylock_files(pylock, Path(scratch), target)
-    annotated = run_command(
-        [*base, "--annotation-style", "split", "--no-header"],
-        cwd=str(context.app_root),
-        env=environment,
-        timeout=RESOLVE_TIMEOUT,
-    )
-    if annotated.returncode != 0:
-        raise _uv_failure(annotated.stderr, target)
-    parents = _parse_annotations(annotated.stdout.decode("utf-8", "replace"))
-    context.progress.advance()
-
-    notes = [f"resolved by {resolver} for {uv_python_platform(target)}, Python {python_full_version(target)}"]
-    platform = uv_python_platform(target)
-    if not platform.endswith(f"_{target.glibc.split('.')[1]}"):
-        notes.append(
-            f"uv knows manylinux tags up to {platform.split('-')[1]}: wheels needing a newer glibc "
-            f"(the stack has {target.glibc}) were not considered"
-        )
-    packages = []
-    for name, (version, file, note) in sorted(files_by_name.items()):
-        via = parents.get(name, Via())
-        if note:
-            notes.append(f"{name}: {note}")
-        packages.append((name, version, file, via))
-    return assemble(target, resolver, tuple(files), packages, notes)
+        options.append("--offline")
+    return options
 
 
 _REQUIREMENT_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|@)")
@@ -232,25 +270,90 @@ def _pylock_files(
     return found
 
 
-def _uv_failure(stderr: bytes, target: Target) -> ToolFailure:
-    """One line: the requirement that cannot be resolved and uv's own last word on why."""
+def _uv_failure(stderr: bytes, target: Target, read: RequirementsFile | None = None) -> ToolFailure:
+    """One line: the requirement that cannot be resolved (and the line that asks for it), and uv's own
+    reason: its sentence on the conflict, or for a failed build the package's own last error line."""
     lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
     start = max((i for i, line in enumerate(lines) if line.startswith("error:")), default=0)
     block = [line for line in lines[start:] if line]
-    # uv's last sentence, not the echo of a bad line and its caret under it
-    meaningful = [line for line in block if len(re.findall(r"[A-Za-z]{2,}", line)) >= 3]
-    reason = (meaningful or block or ["uv failed without saying why"])[-1]
-    for prefix in ("error:", "cause:", "\u00d7", "\u2570\u2500\u25b6"):  # uv's fancy report marks
-        reason = reason.removeprefix(prefix).strip()
     text = " ".join(block)
+    build = _BUILD_FAILED.search(text)
+    if build is not None:
+        requirement: str | None = build.group("spec")
+        reason = f"its build failed: {_build_error(lines[start:])}"
+    else:
+        requirement = _failed_requirement(text)
+        reason = _uv_reason(block)
     fetched = re.search(r"Failed to fetch: `?(\S+?)`?(\s|$)", text)
     if fetched:  # the network, not the requirements: name the URL (it comes from the configured index)
         reason = f"{reason} (fetching {redact(fetched.group(1))})"
-    requirement = None
+    if requirement is None:
+        return ToolFailure(f"cannot resolve {REQUIREMENTS_TXT} for {describe(target)}: {reason}")
+    return ToolFailure(
+        f"cannot resolve {requirement} ({_asked_by(requirement, read)}) for {describe(target)}: {reason}"
+    )
+
+
+_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `(?P<spec>[^`]+)`")
+_MARKS = ("error:", "cause:", "\u00d7", "\u2570\u2500\u25b6")  # uv's report marks, plain and fancy
+
+
+def _unmarked(line: str) -> str:
+    for prefix in _MARKS:
+        line = line.removeprefix(prefix).strip()
+    return line
+
+
+def _failed_requirement(text: str) -> str | None:
     for pattern in (r"you require ([^\s,]+)", r"Because ([^\s]+) was not found", r"`([^`\s]+)`"):
         match = re.search(pattern, text)
         if match and not match.group(1).endswith(".txt"):
-            requirement = match.group(1).rstrip(".")
-            break
-    what = f"{requirement} ({REQUIREMENTS_TXT})" if requirement else REQUIREMENTS_TXT
-    return ToolFailure(f"cannot resolve {what} for {describe(target)}: {reason}")
+            return match.group(1).rstrip(".")
+    return None
+
+
+def _uv_reason(block: list[str]) -> str:
+    """uv's sentence on why: from its first "Because" to the end of that paragraph; else its last cause
+    (never a hint, nor the echo of a line with a caret under it)."""
+    lines = [line for line in block if not line.startswith("hint:")]
+    # a hint that names something (`win_amd64`) says more; "usually indicates a problem" does not
+    hints = [line.removeprefix("hint:").strip() for line in block if line.startswith("hint:") and "`" in line]
+    suffix = f" ({hints[0]})" if hints else ""
+    for index, line in enumerate(lines):
+        if "Because " in line:
+            sentence = [_unmarked(line)]
+            for follow in lines[index + 1 :]:
+                if follow.startswith(_MARKS):
+                    break
+                sentence.append(follow)
+            return " ".join(sentence) + suffix
+    meaningful = [line for line in lines if len(re.findall(r"[A-Za-z]{2,}", line)) >= 3]
+    return _unmarked((meaningful or lines or ["uv failed without saying why"])[-1]) + suffix
+
+
+def _build_error(lines: list[str]) -> str:
+    """The package's own last line in what its build printed (uv shows it under `[stderr]`)."""
+    output: list[str] = []
+    inside = False
+    for line in lines:
+        if line in ("[stderr]", "[stdout]"):
+            inside = True
+        elif line.startswith(("hint:", "cause:", "error:")):
+            inside = False
+        elif inside and line:
+            output.append(line)
+    if output:
+        return output[-1]
+    causes = [_unmarked(line) for line in lines if line.startswith("cause:")]
+    return causes[-1] if causes else "no output"
+
+
+def _asked_by(requirement: str, read: RequirementsFile | None) -> str:
+    """The requirements line naming the package of `requirement`, else the requirements file."""
+    match = re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    if read is None or match is None:
+        return REQUIREMENTS_TXT
+    name = canonicalize_name(match.group(0))
+    named = [line for line in read.requirements if line.name == name]
+    exact = [line for line in named if line.text.replace(" ", "") == requirement.replace(" ", "")]
+    return (exact or named)[0].source if named else REQUIREMENTS_TXT

@@ -14,6 +14,8 @@ from slugprof.rules import (
     build_locks,
     build_manager,
     build_python,
+    build_requirements,
+    build_steps,
     dep_tools,
     slug_ignore,
     slug_size,
@@ -21,7 +23,17 @@ from slugprof.rules import (
 from slugprof.rules.registry import RuleInputs, check_ignored, find_rule, registered
 
 # Importing a family's module registers its rules; one module per family (and per part of BUILD).
-FAMILY_MODULES = (build_layout, build_locks, build_manager, build_python, dep_tools, slug_ignore, slug_size)
+FAMILY_MODULES = (
+    build_layout,
+    build_locks,
+    build_manager,
+    build_python,
+    build_requirements,
+    build_steps,
+    dep_tools,
+    slug_ignore,
+    slug_size,
+)
 
 __all__ = ["RuleInputs", "find_rule", "registered", "run_rules"]
 

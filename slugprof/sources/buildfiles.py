@@ -70,6 +70,14 @@ class BuildFiles:
         data = self.read_bytes(path)
         return None if data is None else data.decode("utf-8", "replace")
 
+    def read_local_text(self, path: str) -> str | None:
+        """The file on disk, pushed or not (for what the platform takes from elsewhere, like `.env`'s
+        config vars, which are a hint of the app's own), else None."""
+        try:
+            return (self.root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
     def absence(self, path: str) -> Absence | None:
         """Why `path`, a file on disk, is not seen by the buildpack; None when it is seen or not on disk."""
         if path in self.visible:

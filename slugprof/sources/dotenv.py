@@ -21,6 +21,11 @@ def read_dotenv(app_root: Path) -> tuple[dict[str, str], tuple[str, ...]]:
         return {}, ()
     except OSError as error:
         return {}, (f".env: cannot read it ({error.strerror})",)
+    return parse_dotenv(text)
+
+
+def parse_dotenv(text: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The config vars of a `.env` file's text, and notes about the lines that are not KEY=VALUE."""
     values: dict[str, str] = {}
     notes: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):

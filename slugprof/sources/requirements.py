@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -26,6 +26,8 @@ from packaging.utils import (
 )
 
 from slugprof.markers import decide
+from slugprof.sources.buildfiles import BuildFiles
+from slugprof.sources.requirement_reasons import Reason, explain
 
 REQUIREMENTS_TXT = "requirements.txt"
 
@@ -61,26 +63,67 @@ class RequirementLine:
     extras: tuple[str, ...]
     source: str  # "requirements.txt:3" (file relative to app root, line)
     applies: bool  # markers evaluated against the environment
+    editable: bool = False  # an `-e` line
+    location: str | None = None  # the URL or path of a direct reference without `name @`, as written
+
+    @property
+    def file(self) -> str:
+        return self.source.rpartition(":")[0]
+
+    @property
+    def line(self) -> int:
+        return int(self.source.rpartition(":")[2])
+
+
+@dataclass(frozen=True)
+class RequirementProblem:
+    """A line pip refuses: `pip install -r requirements.txt` stops there, and the build with it."""
+
+    file: str  # relative to the app root
+    line: int  # 1-based, the first physical line of a continued line
+    text: str  # the line as written (continuations joined, comment removed)
+    reason: str  # in words: what is wrong and what to write
+    replacement: str | None = None  # the line it most likely meant, when there is an obvious one
 
 
 @dataclass(frozen=True)
 class RequirementsFile:
     files: tuple[str, ...]  # every file read, relative to app root (includes -r files)
     requirements: tuple[RequirementLine, ...]
-    notes: tuple[str, ...]  # e.g. "-c constraints.txt: constraints do not add packages", unsupported lines
+    notes: tuple[str, ...]  # e.g. "-c constraints.txt: constraints do not add packages"
+    problems: tuple[RequirementProblem, ...] = ()  # lines pip refuses
+
+
+# The bytes of a file, None when it is not there (raises OSError when it cannot be read).
+Loader = Callable[[Path], bytes | None]
+
+
+def _disk_loader(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _not_found(_path: Path) -> str:
+    return "file not found"
 
 
 @dataclass
 class _Reader:
     app_root: Path
     marker_environment: Mapping[str, str]
+    load: Loader = _disk_loader
+    missing: Callable[[Path], str] = _not_found
     files: list[str] = field(default_factory=list)
     requirements: list[RequirementLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    problems: list[RequirementProblem] = field(default_factory=list)
     read: set[Path] = field(default_factory=set)
 
     def relative(self, path: Path) -> str:
         return Path(os.path.relpath(path, self.app_root)).as_posix()
+
+    def problem(self, source: str, text: str, reason: str, replacement: str | None = None) -> None:
+        file, _, line = source.rpartition(":")
+        self.problems.append(RequirementProblem(file, int(line), text, reason, replacement))
 
     def read_file(self, path: Path, stack: tuple[Path, ...]) -> None:
         real = path.resolve()
@@ -92,9 +135,11 @@ class _Reader:
         self.read.add(real)
         shown = self.relative(path)
         try:
-            data = path.read_bytes()
+            data = self.load(path)
         except OSError as error:
             self.notes.append(f"{shown}: cannot read ({error.strerror or error})")
+            return
+        if data is None:
             return
         self.files.append(shown)
         try:
@@ -122,7 +167,7 @@ class _Reader:
             self.read_included_file(path, source, option, value, stack)
         elif option in ("-e", "--editable"):
             if not value:
-                self.notes.append(f"{source}: {option} without a target")
+                self.problem(source, line, f"`{option}` names no project: give a folder or a VCS URL")
                 return
             # From the raw line, not shlex's tokens: a marker keeps its quotes; trailing options go.
             editable = re.sub(r"^(-e|--editable)(=|\s*)", "", line, count=1)
@@ -130,14 +175,14 @@ class _Reader:
         elif option in _OPTIONS_WITH_VALUE or option in _FLAG_OPTIONS:
             return
         else:
-            self.notes.append(f"{source}: unsupported line ignored: {line}")
+            self.problem(source, line, f"pip has no option `{option}` in a requirements file")
 
     def read_included_file(
         self, path: Path, source: str, option: str, value: str | None, stack: tuple[Path, ...]
     ) -> None:
         """`-r FILE` reads FILE's requirements; `-c FILE` only records that FILE was read."""
         if not value:
-            self.notes.append(f"{source}: {option} without a file name")
+            self.problem(source, option, f"`{option}` names no file")
             return
         target = path.parent / value
         if _URL_SCHEME.match(value):
@@ -147,8 +192,12 @@ class _Reader:
             self.notes.append(
                 f"{source}: {option} {value} is outside the app: Heroku's build will not find it"
             )
-        if not target.is_file():
-            self.notes.append(f"{source}: {option} {value}: file not found")
+        try:
+            found = self.load(target)
+        except OSError:
+            found = b""  # there but unreadable: read_file says so
+        if found is None:
+            self.problem(source, f"{option} {value}", f"`{value}` cannot be opened: {self.missing(target)}")
             return
         if option in ("-c", "--constraint"):
             if target.resolve() not in self.read:
@@ -163,8 +212,8 @@ class _Reader:
         try:
             parsed = _parse_requirement(text, editable=editable)
         except (InvalidRequirement, InvalidMarker) as error:
-            first_line = str(error).splitlines()[0] if str(error) else "invalid"
-            self.notes.append(f"{source}: cannot parse {text!r} ({first_line}); ignored")
+            reason = _MARKER_REASON if editable else explain(text, str(error))
+            self.problem(source, text, reason.text, reason.replacement)
             return
         name, extras, marker = parsed
         if name is None:
@@ -177,26 +226,79 @@ class _Reader:
             self.notes.append(decision.note)
         applies = decision.applies
         self.requirements.append(
-            RequirementLine(name=name, text=text, extras=extras, source=source, applies=applies)
+            RequirementLine(
+                name=name,
+                text=text,
+                extras=extras,
+                source=source,
+                applies=applies,
+                editable=editable,
+                location=_location_of(text) if editable or _looks_like_location(text) else None,
+            )
         )
 
 
 def read_requirements_txt(app_root: Path, marker_environment: Mapping[str, str]) -> RequirementsFile:
-    """Read `requirements.txt` at the app root and the files it includes. Never raises for bad content."""
-    reader = _Reader(app_root=app_root, marker_environment=marker_environment)
-    path = app_root / REQUIREMENTS_TXT
-    if not path.is_file():
+    """Read `requirements.txt` at the app root and the files it includes, from the disk. Never raises
+    for bad content."""
+    return _read(_Reader(app_root=app_root, marker_environment=marker_environment))
+
+
+def read_build_requirements(files: BuildFiles, marker_environment: Mapping[str, str]) -> RequirementsFile:
+    """The same, as the build reads it: only the files it sees (committed, after .slugignore)."""
+    root = files.root
+
+    def relative(path: Path) -> str | None:
+        shown = Path(os.path.relpath(path, root)).as_posix()
+        return None if shown.startswith("../") or os.path.isabs(shown) else shown
+
+    def load(path: Path) -> bytes | None:
+        shown = relative(path)
+        return files.read_bytes(shown) if shown is not None else None
+
+    def missing(path: Path) -> str:
+        shown = relative(path)
+        if shown is None:
+            return "it is outside the app, which is all the build has"
+        absence = files.absence(shown)
+        return f"{shown} is {absence.value}" if absence is not None else f"there is no {shown}"
+
+    return _read(_Reader(root, marker_environment, load=load, missing=missing))
+
+
+def _read(reader: _Reader) -> RequirementsFile:
+    path = reader.app_root / REQUIREMENTS_TXT
+    try:
+        present = reader.load(path) is not None
+    except OSError:
+        present = True  # there but unreadable: read_file says so
+    if not present:
         return RequirementsFile(files=(), requirements=(), notes=(f"no {REQUIREMENTS_TXT} in the app",))
     reader.read_file(path, ())
     return RequirementsFile(
-        files=tuple(reader.files), requirements=tuple(reader.requirements), notes=tuple(reader.notes)
+        files=tuple(reader.files),
+        requirements=tuple(reader.requirements),
+        notes=tuple(reader.notes),
+        problems=tuple(reader.problems),
     )
+
+
+_MARKER_REASON = Reason("the environment marker after `;` is not valid PEP 508")
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """(first physical line number, line): continuations joined, comments and blank lines dropped."""
+    for first, _, line in _spans(text):
+        line = _COMMENT.sub("", line).strip()
+        if line:
+            yield first, line
+
+
+def _spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(first, last physical line number, joined line) of every logical line, comments included."""
     pending: list[str] = []
     first = 0
+    number = 0
     for number, physical in enumerate(text.splitlines(), start=1):
         # As pip does: a comment line ends a continuation even when it ends with a backslash.
         if physical.endswith("\\") and not _COMMENT.match(physical):
@@ -207,17 +309,25 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         if pending:
             pending.append(" " + physical if _COMMENT.match(physical) else physical)
             joined, pending = "".join(pending), []
-            yield from _clean(first, joined)
+            yield first, number, joined
         else:
-            yield from _clean(number, physical)
+            yield number, number, physical
     if pending:
-        yield from _clean(first, "".join(pending))
+        yield first, number, "".join(pending)
 
 
-def _clean(number: int, line: str) -> Iterator[tuple[int, str]]:
-    line = _COMMENT.sub("", line).strip()
-    if line:
-        yield number, line
+def rewrite_lines(text: str, replacements: Mapping[int, str]) -> str:
+    """`text` with each logical line starting at a key replaced by its value ("" removes it); the other
+    lines, and the line count, kept (a removed or shortened line leaves blank lines)."""
+    physical = text.splitlines()
+    out: list[str] = []
+    for first, last, _ in _spans(text):
+        if first in replacements:
+            out.append(replacements[first])
+            out.extend("" for _ in range(last - first))
+        else:
+            out.extend(physical[first - 1 : last])
+    return "\n".join(out) + "\n"
 
 
 def _split_options(line: str) -> tuple[str, str]:
@@ -280,6 +390,12 @@ def _parse_requirement(text: str, *, editable: bool) -> tuple[str | None, tuple[
             fragment_name = named.group("target")
         return canonicalize_name(fragment_name), extras, marker
     return name_from_filename(target.rstrip("/").rsplit("/", 1)[-1]), extras, marker
+
+
+def _location_of(text: str) -> str:
+    """The URL or path of a direct reference, without its marker."""
+    separator = "; " if _URL_SCHEME.match(text) else ";"
+    return text.partition(separator)[0].strip()
 
 
 def _looks_like_location(text: str) -> bool:

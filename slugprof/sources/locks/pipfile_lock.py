@@ -60,6 +60,12 @@ def read_pipfile_lock(app_root: Path, target: Target, environ: Mapping[str, str]
         entry = _table(raw, shown, f"package {raw_name}")
         if not _marker_applies(entry.get("markers"), environment, shown, f"package {raw_name}", notes):
             continue
+        if _app_folder(app_root, entry):
+            notes.append(
+                f"{shown}: {raw_name} is installed editable from the app's folder {entry['path']!r}: its "
+                "files are counted with the app"
+            )
+            continue
         locked.append(_pipfile_locked_package(app_root, raw_name, entry, sources, shown))
 
     top_level = _pipfile_top_level(app_root, files_read, notes)
@@ -139,14 +145,17 @@ def _pipfile_direct_package(
     version = str(entry.get("version", "")).removeprefix("==")
     vcs = next((key for key in ("git", "hg", "svn", "bzr") if key in entry), None)
     if vcs is not None:
-        location = f"{vcs}+{entry[vcs]}" + (f"@{entry['ref']}" if entry.get("ref") else "")
+        location = _vcs_location(vcs, entry)
+        editable = bool(entry.get("editable"))
         return LockedPackage(
             name=name,
-            version=version,
-            chosen=LockedFile(f"{name} ({vcs})", location, "sdist"),
+            version=version or "unknown",
+            chosen=LockedFile(f"{name} ({vcs})", location, "sdist", editable=editable),
             extras=extras,
             direct=location,
-            note=f"built from a {vcs} checkout on the dyno",
+            note=f"installed editable: Pipenv clones the {vcs} repository into the slug"
+            if editable
+            else f"built from a {vcs} checkout on the dyno",
         )
     if "path" in entry:
         return LockedPackage(
@@ -168,6 +177,33 @@ def _pipfile_direct_package(
             direct=f"file {location}",
         )
     return None
+
+
+def _vcs_location(vcs: str, entry: Mapping[str, Any]) -> str:
+    """The pip URL of a VCS entry as Pipenv writes it: `"git": "https://..."` (or already
+    `"git+https://..."`), `"ref"` the commit or tag, `"subdirectory"` the project's folder in it."""
+    url = str(entry[vcs])
+    if not url.lower().startswith(f"{vcs}+"):
+        url = f"{vcs}+{url}"
+    url, _, fragment = url.partition("#")
+    ref = entry.get("ref")
+    if ref:
+        url = f"{url}@{ref}"
+    subdirectory = entry.get("subdirectory")
+    if subdirectory and "subdirectory=" not in fragment:
+        fragment = "&".join(part for part in (fragment, f"subdirectory={subdirectory}") if part)
+    return f"{url}#{fragment}" if fragment else url
+
+
+def _app_folder(app_root: Path, entry: Mapping[str, Any]) -> bool:
+    """An editable install of a folder inside the app: its files ship as the app's."""
+    if "path" not in entry or not entry.get("editable"):
+        return False
+    try:
+        (app_root / str(entry["path"])).resolve().relative_to(app_root.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _pipfile_top_level(app_root: Path, files_read: list[str], notes: list[str]) -> set[str]:

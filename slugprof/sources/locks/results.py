@@ -18,6 +18,7 @@ class LockedFile:
     kind: Literal["wheel", "sdist"]
     size: int | None = None
     sha256: str | None = None
+    editable: bool = False  # a VCS checkout installed in editable mode: the checkout is in the slug
 
 
 @dataclass(frozen=True)
