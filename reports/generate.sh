@@ -21,6 +21,10 @@ for app in flask_basic django_whitenoise fastapi_gunicorn bloated; do
     fi
     HOME="$repository" "$python" -m slugprof analyze "sample_apps/$app" -q -o "reports/$app.analyze.json"
 done
+# The lock-file apps have no .venv: their dependencies are resolved for the dyno from their locks.
+for app in uv_app poetry_app pipenv_app; do
+    HOME="$repository" "$python" -m slugprof analyze "sample_apps/$app" -q -o "reports/$app.analyze.json"
+done
 for app in flask_basic bloated; do
     HOME="$repository" "$python" -m slugprof profile "sample_apps/$app" -q --requests 30 \
         -o "reports/$app.profile.json"
@@ -46,4 +50,22 @@ for analysis in sorted(Path("reports").glob("*.analyze.json")):
     for output_format, extension in (("markdown", "md"), ("html", "html")):
         text = render_pair(report, profile, output_format, to_terminal=False)
         Path("reports", f"{app}.{extension}").write_text(text, encoding="utf-8")
+PYTHON
+
+# The README's picture of the HTML report: bloated's page in headless Chromium (Playwright, from the
+# test extra, driving Debian's chromium).
+"$python" - <<'PYTHON'
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+page_file = Path("reports/bloated.html").resolve()
+with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=shutil.which("chromium"))
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(page_file.as_uri())
+    page.screenshot(path="reports/bloated.png")
+    browser.close()
+print("wrote reports/bloated.png")
 PYTHON
