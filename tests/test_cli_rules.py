@@ -74,7 +74,10 @@ def test_a_failing_build_is_said_first_and_analyze_still_exits_0(failing_app: Pa
         "  BUILD121  several package manager files are pushed (requirements.txt, uv.lock)"
     )
     assert next(i for i, line in enumerate(lines) if line.startswith("Slug ")) > 1
-    assert "BUILD112 warning  no Python version is specified" in result.stdout  # in the findings list
+    findings = lines[lines.index(next(line for line in lines if line.startswith("Findings ("))) :]
+    assert " Errors (1)" in findings and " Warnings (1)" in findings  # grouped, worst first
+    assert findings.index(" Errors (1)") < findings.index(" Warnings (1)")
+    assert any(line.startswith("  BUILD112  no Python version is specified") for line in findings)
 
 
 def test_ignore_silences_a_rule_from_the_flag_and_from_pyproject(failing_app: Path, git: GitRunner) -> None:

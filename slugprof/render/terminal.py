@@ -12,6 +12,7 @@ from slugprof.model import (
     AnalyzeReport,
     BuildOutcome,
     DependencySource,
+    Finding,
     Fix,
     Location,
     Severity,
@@ -61,34 +62,47 @@ def _build_failure(console: Console, report: AnalyzeReport) -> None:
     console.print()
 
 
+_SEVERITY_HEADING = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
+
+
 def _findings(console: Console, report: AnalyzeReport) -> None:
-    """Every finding with its fix; errors were named first, here they get their evidence and fix."""
+    """Every finding with its fix, grouped by severity (worst first); within a group, the largest
+    measured saving first. Errors were named at the top; here they get their evidence and fix."""
     if not report.findings and not report.rules.silenced:
         return
     console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
-    for finding in report.findings:
-        line = Text("  ")
-        line.append(f"{finding.id} {finding.severity.value}", style=_SEVERITY_STYLE[finding.severity])
-        line.append(f"  {printable(finding.title)}")
-        if finding.location is not None:
-            line.append(f"  ({_where(finding.location)})", style="dim")
-        console.print(line)
-        for evidence in finding.evidence:
-            console.print(Text(f"      {printable(evidence)}", style="dim"))
-        if finding.savings_compressed_bytes is not None:
-            console.print(
-                Text(
-                    f"      saves {format_bytes(finding.savings_compressed_bytes)} compressed "
-                    f"({format_bytes(finding.savings_bytes or 0)} uncompressed), measured",
-                    style="green",
-                )
-            )
-        if finding.fix is not None:
-            _fix(console, finding.fix)
+    for severity in Severity:
+        group = [f for f in report.findings if f.severity == severity]
+        if not group:
+            continue
+        console.print(Text(f" {_SEVERITY_HEADING[severity]} ({len(group)})", style=_SEVERITY_STYLE[severity]))
+        for finding in sorted(group, key=lambda f: -(f.savings_compressed_bytes or 0)):
+            _finding(console, finding)
     if report.rules.silenced:
         ignored = ", ".join(report.rules.ignored_rules)
         console.print(Text(f"  {_count(report.rules.silenced, 'finding')} silenced ({ignored})", style="dim"))
     console.print()
+
+
+def _finding(console: Console, finding: Finding) -> None:
+    line = Text("  ")
+    line.append(finding.id, style=_SEVERITY_STYLE[finding.severity])
+    line.append(f"  {printable(finding.title)}")
+    if finding.location is not None:
+        line.append(f"  ({_where(finding.location)})", style="dim")
+    console.print(line)
+    for evidence in finding.evidence:
+        console.print(Text(f"      {printable(evidence)}", style="dim"))
+    if finding.savings_compressed_bytes is not None:
+        console.print(
+            Text(
+                f"      saves {format_bytes(finding.savings_compressed_bytes)} compressed "
+                f"({format_bytes(finding.savings_bytes or 0)} uncompressed), measured",
+                style="green",
+            )
+        )
+    if finding.fix is not None:
+        _fix(console, finding.fix)
 
 
 def _fix(console: Console, fix: Fix) -> None:
