@@ -17,6 +17,7 @@ from slugprof.rules import (
     build_requirements,
     build_steps,
     dep_tools,
+    sec_files,
     slug_ignore,
     slug_size,
 )
@@ -31,6 +32,7 @@ FAMILY_MODULES = (
     build_requirements,
     build_steps,
     dep_tools,
+    sec_files,
     slug_ignore,
     slug_size,
 )
