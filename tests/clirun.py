@@ -62,3 +62,24 @@ def report_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 def packages_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The report's resolved packages by name."""
     return {package["name"]: package for package in report["dependencies"]["packages"]}
+
+
+def run_slugprof(
+    *argv: str | Path, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`slugprof ARGV...` in its own interpreter, as a user runs it: without the caller's virtualenv,
+    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY") and not key.startswith("SLUGPROF_")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "slugprof", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+        timeout=timeout,
+    )

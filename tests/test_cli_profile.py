@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
+from clirun import run_slugprof as slugprof
 
 from slugprof.model.saved import read_report, write_report
 
@@ -24,21 +25,6 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"hello"]
 """
-
-
-def slugprof(
-    *argv: str | Path, cwd: Path | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
-    return subprocess.run(
-        [sys.executable, "-m", "slugprof", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        check=False,
-        timeout=timeout,
-    )
 
 
 def make_app(root: Path, procfile: str, files: dict[str, str]) -> Path:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_slugprof as slugprof
 from conftest import GitRunner
-
-
-def slugprof(*argv: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    return subprocess.run(
-        [sys.executable, "-m", "slugprof", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        check=False,
-        timeout=120,
-    )
 
 
 @pytest.fixture(autouse=True)

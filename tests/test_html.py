@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from clirun import run_slugprof as _slugprof
 
 from slugprof.model import (
     AnalyzeReport,
@@ -623,19 +624,6 @@ def _zoom_in_and_out(page: BrowserPage) -> None:
 
 
 # --- from the command line ------------------------------------------------------------------------------
-
-
-def _slugprof(*argv: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
-    env = {key: value for key, value in env.items() if not key.startswith("SLUGPROF_")}
-    return subprocess.run(
-        [sys.executable, "-m", "slugprof", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=timeout,
-    )
 
 
 @pytest.mark.slow

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_slugprof as slugprof
 from conftest import GitRunner
 
 from slugprof.model import AnalyzeReport, Finding, Fix, Location, Severity
@@ -25,17 +23,6 @@ def example(name: str) -> AnalyzeReport:
     report = load_report(REPORTS / name)
     assert isinstance(report, AnalyzeReport)
     return report
-
-
-def slugprof(*argv: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    return subprocess.run(
-        [sys.executable, "-m", "slugprof", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
 
 
 def test_names_from_the_tree_cannot_open_a_tag_break_a_table_or_start_a_code_span() -> None:

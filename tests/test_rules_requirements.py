@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import analyze_resolved as analyze_json
+from clirun import report_of
 from conftest import GitRunner
 from indexserver import IndexServer, serve_index
 from packaging.requirements import InvalidRequirement, Requirement
@@ -33,27 +34,6 @@ from slugprof.sources.target import make_target
 @pytest.fixture
 def repo(tmp_path: Path, git: GitRunner) -> Repo:
     return Repo(tmp_path / "app", git)
-
-
-def analyze_json(app: Path, cache: Path, *extra: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    """`slugprof analyze APP --resolve --format json -q` in a new process, with its own cache folder."""
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and not k.startswith(("UV_", "PIP_"))},
-        "XDG_CACHE_HOME": str(cache),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **environment,
-    }
-    command = [sys.executable, "-m", "slugprof", "analyze", str(app), "--resolve", "--format", "json", "-q"]
-    return subprocess.run(
-        [*command, *extra], capture_output=True, text=True, env=env, check=False, timeout=300
-    )
-
-
-def report_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert result.returncode == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
 
 
 # --- BUILD140: lines pip refuses ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from slugprof.heroku import BUILDPACK_PYTHON_FOLDER, DETECTION_FILES, VIRTUALENV_FOLDERS
 from slugprof.model import Edit, Fix, Location, Severity
-from slugprof.rules.registry import Hit, RuleInputs, append_edit, rule
+from slugprof.rules.registry import Hit, RuleInputs, append_edit, rule, unseen
 from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.procfile import parse_procfile
 
@@ -43,22 +43,12 @@ def not_detected(inputs: RuleInputs) -> Iterator[Hit]:
     if _detected(files):
         return
     evidence = ["looked for: " + ", ".join(DETECTION_FILES)]
-    evidence += _not_seen(files, [name.rstrip("/") for name in DETECTION_FILES])
+    evidence += unseen(files, [name.rstrip("/") for name in DETECTION_FILES])
     yield Hit(
         title="the Python buildpack would not detect this app: none of its detection files is pushed",
         evidence=tuple(evidence),
         fix=Fix("commit a requirements.txt at the app root", command="git add requirements.txt"),
     )
-
-
-def _not_seen(files: BuildFiles, names: list[str]) -> list[str]:
-    """'X is on disk but not committed' lines for the names the buildpack does not see."""
-    lines = []
-    for name in names:
-        absence = files.absence(name)
-        if absence is not None:
-            lines.append(f"{name} is on disk but {absence.value}: the build does not see it")
-    return lines
 
 
 @rule(
@@ -180,7 +170,7 @@ def no_procfile(inputs: RuleInputs) -> Iterator[Hit]:
         return
     yield Hit(
         title="no Procfile is pushed: Heroku will not know how to start the web process",
-        evidence=tuple(_not_seen(files, [PROCFILE])) or ("no Procfile at the app root",),
+        evidence=tuple(unseen(files, [PROCFILE])) or ("no Procfile at the app root",),
         fix=Fix(
             summary="declare the web process in a Procfile",
             edits=(Edit(path=PROCFILE, old=None, new="web: gunicorn app:app\n"),),

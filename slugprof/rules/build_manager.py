@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from slugprof.model import Fix, Location, Severity
-from slugprof.rules.registry import Hit, RuleInputs, rule
+from slugprof.rules.registry import Hit, RuleInputs, rule, unseen
 from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.buildpack import MANAGER_FILES, choose_package_manager, lone_project_file
 from slugprof.sources.python_version import PYTHON_VERSION_FILE, read_version_request
@@ -42,12 +42,7 @@ def no_package_manager(inputs: RuleInputs) -> Iterator[Hit]:
 
 def unseen_manager_files(files: BuildFiles) -> list[str]:
     """A line for each package manager file on disk that the build does not see, and why."""
-    lines = []
-    for file, _ in MANAGER_FILES:
-        absence = files.absence(file)
-        if absence is not None:
-            lines.append(f"{file} is on disk but {absence.value}: the build does not see it")
-    return lines
+    return unseen(files, (file for file, _ in MANAGER_FILES))
 
 
 @rule(
@@ -89,9 +84,7 @@ def pipfile_without_lock(inputs: RuleInputs) -> Iterator[Hit]:
     if not choice.pipfile_without_lock:
         return
     evidence = ["Pipfile is committed; Pipfile.lock is not"]
-    absence = inputs.files.absence("Pipfile.lock")
-    if absence is not None:
-        evidence.append(f"Pipfile.lock is on disk but {absence.value}")
+    evidence += unseen(inputs.files, ["Pipfile.lock"], consequence="")
     yield Hit(
         title="a Pipfile without Pipfile.lock: the build fails",
         evidence=tuple(evidence),
@@ -116,9 +109,7 @@ def uv_without_python_version(inputs: RuleInputs) -> Iterator[Hit]:
     if files.exists("runtime.txt"):
         return  # the buildpack stops on runtime.txt first (BUILD118)
     evidence = ["uv.lock selects uv; no .python-version is pushed"]
-    absence = files.absence(PYTHON_VERSION_FILE)
-    if absence is not None:
-        evidence.append(f".python-version is on disk but {absence.value}")
+    evidence += unseen(files, [PYTHON_VERSION_FILE], consequence="")
     minor = inputs.report.python.minor
     yield Hit(
         title="uv needs a .python-version: the build fails without one",

@@ -13,7 +13,7 @@ from slugprof.heroku import (
     SUPPORTED_PYTHON_MINORS,
 )
 from slugprof.model import Edit, Fix, Location, Severity
-from slugprof.rules.registry import Hit, RuleInputs, rule
+from slugprof.rules.registry import Hit, RuleInputs, rule, unseen
 from slugprof.sources.buildpack import choose_package_manager
 from slugprof.sources.python_version import (
     PYTHON_VERSION_FILE,
@@ -142,9 +142,7 @@ def version_not_specified(inputs: RuleInputs) -> Iterator[Hit]:
     if request.origin is not None:
         return
     evidence = [f"none of {RUNTIME_TXT}, {PYTHON_VERSION_FILE} or Pipfile.lock names a version"]
-    absence = inputs.files.absence(PYTHON_VERSION_FILE)
-    if absence is not None:
-        evidence.append(f"{PYTHON_VERSION_FILE} is on disk but {absence.value}: it will not deploy")
+    evidence += unseen(inputs.files, [PYTHON_VERSION_FILE], consequence=": it will not deploy")
     yield Hit(
         title=f"no Python version is specified: the build uses the buildpack's default ({DEFAULT_PYTHON})",
         evidence=tuple(evidence),

@@ -131,6 +131,19 @@ def check_ignored(ignored: Iterable[str], where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
+def unseen(
+    files: BuildFiles, names: Iterable[str], consequence: str = ": the build does not see it"
+) -> list[str]:
+    """An evidence line for each of `names` that is on disk but not seen by the buildpack, and why:
+    "requirements.txt is on disk but not committed: the build does not see it"."""
+    lines = []
+    for name in names:
+        absence = files.absence(name)
+        if absence is not None:
+            lines.append(f"{name} is on disk but {absence.value}{consequence}")
+    return lines
+
+
 def append_edit(path: str, text: str) -> Edit:
     """An edit that appends `text` to `path`, creating the file if needed."""
     return Edit(path=path, old=None, new=text)
