@@ -20,6 +20,8 @@ from test_rules_build import Repo
 
 from slugprof.model import BuildOutcome, Severity
 
+pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
+
 BASE = {"app.py": "app = None\n", "Procfile": "web: gunicorn app:app\n", "requirements.txt": "flask\n"}
 UV_LOCK = 'version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "a"\nversion = "1"\n'
 UV_LOCK += 'source = { virtual = "." }\n'

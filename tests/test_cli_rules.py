@@ -11,6 +11,8 @@ import pytest
 from clirun import run_slugprof as slugprof
 from conftest import GitRunner
 
+pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
+
 
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

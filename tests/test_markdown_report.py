@@ -83,6 +83,7 @@ def test_the_report_stays_under_a_comments_limit_and_says_it_was_cut() -> None:
     assert text.count("| warning | BUILD110 |") >= 10  # the first table is always there
 
 
+@pytest.mark.slow
 def test_report_renders_saved_results_together_and_alone(tmp_path: Path) -> None:
     analyze, profile = REPORTS / "flask_basic.analyze.json", REPORTS / "flask_basic.profile.json"
     both = slugprof("report", analyze, profile, "-o", tmp_path / "r.md")
@@ -95,6 +96,7 @@ def test_report_renders_saved_results_together_and_alone(tmp_path: Path) -> None
     assert json.loads(as_json.stdout) == json.loads(analyze.read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
@@ -116,6 +118,7 @@ def test_report_refuses_what_it_cannot_render(arguments: list[str], words: str) 
     assert words in result.stderr and len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_report_saved_before_the_rules_gets_them_when_its_app_is_here(
     tmp_path: Path, git: GitRunner
 ) -> None:

@@ -468,6 +468,7 @@ def test_parse_simple_page_html_and_json() -> None:
     assert (entry.url, entry.size, entry.sha256) == ("https://i.example/simple/pkg/p.whl", 9, "1")
 
 
+@pytest.mark.slow  # waits through the real retry backoff
 def test_an_unreachable_index_names_the_configured_url(tmp_path: Path) -> None:
     app = write_files(tmp_path / "app", {"Pipfile.lock": PLAIN_PIPFILE_LOCK})
     with pytest.raises(ToolFailure, match=r"cannot reach http://user:\*\*\*@127\.0\.0\.1:9/simple"):
@@ -478,6 +479,7 @@ def test_an_unreachable_index_names_the_configured_url(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow  # waits through the real retry backoff
 def test_an_index_that_keeps_failing_names_the_index_and_its_status(tmp_path: Path) -> None:
     app = write_files(tmp_path / "app", {"Pipfile.lock": PLAIN_PIPFILE_LOCK})
     with serve_index(tmp_path) as index:

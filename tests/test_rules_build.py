@@ -17,6 +17,8 @@ from slugprof.rules import RuleInputs, registered, run_rules
 from slugprof.rules.registry import FAMILIES
 from slugprof.sources.buildfiles import BuildFiles
 
+pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
+
 FLASK_APP = {
     "requirements.txt": "flask\n",
     ".python-version": "3.13\n",

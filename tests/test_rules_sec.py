@@ -12,6 +12,8 @@ from test_rules_build import FLASK_APP, Repo
 from slugprof.cli.output import render
 from slugprof.model import Severity
 
+pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
+
 SECRET = "s3cr3t-Value-9f8e7d"  # must appear in no report
 
 

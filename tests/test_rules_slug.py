@@ -14,6 +14,8 @@ from test_rules_build import FLASK_APP, Repo, one
 
 from slugprof.model import AnalyzeReport, Finding, Severity
 
+pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
+
 MB = 1_000_000
 
 
