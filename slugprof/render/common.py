@@ -10,6 +10,15 @@ from rich.console import Console
 from slugprof.model import ProcessProfile
 from slugprof.units import format_binary
 
+# The words every renderer prints for a slug's status and a dyno-fit verdict.
+SLUG_STATUS_WORD: dict[str, str] = {
+    "ok": "OK",
+    "warn": "WARNING",
+    "over": "OVER THE LIMIT",
+    "incomplete": "INCOMPLETE (dependencies not measured)",
+}
+FIT_WORD: dict[str, str] = {"ok": "fits", "r14": "R14: swaps", "r15": "R15: restarts"}
+
 
 def text_console(*, color: bool, width: int) -> tuple[Console, io.StringIO]:
     """A rich console that writes into a string buffer: renderers return text, the CLI prints it."""

@@ -28,20 +28,15 @@ from slugprof.model import (
     Severity,
 )
 from slugprof.render.charts import Threshold, memory_chart_svg
-from slugprof.render.common import process_cells
+from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, process_cells
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
 from slugprof.units import PRINTED_UNIT_NOTE, format_binary, format_bytes
 
 TOP_PACKAGES = 25
 REMOVED_FILES_SHOWN = 8  # per .slugignore rule
 
-_SLUG_STATUS = {
-    "ok": ("OK", "good"),
-    "warn": ("WARNING", "warn"),
-    "over": ("OVER THE LIMIT", "bad"),
-    "incomplete": ("INCOMPLETE (dependencies not measured)", "warn"),
-}
-_FIT_WORD = {"ok": ("fits", "good"), "r14": ("R14: swaps", "warn"), "r15": ("R15: restarts", "bad")}
+_SLUG_STATUS_CSS = {"ok": "good", "warn": "warn", "over": "bad", "incomplete": "warn"}
+_FIT_CSS = {"ok": "good", "r14": "warn", "r15": "bad"}
 
 
 @dataclass(frozen=True)
@@ -203,7 +198,7 @@ def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> li
 def _slug_clause(report: AnalyzeReport) -> list[Fragment]:
     slug = report.slug
     share = f", {slug.compressed_bytes / slug.limit_bytes:.0%}" if slug.limit_bytes else ""
-    word, css = _SLUG_STATUS[slug.status]
+    word, css = SLUG_STATUS_WORD[slug.status], _SLUG_STATUS_CSS[slug.status]
     return [
         Fragment("the slug is "),
         Fragment(f"{format_bytes(slug.compressed_bytes)} ± {format_bytes(slug.compressed_error)}", "figure"),
@@ -565,7 +560,7 @@ def _profile_facts(report: ProfileReport) -> list[str]:
 def _fits(report: ProfileReport) -> list[Row]:
     rows = []
     for fit in report.dyno_fit:
-        word, css = _FIT_WORD[fit.status]
+        word, css = FIT_WORD[fit.status], _FIT_CSS[fit.status]
         rows.append(
             Row(
                 (

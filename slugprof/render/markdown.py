@@ -13,20 +13,13 @@ import re
 from collections.abc import Iterable
 
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
-from slugprof.render.common import printable
+from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, printable
 from slugprof.units import format_binary, format_bytes
 
 MARKER = "<!-- slugprof-report -->"
 # GitHub refuses a comment body over 65,536 characters; keep a margin for the text a CI step adds.
 LIMIT_CHARACTERS = 65_000
 TABLE_ROWS = 10
-_STATUS_WORD = {
-    "ok": "OK",
-    "warn": "WARNING",
-    "over": "OVER THE LIMIT",
-    "incomplete": "INCOMPLETE (dependencies not measured)",
-}
-_SEVERITY_MARK = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
 # What can start emphasis, a link, a code span, a strike or a table cell; `(` only matters after `]`.
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
@@ -84,7 +77,7 @@ def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None, findi
         pieces.append(
             f"**Slug {format_bytes(slug.compressed_bytes)}** ± {format_bytes(slug.compressed_error)}"
             f" compressed of the {format_bytes(slug.limit_bytes)} limit ({share:.0%}):"
-            f" {_STATUS_WORD[slug.status]}"
+            f" {SLUG_STATUS_WORD[slug.status]}"
         )
         build = analyze.build
         if build is not None:
@@ -95,9 +88,7 @@ def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None, findi
         pieces.append(_memory_verdict(profile))
     counts = {severity: sum(1 for f in findings if f.severity == severity) for severity in Severity}
     shown = [
-        f"{count} {_SEVERITY_MARK[severity]}{'s' if count != 1 else ''}"
-        for severity, count in counts.items()
-        if count
+        f"{count} {severity.value}{'s' if count != 1 else ''}" for severity, count in counts.items() if count
     ]
     pieces.append("findings: " + (", ".join(shown) if shown else "none"))
     return " · ".join(pieces)
@@ -108,7 +99,7 @@ def _memory_verdict(profile: ProfileReport) -> str:
     fit = next((f for f in profile.dyno_fit if f.dyno == profile.dyno), None)
     if fit is None:
         return f"**memory {format_binary(peak)}** at its peak"
-    word = {"ok": "fits", "r14": "R14: swaps", "r15": "R15: restarts"}[fit.status]
+    word = FIT_WORD[fit.status]
     return (
         f"**memory {format_binary(peak)}** of the {escape(profile.dyno)} quota"
         f" {format_binary(fit.quota_bytes)} ({peak / fit.quota_bytes:.0%}): {word}"
@@ -135,8 +126,7 @@ def _findings_table(findings: Iterable[Finding]) -> str:
             where = escape(finding.location.path + line)
         saving = format_bytes(finding.savings_compressed_bytes) if finding.savings_compressed_bytes else ""
         rows.append(
-            f"| {_SEVERITY_MARK[finding.severity]} | {finding.id} | {escape(finding.title)} | {where}"
-            f" | {saving} |"
+            f"| {finding.severity.value} | {finding.id} | {escape(finding.title)} | {where} | {saving} |"
         )
     return "\n".join(rows)
 

@@ -8,11 +8,10 @@ from rich.text import Text
 
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport
-from slugprof.render.common import process_cells, text_console
+from slugprof.render.common import FIT_WORD, process_cells, text_console
 from slugprof.units import format_binary
 
 _FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
-_FIT_WORD = {"ok": "fits", "r14": "R14: swaps", "r15": "R15: restarts"}
 
 
 def render_profile_terminal(report: ProfileReport, *, color: bool = False, width: int = 100) -> str:
@@ -97,7 +96,7 @@ def _dyno_fit(console: Console, report: ProfileReport) -> None:
             format_binary(row.quota_bytes),
             str(row.workers),
             format_binary(row.predicted_bytes),
-            Text(_FIT_WORD[row.status], style=_FIT_STYLE[row.status]),
+            Text(FIT_WORD[row.status], style=_FIT_STYLE[row.status]),
             str(row.max_workers),
         )
     console.print(fits)

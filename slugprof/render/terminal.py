@@ -18,16 +18,10 @@ from slugprof.model import (
     Severity,
     SlugignoreRule,
 )
-from slugprof.render.common import printable, text_console
+from slugprof.render.common import SLUG_STATUS_WORD, printable, text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red", "incomplete": "bold yellow"}
-_STATUS_WORD = {
-    "ok": "OK",
-    "warn": "WARNING",
-    "over": "OVER THE LIMIT",
-    "incomplete": "INCOMPLETE (dependencies not measured)",
-}
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 TOP = 10
 
@@ -135,7 +129,7 @@ def _summary(console: Console, report: AnalyzeReport) -> None:
     line.append(format_bytes(slug.compressed_bytes), style="bold")
     line.append(f" ± {format_bytes(slug.compressed_error)} compressed")
     line.append(f" of the {format_bytes(slug.limit_bytes)} limit ({share:.0%})  ")
-    line.append(_STATUS_WORD[slug.status], style=_STATUS_STYLE[slug.status])
+    line.append(SLUG_STATUS_WORD[slug.status], style=_STATUS_STYLE[slug.status])
     console.print(line)
     console.print(
         f"{format_bytes(slug.bytes)} uncompressed · soft limit {format_bytes(slug.soft_limit_bytes)} "
