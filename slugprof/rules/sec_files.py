@@ -17,6 +17,10 @@ _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _SQLITE_NAMES = re.compile(r".*\.(sqlite3?|db)$")
 _SQLITE_URL = re.compile(r"\bsqlite:/{2,}")
 _READ_LIMIT = 1_000_000  # text files larger than this are not read for keys
+# Files that are never a key's text: compiled code, images, fonts, archives. Not read for keys.
+_BINARY = re.compile(
+    r".*\.(pyc|pyo|so|pyd|dll|dylib|a|o|png|jpe?g|gif|webp|ico|woff2?|ttf|otf|zip|gz|whl|mo)$"
+)
 
 
 def _name(path: str) -> str:
@@ -28,10 +32,12 @@ def _shipped(inputs: RuleInputs) -> list[AppFile]:
 
 
 def _private_key_line(inputs: RuleInputs, file: AppFile) -> int | None:
-    if file.bytes > _READ_LIMIT or file.kind != "file":
+    if file.bytes > _READ_LIMIT or file.kind != "file" or _BINARY.match(file.path):
         return None
-    text = inputs.files.read_text(file.path) or ""
-    for number, line in enumerate(text.splitlines(), start=1):
+    data = inputs.files.read_bytes(file.path) or b""
+    if b"PRIVATE KEY-----" not in data:  # the common case, found without decoding
+        return None
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
         if _PRIVATE_KEY.search(line):
             return number
     return None
@@ -96,6 +102,8 @@ def sqlite_on_a_dyno(inputs: RuleInputs) -> Iterator[Hit]:
         if not file.path.endswith(".py") or file.bytes > _READ_LIMIT:
             continue
         text = inputs.files.read_text(file.path) or ""
+        if "sqlite:" not in text or not _SQLITE_URL.search(text):  # the plain search rules most files out
+            continue
         for number, line in enumerate(text.splitlines(), start=1):
             if _SQLITE_URL.search(line) and not line.lstrip().startswith("#"):
                 yield Hit(

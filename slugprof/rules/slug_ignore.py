@@ -116,13 +116,12 @@ def _extension_lines(inputs: RuleInputs, files: list[AppFile]) -> list[_Line]:
         if extension in _NEVER_READ:
             lines.append(_Line(f"*.{extension}", _NEVER_READ[extension]))
         elif extension in _DATA:
-            unnamed = [f for f in group if f.path.rsplit("/", 1)[-1] not in code]
-            large = [
-                f for f in unnamed if f.bytes >= _LARGE_DATA_BYTES or _DATA[extension] != "large data files"
-            ]
+            # Size first (it needs no search through the code), then the name: large and unnamed.
+            big = [f for f in group if f.bytes >= _LARGE_DATA_BYTES or _DATA[extension] != "large data files"]
+            large = [f for f in big if f.path.rsplit("/", 1)[-1] not in code]
             if not large:
                 continue
-            if len(unnamed) == len(group) and len(large) == len(group):
+            if len(large) == len(group):  # every file of the kind is large and unnamed
                 lines.append(_Line(f"*.{extension}", _DATA[extension]))
             else:
                 lines.extend(_Line("/" + f.path, _DATA[extension]) for f in large)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from slugprof.model import AppInventory, AppSource
 
+_KEPT_BYTES = 2_000_000  # files up to this size are kept once read
+
 
 class Absence(str, Enum):
     """Why a file on disk is not in what the buildpack sees."""
@@ -34,6 +36,9 @@ class BuildFiles:
     untracked: frozenset[str] = frozenset()  # git: on disk, not committed, not ignored
     slugignored: frozenset[str] = frozenset()  # pushed, then removed by .slugignore
     _folders: frozenset[str] = field(default=frozenset(), repr=False)
+    # Each file is read from disk once, however many rules look at it (small files only: they are the
+    # ones read again).
+    _read: dict[str, bytes | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, root: Path, app: AppInventory) -> BuildFiles:
@@ -59,11 +64,16 @@ class BuildFiles:
         """The file's bytes when the buildpack sees it, else None."""
         if path not in self.visible:
             return None
+        if path in self._read:
+            return self._read[path]
         try:
             with open(self.root / path, "rb") as handle:
-                return handle.read()
+                data: bytes | None = handle.read()
         except OSError:
-            return None
+            data = None
+        if data is None or len(data) <= _KEPT_BYTES:
+            self._read[path] = data
+        return data
 
     def read_text(self, path: str) -> str | None:
         """The file as text (undecodable bytes replaced) when the buildpack sees it, else None."""
