@@ -34,7 +34,7 @@ def _shipped(inputs: RuleInputs) -> list[AppFile]:
 def _private_key_line(inputs: RuleInputs, file: AppFile) -> int | None:
     if file.bytes > _READ_LIMIT or file.kind != "file" or _BINARY.match(file.path):
         return None
-    data = inputs.files.read_bytes(file.path) or b""
+    data = inputs.files.read_bytes(file.path, keep=False) or b""
     if b"PRIVATE KEY-----" not in data:  # the common case, found without decoding
         return None
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from slugprof.model import AppInventory, AppSource
 
-_KEPT_BYTES = 2_000_000  # files up to this size are kept once read
+_KEPT_BYTES = 64 * 1024  # files up to this size are kept once read: version, lock and config files, most code
 
 
 class Absence(str, Enum):
@@ -60,8 +60,9 @@ class BuildFiles:
         """A folder holding at least one visible file (git has no empty folders)."""
         return path.rstrip("/") in self._folders
 
-    def read_bytes(self, path: str) -> bytes | None:
-        """The file's bytes when the buildpack sees it, else None."""
+    def read_bytes(self, path: str, *, keep: bool = True) -> bytes | None:
+        """The file's bytes when the buildpack sees it, else None. `keep=False` for a file read once
+        (a scan of every file), so that what is kept stays the files rules read again."""
         if path not in self.visible:
             return None
         if path in self._read:
@@ -71,7 +72,7 @@ class BuildFiles:
                 data: bytes | None = handle.read()
         except OSError:
             data = None
-        if data is None or len(data) <= _KEPT_BYTES:
+        if keep and (data is None or len(data) <= _KEPT_BYTES):
             self._read[path] = data
         return data
 
