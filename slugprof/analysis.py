@@ -174,7 +174,7 @@ def _with_findings(
     from slugprof.measure.savings import with_measured_savings
     from slugprof.rules import RuleInputs, run_rules
 
-    inputs = RuleInputs(report=report, files=files, settings=options.settings)
+    inputs = RuleInputs(files=files, analysis=report, settings=options.settings)
     findings, build, rules_run = run_rules(inputs, (*options.settings.ignore, *options.ignore))
     findings = with_measured_savings(
         findings,

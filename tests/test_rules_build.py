@@ -14,7 +14,7 @@ from slugprof.analysis import AnalyzeOptions, analyze
 from slugprof.config import Settings
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, Severity
 from slugprof.rules import RuleInputs, registered, run_rules
-from slugprof.rules.registry import FAMILIES
+from slugprof.rules.registry import FAMILIES, Needs
 from slugprof.sources.buildfiles import BuildFiles
 
 pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
@@ -59,7 +59,7 @@ class Repo:
 
     def findings(self, today: dt.date = dt.date(2026, 12, 6)) -> list[Finding]:
         report = self.report()
-        inputs = RuleInputs(report=report, files=BuildFiles.of(self.root, report.app), today=today)
+        inputs = RuleInputs(files=BuildFiles.of(self.root, report.app), analysis=report, today=today)
         findings, _, _ = run_rules(inputs)
         return list(findings)
 
@@ -343,3 +343,14 @@ def test_rule_ids_are_unique_in_families_and_explained() -> None:
     for rule in rules:
         assert rule.family in FAMILIES, rule.id
         assert rule.summary and rule.why and rule.fix and rule.source, rule.id
+
+
+def test_rules_that_need_an_analysis_do_not_run_on_the_files_alone(repo: Repo) -> None:
+    repo.commit({k: v for k, v in FLASK_APP.items() if k != ".python-version"})
+    report = repo.report()
+    files = BuildFiles.of(repo.root, report.app)
+    with_analysis, _, _ = run_rules(RuleInputs(files=files, analysis=report))
+    assert "BUILD112" in [f.id for f in with_analysis]  # no .python-version: the analysis rule fires
+    files_alone, _, _ = run_rules(RuleInputs(files=files))
+    needs = {rule.id: rule.needs for rule in registered()}
+    assert all(needs[f.id] == Needs.FILES for f in files_alone), [f.id for f in files_alone]

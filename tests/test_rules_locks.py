@@ -545,7 +545,7 @@ def test_the_sample_apps_have_no_build_finding(app: str, tmp_path: Path) -> None
         app_root=root, settings=Settings(), resolve=True, offline=True, cache_dir=tmp_path / "cache"
     )
     report = analyze(options, {})
-    findings, verdict, _ = run_rules(RuleInputs(report=report, files=BuildFiles.of(root, report.app)))
+    findings, verdict, _ = run_rules(RuleInputs(files=BuildFiles.of(root, report.app), analysis=report))
     assert [f"{f.id}: {f.title}" for f in findings if f.id.startswith("BUILD")] == []
     assert verdict.errors == () and verdict.warnings == ()
 

@@ -94,5 +94,5 @@ def with_rules_if_possible(report: AnalyzeReport) -> AnalyzeReport:
         )
         return report
     files = BuildFiles.of(root, collect_app_files(root))
-    findings, build, rules_run = run_rules(RuleInputs(report=report, files=files))
+    findings, build, rules_run = run_rules(RuleInputs(files=files, analysis=report))
     return dataclasses.replace(report, findings=findings, build=build, rules=rules_run)

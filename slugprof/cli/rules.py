@@ -24,6 +24,13 @@ app's pyproject.toml; the report counts what was silenced.
 
     def run(self, args: argparse.Namespace) -> int:
         from slugprof.rules import find_rule, registered
+        from slugprof.rules.registry import Needs
+
+        runs_with = {
+            Needs.FILES: "with `analyze` and `profile` (it reads the committed files)",
+            Needs.ANALYSIS: "with `analyze`",
+            Needs.PROFILE: "with `profile`",
+        }
         from slugprof.rules.registry import FAMILIES
 
         if args.id:
@@ -35,6 +42,7 @@ app's pyproject.toml; the report counts what was silenced.
                 textwrap.fill(f"Why: {rule.why}", width, subsequent_indent="     "),
                 textwrap.fill(f"Fix: {rule.fix}", width, subsequent_indent="     "),
                 textwrap.fill(f"Source: {rule.source}", width, subsequent_indent="        "),
+                f"Runs: {runs_with[rule.needs]}",
             ]
             print("\n\n".join(blocks))
             return EXIT_OK

@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from slugprof.model import ProcessProfile
+from slugprof.model import AnalyzeReport, Finding, ProcessProfile, ProfileReport
 from slugprof.units import format_binary
 
 # The words every renderer prints for a slug's status and a dyno-fit verdict.
@@ -38,6 +38,12 @@ def text_console(*, color: bool, width: int) -> tuple[Console, io.StringIO]:
 # C0 and C1 control characters and DEL: a file name or line holding an escape sequence must not reach
 # the terminal raw (it could move the cursor, retitle the window or hide the text after it).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def findings_of(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> list[Finding]:
+    """The findings of both reports, once each: a rule that reads only the files runs with both."""
+    both = [*(analyze.findings if analyze else ()), *(profile.findings if profile else ())]
+    return list(dict.fromkeys(both))
 
 
 def printable(text: str) -> str:

@@ -28,7 +28,7 @@ from slugprof.model import (
     Severity,
 )
 from slugprof.render.charts import Threshold, memory_chart_svg
-from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, process_cells
+from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, findings_of, process_cells
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
 from slugprof.units import PRINTED_UNIT_NOTE, format_binary, format_bytes
 
@@ -153,7 +153,7 @@ def _environment() -> Environment:
 def _page(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> Page:
     first = analyze if analyze is not None else profile
     assert first is not None
-    findings = [*(analyze.findings if analyze else ()), *(profile.findings if profile else ())]
+    findings = findings_of(analyze, profile)
     return Page(
         title=f"slugprof report: {first.app.root}",
         root=first.app.root,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
-from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, printable
+from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, findings_of, printable
 from slugprof.units import format_binary, format_bytes
 
 MARKER = "<!-- slugprof-report -->"
@@ -65,7 +65,7 @@ def _app_name(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> s
 
 
 def _findings(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> list[Finding]:
-    found = [*(analyze.findings if analyze else ()), *(profile.findings if profile else ())]
+    found = findings_of(analyze, profile)
     return sorted(found, key=lambda f: (-f.severity.rank, -(f.savings_compressed_bytes or 0), f.id))
 
 

@@ -14,10 +14,21 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from slugprof.config import Settings
 from slugprof.errors import UsageError
-from slugprof.model import AnalyzeReport, Edit, Evidence, Finding, Fix, Location, Severity, SlugChange
+from slugprof.model import (
+    AnalyzeReport,
+    Edit,
+    Evidence,
+    Finding,
+    Fix,
+    Location,
+    ProfileReport,
+    Severity,
+    SlugChange,
+)
 from slugprof.sources.buildfiles import BuildFiles
 
 FAMILIES: dict[str, str] = {
@@ -31,14 +42,46 @@ FAMILIES: dict[str, str] = {
 _ID = re.compile(r"^(?P<family>[A-Z]+)(?P<number>\d{3})$")
 
 
+class Needs(str, Enum):
+    """What a rule reads besides the files: it runs only when that was measured."""
+
+    FILES = "files"  # the committed files alone (the Procfile's command, say): analyze and profile both
+    ANALYSIS = "analysis"  # an analyze report: the slug, its dependencies, the Python version
+    PROFILE = "profile"  # a profile report: the web process's memory, threads and boot
+
+
 @dataclass(frozen=True)
 class RuleInputs:
     """Everything a rule may look at. Rules read files only through `files` and never start processes."""
 
-    report: AnalyzeReport
     files: BuildFiles
+    analysis: AnalyzeReport | None = None
+    profile_report: ProfileReport | None = None
     settings: Settings = field(default_factory=Settings)
     today: dt.date = field(default_factory=dt.date.today)
+
+    @property
+    def available(self) -> frozenset[Needs]:
+        present = {Needs.FILES}
+        if self.analysis is not None:
+            present.add(Needs.ANALYSIS)
+        if self.profile_report is not None:
+            present.add(Needs.PROFILE)
+        return frozenset(present)
+
+    @property
+    def report(self) -> AnalyzeReport:
+        """The analysis, for a rule that needs one (the registry runs it only when there is one)."""
+        if self.analysis is None:
+            raise LookupError("a rule that needs an analysis ran without one")
+        return self.analysis
+
+    @property
+    def profile(self) -> ProfileReport:
+        """The profile, for a rule that needs one (the registry runs it only when there is one)."""
+        if self.profile_report is None:
+            raise LookupError("a rule that needs a profile ran without one")
+        return self.profile_report
 
 
 @dataclass(frozen=True)
@@ -66,6 +109,7 @@ class Rule:
     fix: str  # what to do, in general
     source: str  # where the fact comes from (heroku-facts section, the buildpack's file)
     check: Check
+    needs: Needs = Needs.ANALYSIS
 
     @property
     def family(self) -> str:
@@ -73,6 +117,9 @@ class Rule:
         return match.group("family") if match else ""
 
     def findings(self, inputs: RuleInputs) -> list[Finding]:
+        """The rule's findings; none when what it needs was not measured."""
+        if self.needs not in inputs.available:
+            return []
         return [
             Finding(
                 id=self.id,
@@ -92,7 +139,15 @@ _REGISTERED: dict[str, Rule] = {}
 
 
 def rule(
-    rule_id: str, name: str, severity: Severity, *, summary: str, why: str, fix: str, source: str
+    rule_id: str,
+    name: str,
+    severity: Severity,
+    *,
+    summary: str,
+    why: str,
+    fix: str,
+    source: str,
+    needs: Needs = Needs.ANALYSIS,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as the check of rule `rule_id`."""
 
@@ -102,7 +157,7 @@ def rule(
             raise ValueError(f"rule id {rule_id!r} is not a family code and three digits")
         if rule_id in _REGISTERED:
             raise ValueError(f"rule id {rule_id} registered twice")
-        _REGISTERED[rule_id] = Rule(rule_id, name, severity, summary, why, fix, source, check)
+        _REGISTERED[rule_id] = Rule(rule_id, name, severity, summary, why, fix, source, check, needs)
         return check
 
     return register
