@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +20,9 @@ from slugprof.model import (
     AppInventory,
     DependencyInventory,
     DependencySource,
+    Edit,
     Package,
+    Resolution,
     SizeMethod,
     ToolInfo,
 )
@@ -134,7 +136,11 @@ def analyze(
         slug=sized.slug,
         notes=tuple(notes),
     )
-    return _with_findings(report, files, options, _Measured(inventory, limits, sized), progress)
+    resolve_edited = None
+    if dependencies.source == DependencySource.RESOLVED:
+        resolve_edited = _EditedResolution(root, options, python.version, manager, environ, files)
+    measured = _Measured(inventory, limits, sized, resolve_edited)
+    return _with_findings(report, files, options, measured, progress)
 
 
 def _without_environment(app: AppInventory, root: Path, prefix: Path, notes: list[str]) -> AppInventory:
@@ -166,6 +172,26 @@ class _Measured:
     inventory: SlugInventory
     limits: SlugLimits
     sized: SizedSlug
+    resolve_edited: _EditedResolution | None = None  # None: the dependencies were not resolved
+
+
+@dataclass(frozen=True)
+class _EditedResolution:
+    """The dependencies resolved again for the same dyno with a fix's requirement edits: how a swap is
+    sized (the same resolver and cache as the analysis)."""
+
+    root: Path
+    options: AnalyzeOptions
+    python_version: str
+    manager: PackageManagerChoice
+    environ: Mapping[str, str]
+    files: BuildFiles
+
+    def __call__(self, edits: tuple[Edit, ...]) -> DependencyInventory:
+        edited = self.files.edited_texts(edits)
+        return _resolved_dependencies(
+            self.root, self.options, self.python_version, self.manager, self.environ, NoProgress(), edited
+        )
 
 
 def _with_findings(
@@ -184,6 +210,7 @@ def _with_findings(
         exact=options.exact,
         cache_dir=options.cache_dir,
         workers=options.workers,
+        resolve_edited=measured.resolve_edited,
         progress=progress,
     )
     return replace(report, findings=findings, build=build, rules=rules_run)
@@ -244,11 +271,12 @@ def _resolved_dependencies(
     manager: PackageManagerChoice,
     environ: Mapping[str, str],
     progress: Progress,
+    edited: Mapping[str, str] | None = None,
 ) -> DependencyInventory:
-    """Dependencies as the buildpack will install them on the dyno, resolved and sized remotely."""
+    """Dependencies as the buildpack will install them on the dyno, resolved and sized remotely; with
+    `edited`, as they would be with those requirement files changed (a fix's saving)."""
     # Imported here: the resolver, the index client and the wheel listings are not needed to measure
     # an installed environment, and importing them costs a warm run about a tenth of its time.
-    from slugprof.measure.sizing import size_packages
     from slugprof.resolve import resolve
     from slugprof.sources.target import make_target
 
@@ -269,8 +297,18 @@ def _resolved_dependencies(
         cache_dir=options.cache_dir,
         offline=options.offline,
         build_sdists=options.build_sdists,
+        edited=edited,
         progress=progress,
     )
+    return _sized_resolution(resolution, options, dotenv_notes, progress)
+
+
+def _sized_resolution(
+    resolution: Resolution, options: AnalyzeOptions, dotenv_notes: Sequence[str], progress: Progress
+) -> DependencyInventory:
+    """The resolution's packages with their sizes, exclusive shares and notes."""
+    from slugprof.measure.sizing import size_packages
+
     sized = {
         package.name: package
         for package in size_packages(

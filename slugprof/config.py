@@ -56,13 +56,19 @@ class Settings:
     default_python: str = heroku.DEFAULT_PYTHON
     # Heroku-26's glibc is unverified: it caps which manylinux wheels install, so it is a setting.
     heroku_26_glibc: str = heroku.HEROKU_26_GLIBC_DEFAULT
+    # Where CPU-only torch builds come from, for the swap that drops the CUDA wheels (heroku-facts 7).
+    torch_cpu_index: str = heroku.TORCH_CPU_INDEX
     # Rule ids whose findings are silenced (`ignore = ["BUILD110"]`); the report counts them.
     ignore: tuple[str, ...] = ()
 
 
 # Keys accepted in [tool.slugprof] and as SLUGPROF_<KEY> (upper case, '-' -> '_').
 _SIZE_KEYS = {field.name.replace("_", "-"): field.name for field in fields(Settings) if field.type == "int"}
-_TEXT_KEYS = {"default-python": "default_python", "heroku-26-glibc": "heroku_26_glibc"}
+_TEXT_KEYS = {
+    "default-python": "default_python",
+    "heroku-26-glibc": "heroku_26_glibc",
+    "torch-cpu-index": "torch_cpu_index",
+}
 _LIST_KEYS = {"ignore": "ignore"}
 
 

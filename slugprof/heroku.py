@@ -46,6 +46,9 @@ LATEST_PYTHON_PATCH: Mapping[str, str] = {
     "3.13": "3.13.16",
     "3.14": "3.14.8",
 }
+# PyTorch's index of CPU-only builds (`torch==X+cpu`): the fix public reports use for CUDA wheels in a slug
+# (heroku-facts 7, item 2: `--extra-index-url https://download.pytorch.org/whl/cpu`). A setting.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # The buildpack release those versions come from, said in the findings that rely on them.
 BUILDPACK_RELEASE = "v353 (2026-10-01)"
 SUPPORTED_PYTHON_MINORS: tuple[str, ...] = tuple(LATEST_PYTHON_PATCH)

@@ -56,6 +56,9 @@ class SlugChange:
 
     app_paths: tuple[str, ...] = ()  # app files no longer shipped (relative POSIX paths)
     packages: tuple[str, ...] = ()  # installed distributions no longer installed (canonical names)
+    # requirement files edited (a package swapped for another): the dependencies are resolved again for
+    # the dyno with these edits, and the model runs on that resolution
+    requirement_edits: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from slugprof.errors import UsageError
+from slugprof.errors import ToolFailure, UsageError
 from slugprof.model import Resolution, Target
 from slugprof.progress import NoProgress, Progress
 from slugprof.resolve.cached import ResolutionCache, cache_key, lock_inputs
@@ -42,6 +42,7 @@ def resolve(
     offline: bool,
     index_url: str | None = None,
     build_sdists: bool = False,
+    edited: Mapping[str, str] | None = None,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
 ) -> Resolution:
     """The packages the buildpack installs on `target`, each with the file it installs.
@@ -52,6 +53,8 @@ def resolve(
     """
     if choice.build_fails or choice.file is None:
         raise UsageError("the Heroku build would fail before installing dependencies: see the build verdict")
+    if edited and choice.name != "pip":
+        raise ToolFailure(f"{choice.file} would need locking again: changed requirements are sized for pip")
     notes: list[str] = []
     if choice.name != target.manager:
         notes.append(f"the app's {choice.file} selects {choice.name}, not {target.manager}")
@@ -67,18 +70,19 @@ def resolve(
         extra_indexes=extra_indexes,
         progress=progress,
         build_sdists=build_sdists,
+        edited=edited or {},
     )
 
     uv = find_uv() if choice.name == "pip" else None
     if choice.name == "pip":
         resolver = uv_version(uv, context) if uv else pip_version(context)
-        manager_files = requirements_files(app_root, target)
+        manager_files = requirements_files(app_root, target, edited)
     else:
         resolver = f"{choice.file} (lock reader {LOCK_READER_VERSION})"
         manager_files = lock_inputs(app_root, choice.file)
     # A resolution that may build sdists can differ (their dependencies are followed): kept apart.
     keyed_resolver = f"{resolver} building sdists" if build_sdists and choice.name == "pip" else resolver
-    key = cache_key(app_root, manager_files, target, index_url, extra_indexes, keyed_resolver)
+    key = cache_key(app_root, manager_files, target, index_url, extra_indexes, keyed_resolver, edited)
     cache = ResolutionCache(cache_dir)
     cached = cache.get(key)
     if cached is not None:
@@ -87,16 +91,20 @@ def resolve(
     if choice.name == "pip":
         resolution = resolve_with_uv(context, uv, resolver) if uv else resolve_with_pip(context, resolver)
     else:
-        if choice.name == "uv":
-            locked = read_uv_lock(app_root, target)
-        elif choice.name == "poetry":
-            locked = read_poetry_lock(app_root, target)
-        else:
-            locked = read_pipfile_lock(app_root, target, environ={**environ, **dotenv})
-        resolution = resolution_from_lock(context, locked, resolver)
+        resolution = _from_lock(context, choice.name, {**environ, **dotenv}, resolver)
     if notes:
         resolution = dataclasses.replace(resolution, notes=(*notes, *resolution.notes))
     # A lock read offline is not kept: its files were not looked up yet.
     if not any(package.file is not None and not package.file.url for package in resolution.packages):
         cache.put(key, resolution)
     return resolution
+
+
+def _from_lock(context: Context, manager: str, environ: Mapping[str, str], resolver: str) -> Resolution:
+    if manager == "uv":
+        locked = read_uv_lock(context.app_root, context.target)
+    elif manager == "poetry":
+        locked = read_poetry_lock(context.app_root, context.target)
+    else:
+        locked = read_pipfile_lock(context.app_root, context.target, environ=environ)
+    return resolution_from_lock(context, locked, resolver)

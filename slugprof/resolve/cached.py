@@ -31,9 +31,10 @@ def cache_key(
     index_url: str | None,
     extra_indexes: Sequence[str],
     resolver: str,
+    edited: Mapping[str, str] | None = None,
 ) -> str:
-    """A key for everything a resolution depends on: each manager file's bytes, the target, the
-    indexes and the resolver's version."""
+    """A key for everything a resolution depends on: each manager file's bytes (or its text as a fix
+    would leave it), the target, the indexes and the resolver's version."""
     parts: dict[str, Any] = {
         "format": CACHE_FORMAT,
         "target": dataclasses.asdict(target),
@@ -43,6 +44,9 @@ def cache_key(
         "files": {},
     }
     for relative in manager_files:
+        if edited and relative in edited:
+            parts["files"][relative] = hashlib.sha256(edited[relative].encode("utf-8")).hexdigest()
+            continue
         try:
             parts["files"][relative] = hashlib.sha256((app_root / relative).read_bytes()).hexdigest()
         except OSError:

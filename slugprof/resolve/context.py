@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from slugprof.model import Target
@@ -44,6 +44,8 @@ class Context:
     extra_indexes: tuple[str, ...]  # PIP_EXTRA_INDEX_URL from the app's .env
     progress: Progress
     build_sdists: bool = False  # resolving may run a package's build code to read its metadata
+    # requirement files as a fix would leave them (relative path -> text), read instead of the disk's
+    edited: Mapping[str, str] = field(default_factory=dict)
 
 
 def tool_environment(context: Context) -> dict[str, str]:
@@ -86,7 +88,9 @@ def names_own_index(app_root: Path, files: Sequence[str]) -> bool:
     return False
 
 
-def requirements_files(app_root: Path, target: Target) -> tuple[str, ...]:
+def requirements_files(
+    app_root: Path, target: Target, edited: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
     """requirements.txt and every file it includes (-r, -c), as the app's manager files."""
-    read = read_requirements_txt(app_root, target_marker_environment(target))
+    read = read_requirements_txt(app_root, target_marker_environment(target), edited)
     return read.files or (REQUIREMENTS_TXT,)

@@ -53,13 +53,15 @@ def resolve_with_pip(context: Context, resolver: str) -> Resolution:
         raise ToolFailure(
             "offline: pip cannot resolve requirements.txt without the network (uv can, from its cache)"
         )
-    files = requirements_files(context.app_root, target)
+    files = requirements_files(context.app_root, target, context.edited)
     argv = _pip_argv(target)
     argv += index_arguments(context, names_own_index(context.app_root, files))
     context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
     with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
-        read = read_requirements_txt(context.app_root, target_marker_environment(target))
-        request = UvRequest.for_pip(context.app_root, Path(scratch), read, build_sdists=context.build_sdists)
+        read = read_requirements_txt(context.app_root, target_marker_environment(target), context.edited)
+        request = UvRequest.for_pip(
+            context.app_root, Path(scratch), read, build_sdists=context.build_sdists, edited=context.edited
+        )
         argv += ["--target", str(Path(scratch) / "target"), "-r", request.source()]
         result = run_command(
             argv, cwd=str(context.app_root), env=tool_environment(context), timeout=RESOLVE_TIMEOUT
@@ -77,7 +79,7 @@ def resolve_with_pip(context: Context, resolver: str) -> Resolution:
     names = {name for name, *_ in rows}
     # pip evaluated markers for this machine: keep what the dyno reaches from the requirements that
     # apply on it, by the dyno's markers; say what pip added or left out for this machine's sake.
-    read = read_requirements_txt(context.app_root, environment)
+    read = read_requirements_txt(context.app_root, environment, context.edited)
     applies = {line.name for line in read.requirements if line.name and line.applies}
     named = {line.name for line in read.requirements if line.name}
     requested = {name for name, *_, was_requested in rows if was_requested}

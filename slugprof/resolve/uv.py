@@ -82,12 +82,14 @@ def uv_version(uv: str, context: Context) -> str:
 
 def resolve_with_uv(context: Context, uv: str, resolver: str) -> Resolution:
     target = context.target
-    files = requirements_files(context.app_root, target)
+    files = requirements_files(context.app_root, target, context.edited)
     environment = tool_environment(context)
     context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
     with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
-        read = read_requirements_txt(context.app_root, target_marker_environment(target))
-        request = UvRequest.of(context.app_root, Path(scratch), read, build_sdists=context.build_sdists)
+        read = read_requirements_txt(context.app_root, target_marker_environment(target), context.edited)
+        request = UvRequest.of(
+            context.app_root, Path(scratch), read, build_sdists=context.build_sdists, edited=context.edited
+        )
         options = _uv_options(context, files)
         environment = request.environment(environment)
         lock_path = Path(scratch) / "pylock.toml"

@@ -76,21 +76,40 @@ class UvRequest:
     editable: set[str] = field(default_factory=set)  # VCS packages pip installs in editable mode
     unbuilt: set[str] = field(default_factory=set)  # packages whose dependencies were not followed
     url_packages: set[str] = field(default_factory=set)  # unbuilt packages from a URL: version unknown
+    edited: Mapping[str, str] = field(default_factory=dict)  # files as a fix would leave them: path -> text
 
     @classmethod
-    def of(cls, app_root: Path, scratch: Path, read: RequirementsFile, *, build_sdists: bool) -> UvRequest:
-        request = cls(app_root=app_root, scratch=scratch, read=read, build_sdists=build_sdists)
+    def of(
+        cls,
+        app_root: Path,
+        scratch: Path,
+        read: RequirementsFile,
+        *,
+        build_sdists: bool,
+        edited: Mapping[str, str] | None = None,
+    ) -> UvRequest:
+        request = cls(
+            app_root=app_root, scratch=scratch, read=read, build_sdists=build_sdists, edited=edited or {}
+        )
         for line in read.requirements:
             request._prepare(line)
         return request
 
     @classmethod
     def for_pip(
-        cls, app_root: Path, scratch: Path, read: RequirementsFile, *, build_sdists: bool
+        cls,
+        app_root: Path,
+        scratch: Path,
+        read: RequirementsFile,
+        *,
+        build_sdists: bool,
+        edited: Mapping[str, str] | None = None,
     ) -> UvRequest:
         """pip reads no static metadata: it runs the build backend of every folder and VCS URL to
         learn their dependencies, so without --build-sdists those lines are left out (said in notes)."""
-        request = cls(app_root=app_root, scratch=scratch, read=read, build_sdists=build_sdists)
+        request = cls(
+            app_root=app_root, scratch=scratch, read=read, build_sdists=build_sdists, edited=edited or {}
+        )
         for line in read.requirements:
             location = line.location
             if build_sdists or location is None or location.endswith(".whl"):
@@ -122,15 +141,21 @@ class UvRequest:
 
     @property
     def rewritten(self) -> bool:
-        return bool(self.replacements)
+        return bool(self.replacements) or bool(self.edited)
 
     def source(self) -> str:
         """The requirements file to give uv, relative to the app root or in the scratch folder."""
-        if not self.rewritten or any(name.startswith("../") for name in self.read.files):
+        if not self.rewritten:
+            return REQUIREMENTS_TXT
+        if any(name.startswith("../") for name in self.read.files):
+            if self.edited:
+                raise ToolFailure("a requirements file outside the app is included: the fix is not resolved")
             return REQUIREMENTS_TXT
         mirror = self.scratch / "requirements"
         for name in self.read.files:
-            original = (self.app_root / name).read_text(encoding="utf-8-sig", errors="replace")
+            original = self.edited.get(name)
+            if original is None:
+                original = (self.app_root / name).read_text(encoding="utf-8-sig", errors="replace")
             lines = {line: text for (file, line), text in self.replacements.items() if file == name}
             target = mirror / name
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def leaving_with(report: AnalyzeReport, removed_tops: set[str]) -> set[str]:
     return everything - closure(remaining, edges)
 
 
-def _requirement_lines(inputs: RuleInputs, names: set[str]) -> list[tuple[int, str]]:
+def requirement_lines(inputs: RuleInputs, names: set[str]) -> list[tuple[int, str]]:
     """(line number, line) of requirements.txt lines that name one of `names`."""
     text = inputs.files.read_text(REQUIREMENTS_TXT)
     if text is None:
@@ -79,7 +79,7 @@ def dev_tools_in_production(inputs: RuleInputs) -> Iterator[Hit]:
     leaving = leaving_with(report, tools)
     sizes = {p.name: p for p in report.dependencies.packages}
     manager = report.package_manager
-    lines = _requirement_lines(inputs, tools) if manager == "pip" else []
+    lines = requirement_lines(inputs, tools) if manager == "pip" else []
     evidence = [f"top-level: {', '.join(sorted(tools))}"]
     evidence.append(
         f"leaving with them ({len(leaving)} packages): {', '.join(sorted(leaving))}; "

@@ -11,11 +11,13 @@ on disk less `.gitignore` stand for the push. Contents are read from the work tr
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from slugprof.model import AppInventory, AppSource
+from slugprof.errors import ToolFailure
+from slugprof.model import AppInventory, AppSource, Edit
 
 _KEPT_BYTES = 64 * 1024  # files up to this size are kept once read: version, lock and config files, most code
 
@@ -75,6 +77,22 @@ class BuildFiles:
         if keep and (data is None or len(data) <= _KEPT_BYTES):
             self._read[path] = data
         return data
+
+    def edited_texts(self, edits: Iterable[Edit]) -> dict[str, str]:
+        """The files as these edits would leave them (path -> text), each edit applied in turn: `old`
+        replaced once by `new`, or `new` appended when `old` is None. ToolFailure when an `old` is not
+        in its file (the edit was made for other contents)."""
+        texts: dict[str, str] = {}
+        for edit in edits:
+            text = texts[edit.path] if edit.path in texts else (self.read_text(edit.path) or "")
+            if edit.old is None:
+                text = text + ("\n" if text and not text.endswith("\n") else "") + edit.new
+            elif edit.old in text:
+                text = text.replace(edit.old, edit.new, 1)
+            else:
+                raise ToolFailure(f"{edit.path} does not hold the text the fix changes")
+            texts[edit.path] = text
+        return texts
 
     def read_text(self, path: str) -> str | None:
         """The file as text (undecodable bytes replaced) when the buildpack sees it, else None."""

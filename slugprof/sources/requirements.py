@@ -238,10 +238,20 @@ class _Reader:
         )
 
 
-def read_requirements_txt(app_root: Path, marker_environment: Mapping[str, str]) -> RequirementsFile:
-    """Read `requirements.txt` at the app root and the files it includes, from the disk. Never raises
-    for bad content."""
-    return _read(_Reader(app_root=app_root, marker_environment=marker_environment))
+def read_requirements_txt(
+    app_root: Path, marker_environment: Mapping[str, str], edited: Mapping[str, str] | None = None
+) -> RequirementsFile:
+    """Read `requirements.txt` at the app root and the files it includes, from the disk, or from
+    `edited` (relative path -> text) for the files a fix would change. Never raises for bad content."""
+    if not edited:
+        return _read(_Reader(app_root=app_root, marker_environment=marker_environment))
+    texts = {(app_root / relative).resolve(): text.encode("utf-8") for relative, text in edited.items()}
+
+    def load(path: Path) -> bytes | None:
+        real = path.resolve()
+        return texts[real] if real in texts else _disk_loader(path)
+
+    return _read(_Reader(app_root=app_root, marker_environment=marker_environment, load=load))
 
 
 def read_build_requirements(files: BuildFiles, marker_environment: Mapping[str, str]) -> RequirementsFile:
