@@ -14,7 +14,7 @@ import pytest
 from clirun import CP, analyze_resolved, packages_of, report_of, write_app
 from indexserver import IndexServer, serve_index
 from test_cli_resolve import _real_install
-from wheelfactory import build_wheel
+from wheelfactory import build_sdist, build_wheel
 
 from slugprof.measure.slug import RESOLVED_MODEL_ERROR
 
@@ -47,6 +47,8 @@ def pypi_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(folder, "tensorflow-cpu", "2.15.0", files=_native("tensorflow", 500_000), tag=LINUX)
     build_wheel(folder, "gpu-arrays", "1.0", requires=["nvidia-cuda-runtime-cu12"])
     build_wheel(folder, "nvidia-cuda-runtime-cu12", "12.1", files=_native("nvidia_cuda", 800_000), tag=LINUX)
+    build_sdist(folder, "psycopg2", "2.9.10", files={"psycopg2/__init__.py": "# compiled against libpq\n"})
+    build_wheel(folder, "psycopg2-binary", "2.9.10", files=_native("psycopg2", 400_000), tag=LINUX)
     return folder
 
 
@@ -194,3 +196,28 @@ def test_a_swap_that_cannot_be_resolved_offline_says_so(
     finding = _finding(offline, "DEP310")
     assert finding["savings_compressed_bytes"] is None
     assert any(line.startswith("saving not measured: ") for line in finding["evidence"]), finding["evidence"]
+
+
+def test_psycopg2_from_source_is_offered_the_binary_wheel_with_what_it_costs(
+    tmp_path: Path, pypi: IndexServer, cpu: IndexServer
+) -> None:
+    app = write_app(tmp_path / "app", {"requirements.txt": f"--index-url {pypi.url}\npsycopg2==2.9.10\n"})
+    report = _analyzed(app, tmp_path / "cache", cpu)
+    finding = _finding(report, "DEP315")
+    assert finding["severity"] == "info"
+    assert [(e["old"], e["new"]) for e in finding["fix"]["edits"]] == [
+        ("psycopg2==2.9.10\n", "psycopg2-binary==2.9.10\n")
+    ]
+    fixed = _analyzed(_fixed(app, finding, tmp_path / "fixed"), tmp_path / "cache", cpu)
+    assert set(packages_of(fixed)) == {"psycopg2-binary"}
+    assert not [f for f in fixed["findings"] if f["id"] == "DEP315"]
+    _saving_matches_the_fixed_app(report, finding, fixed)
+    assert finding["savings_compressed_bytes"] < 0  # the wheel bundles libpq: the swap costs bytes
+
+
+def test_psycopg2_binary_is_left_alone(tmp_path: Path, pypi: IndexServer, cpu: IndexServer) -> None:
+    requirements = f"--index-url {pypi.url}\npsycopg2-binary==2.9.10\n"
+    report = _analyzed(
+        write_app(tmp_path / "app", {"requirements.txt": requirements}), tmp_path / "cache", cpu
+    )
+    assert not [f for f in report["findings"] if f["id"].startswith("DEP31")]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 
 from rich.console import Console
 
 from slugprof.model import AnalyzeReport, Finding, ProcessProfile, ProfileReport
-from slugprof.units import format_binary
+from slugprof.units import format_binary, format_bytes
 
 # The words every renderer prints for a slug's status and a dyno-fit verdict.
 SLUG_STATUS_WORD: dict[str, str] = {
@@ -44,6 +45,26 @@ def findings_of(analyze: AnalyzeReport | None, profile: ProfileReport | None) ->
     """The findings of both reports, once each: a rule that reads only the files runs with both."""
     both = [*(analyze.findings if analyze else ()), *(profile.findings if profile else ())]
     return list(dict.fromkeys(both))
+
+
+def saving_words(finding: Finding) -> str | None:
+    """ "saves 2.1 MB compressed (5.3 MB on disk)", or "adds ..." for a swap that costs bytes; None when
+    the fix changes nothing in the slug or its saving could not be measured."""
+    compressed = finding.savings_compressed_bytes
+    if compressed is None:
+        return None
+    verb = "saves" if compressed >= 0 else "adds"
+    words = f"{verb} {format_bytes(abs(compressed))} compressed"
+    if finding.savings_bytes is not None:
+        words += f" ({format_bytes(abs(finding.savings_bytes))} on disk)"
+    return words
+
+
+def total_saving(findings: Iterable[Finding]) -> int | None:
+    """What the fixes that save bytes would save together, as a sum of their measured savings (an upper
+    bound when two fixes remove the same files); None when none is measured."""
+    measured = [f.savings_compressed_bytes for f in findings if f.savings_compressed_bytes is not None]
+    return sum(saving for saving in measured if saving > 0) if measured else None
 
 
 def printable(text: str) -> str:

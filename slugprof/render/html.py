@@ -28,7 +28,14 @@ from slugprof.model import (
     Severity,
 )
 from slugprof.render.charts import Threshold, memory_chart_svg
-from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, findings_of, process_cells
+from slugprof.render.common import (
+    FIT_WORD,
+    SLUG_STATUS_WORD,
+    findings_of,
+    process_cells,
+    saving_words,
+    total_saving,
+)
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
 from slugprof.units import PRINTED_UNIT_NOTE, format_binary, format_bytes
 
@@ -282,10 +289,10 @@ def _counts(findings: Sequence[Finding]) -> list[Fragment]:
 
 
 def _savings(findings: Sequence[Finding]) -> str:
-    measured = [f.savings_compressed_bytes for f in findings if f.savings_compressed_bytes is not None]
-    if not measured:
+    total = total_saving(findings)
+    if total is None:
         return "no measured savings yet"
-    return f"the findings' fixes would save {format_bytes(sum(measured))} of the compressed slug"
+    return f"the findings' fixes would save {format_bytes(total)} of the compressed slug"
 
 
 def _silenced(report: AnalyzeReport | None) -> str:
@@ -316,11 +323,7 @@ def _ordered(findings: Iterable[Finding]) -> list[Finding]:
 
 def _finding(finding: Finding) -> FindingView:
     fix = finding.fix
-    saving = ""
-    if finding.savings_compressed_bytes is not None:
-        saving = f"saves {format_bytes(finding.savings_compressed_bytes)} compressed"
-        if finding.savings_bytes is not None:
-            saving += f" ({format_bytes(finding.savings_bytes)} on disk)"
+    saving = saving_words(finding) or ""
     return FindingView(
         id=finding.id,
         severity=finding.severity.value,

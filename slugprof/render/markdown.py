@@ -117,6 +117,12 @@ def _findings_sections(findings: list[Finding]) -> list[str]:
     return sections
 
 
+def _saving_cell(compressed: int | None) -> str:
+    if not compressed:
+        return ""
+    return format_bytes(compressed) if compressed > 0 else f"adds {format_bytes(-compressed)}"
+
+
 def _findings_table(findings: Iterable[Finding]) -> str:
     rows = ["| severity | rule | finding | where | saving |", "|---|---|---|---|---:|"]
     for finding in findings:
@@ -124,7 +130,7 @@ def _findings_table(findings: Iterable[Finding]) -> str:
         if finding.location is not None:
             line = f":{finding.location.line}" if finding.location.line is not None else ""
             where = escape(finding.location.path + line)
-        saving = format_bytes(finding.savings_compressed_bytes) if finding.savings_compressed_bytes else ""
+        saving = _saving_cell(finding.savings_compressed_bytes)
         rows.append(
             f"| {finding.severity.value} | {finding.id} | {escape(finding.title)} | {where} | {saving} |"
         )

@@ -18,7 +18,7 @@ from slugprof.model import (
     Severity,
     SlugignoreRule,
 )
-from slugprof.render.common import SLUG_STATUS_WORD, printable, text_console
+from slugprof.render.common import SLUG_STATUS_WORD, printable, saving_words, text_console
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red", "incomplete": "bold yellow"}
@@ -87,14 +87,10 @@ def _finding(console: Console, finding: Finding) -> None:
     console.print(line)
     for evidence in finding.evidence:
         console.print(Text(f"      {printable(evidence)}", style="dim"))
-    if finding.savings_compressed_bytes is not None:
-        console.print(
-            Text(
-                f"      saves {format_bytes(finding.savings_compressed_bytes)} compressed "
-                f"({format_bytes(finding.savings_bytes or 0)} uncompressed), measured",
-                style="green",
-            )
-        )
+    saving = saving_words(finding)
+    if saving is not None:
+        style = "green" if (finding.savings_compressed_bytes or 0) >= 0 else "yellow"
+        console.print(Text(f"      {saving}, measured", style=style))
     if finding.fix is not None:
         _fix(console, finding.fix)
 
