@@ -33,7 +33,8 @@ def write_app(root: Path, files: Mapping[str, str]) -> Path:
 def analyze_resolved(
     app: Path, cache: Path, *extra: str, **environment: str
 ) -> subprocess.CompletedProcess[str]:
-    """`slugprof analyze APP --resolve --format json -q [extra...]`, with `environment` added."""
+    """`slugprof analyze APP --resolve --format json -q [extra...]`, with `environment` added; with
+    `--format` in `extra`, that format and no -q (which would shorten the terminal report)."""
     inherited = {
         key: value
         for key, value in os.environ.items()
@@ -46,7 +47,9 @@ def analyze_resolved(
         "no_proxy": "127.0.0.1,localhost",
         **environment,
     }
-    command = [sys.executable, "-m", "slugprof", "analyze", str(app), "--resolve", "--format", "json", "-q"]
+    command = [sys.executable, "-m", "slugprof", "analyze", str(app), "--resolve"]
+    if "--format" not in extra:
+        command += ["--format", "json", "-q"]
     return subprocess.run(
         [*command, *extra], capture_output=True, text=True, env=env, check=False, timeout=300
     )

@@ -182,12 +182,40 @@ def test_exact_mode_and_limits_from_flags(app: Path, capsys: pytest.CaptureFixtu
 
 
 def test_terminal_report_for_humans(app: Path) -> None:
-    result = slugprof("analyze", app, "-q", "--no-cache")
+    result = slugprof("analyze", app, "--no-cache")
     assert result.returncode == 0, result.stderr
     assert "compressed of the 500 MB limit" in result.stdout
     assert "payload" in result.stdout
     assert ".slugignore removes 2 files" in result.stdout
     assert "notes.txt" in result.stdout
+
+
+def test_quiet_prints_only_the_verdicts_and_the_errors(app: Path, tmp_path: Path) -> None:
+    quiet = slugprof("analyze", app, "-q", "--no-cache")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""  # no progress bar either
+    lines = quiet.stdout.splitlines()
+    assert lines[0].startswith("Slug ") and "compressed of the 500 MB limit" in lines[0]
+    assert lines[1].startswith("Build: Heroku would build it")
+    assert len(lines) == 2  # no tables, and this app has no errors
+
+    # No .python-version (a warning) and a committed .env (an error): -q keeps the error alone.
+    secret = tmp_path / "with-secret"
+    secret.mkdir()
+    (secret / "app.py").write_text("app = None\n")
+    (secret / "Procfile").write_text("web: gunicorn app:app\n")
+    (secret / "requirements.txt").write_text("")
+    (secret / ".env").write_text("API_TOKEN=not-shown\n")
+    full = slugprof("analyze", secret, "--no-cache", "--resolve", "--offline")
+    assert "Warnings (" in full.stdout and "SEC400" in full.stdout, full.stdout
+    brief = slugprof("analyze", secret, "-q", "--no-cache", "--resolve", "--offline")
+    assert "SEC400" in brief.stdout and "not-shown" not in brief.stdout
+    assert "Warnings (" not in brief.stdout and "What is in the slug" not in brief.stdout
+    saved = json.loads(
+        slugprof("analyze", secret, "-q", "--no-cache", "--resolve", "--offline", "--format", "json").stdout
+    )
+    warned = [f["id"] for f in saved["findings"] if f["severity"] != "error"]
+    assert warned and not any(rule_id in brief.stdout for rule_id in warned)
 
 
 def test_settings_from_pyproject_apply(tmp_path: Path) -> None:

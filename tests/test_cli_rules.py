@@ -55,7 +55,7 @@ def failing_app(tmp_path: Path, git: GitRunner) -> Path:
 
 
 def test_a_failing_build_is_said_first_and_analyze_still_exits_0(failing_app: Path) -> None:
-    result = slugprof("analyze", failing_app, "-q", "--offline")
+    result = slugprof("analyze", failing_app, "--offline")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "THE BUILD WOULD FAIL:"
@@ -92,7 +92,7 @@ def test_control_characters_in_file_names_never_reach_the_terminal_raw(tmp_path:
     (app / "Procfile").write_text("web: gunicorn app:app\n")
     (app / "evil\x1b[2J\x07.py").write_text("x = 1\n" * 100)  # clear screen, bell
     (app / "[bold]notes.txt").write_text("kept as text, not read as a style\n" * 100)
-    result = slugprof("analyze", app, "-q", "--offline")
+    result = slugprof("analyze", app, "--offline")
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "evil\\x1b[2J\\x07.py" in result.stdout

@@ -106,7 +106,12 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             default=[],
             help="silence a rule's findings (repeat, or give ids separated by commas)",
         )
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress bar; the terminal report shows only the verdicts and the errors",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
@@ -138,5 +143,8 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         )
         with progress_display(quiet=args.quiet) as progress:
             report = analyze(options, os.environ, progress)
-        emit(args.output, lambda to_terminal: render(report, output_format, to_terminal=to_terminal))
+        emit(
+            args.output,
+            lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
+        )
         return EXIT_OK

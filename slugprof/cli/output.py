@@ -63,9 +63,11 @@ def emit(output: str | None, render: Callable[[bool], str]) -> None:
     print(f"wrote {output}", file=sys.stderr)
 
 
-def render(report: AnalyzeReport | ProfileReport, output_format: str, *, to_terminal: bool) -> str:
+def render(
+    report: AnalyzeReport | ProfileReport, output_format: str, *, to_terminal: bool, brief: bool = False
+) -> str:
     """The report as text in `output_format`: the saved JSON, the HTML page, or the terminal report of
-    its kind."""
+    its kind (`brief`, for -q: only the verdicts and the errors)."""
     if output_format == "json":
         from slugprof.model.saved import write_report
 
@@ -73,12 +75,17 @@ def render(report: AnalyzeReport | ProfileReport, output_format: str, *, to_term
     from slugprof.model import AnalyzeReport
 
     if isinstance(report, AnalyzeReport):
-        return render_pair(report, None, output_format, to_terminal=to_terminal)
-    return render_pair(None, report, output_format, to_terminal=to_terminal)
+        return render_pair(report, None, output_format, to_terminal=to_terminal, brief=brief)
+    return render_pair(None, report, output_format, to_terminal=to_terminal, brief=brief)
 
 
 def render_pair(
-    analyze: AnalyzeReport | None, profile: ProfileReport | None, output_format: str, *, to_terminal: bool
+    analyze: AnalyzeReport | None,
+    profile: ProfileReport | None,
+    output_format: str,
+    *,
+    to_terminal: bool,
+    brief: bool = False,
 ) -> str:
     """An analysis, a profile, or both of one app, in a format that shows them together (not json)."""
     if output_format == "markdown":
@@ -94,7 +101,7 @@ def render_pair(
     if analyze is not None:
         from slugprof.render.terminal import render_terminal
 
-        parts.append(render_terminal(analyze, color=color, width=width))
+        parts.append(render_terminal(analyze, color=color, width=width, brief=brief))
     if profile is not None:
         from slugprof.render.profile_terminal import render_profile_terminal
 

@@ -26,8 +26,16 @@ _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Sever
 TOP = 10
 
 
-def render_terminal(report: AnalyzeReport, *, color: bool = False, width: int = 100) -> str:
+def render_terminal(
+    report: AnalyzeReport, *, color: bool = False, width: int = 100, brief: bool = False
+) -> str:
+    """The whole report; `brief` (-q): only the verdicts and the errors."""
     console, buffer = text_console(color=color, width=width)
+    if brief:
+        _build_failure(console, report)
+        _verdict(console, report)
+        _findings(console, report, only=Severity.ERROR)
+        return buffer.getvalue()
     _build_failure(console, report)
     _summary(console, report)
     _components(console, report)
@@ -59,10 +67,14 @@ def _build_failure(console: Console, report: AnalyzeReport) -> None:
 _SEVERITY_HEADING = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
 
 
-def _findings(console: Console, report: AnalyzeReport) -> None:
+def _findings(console: Console, report: AnalyzeReport, only: Severity | None = None) -> None:
     """Every finding with its fix, grouped by severity (worst first); within a group, the largest
     measured saving first. Errors were named at the top; here they get their evidence and fix."""
     if not report.findings and not report.rules.silenced:
+        return
+    if only is not None:
+        for finding in (f for f in report.findings if f.severity == only):
+            _finding(console, finding)
         return
     console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
     for severity in Severity:
@@ -117,7 +129,8 @@ def _where(location: Location) -> str:
     return f"{path}:{location.line}" if location.line is not None else path
 
 
-def _summary(console: Console, report: AnalyzeReport) -> None:
+def _verdict(console: Console, report: AnalyzeReport) -> None:
+    """The slug against its limit, and the build's verdict, one line each."""
     slug = report.slug
     share = slug.compressed_bytes / slug.limit_bytes if slug.limit_bytes else 0.0
     line = Text()
@@ -127,6 +140,14 @@ def _summary(console: Console, report: AnalyzeReport) -> None:
     line.append(f" of the {format_bytes(slug.limit_bytes)} limit ({share:.0%})  ")
     line.append(SLUG_STATUS_WORD[slug.status], style=_STATUS_STYLE[slug.status])
     console.print(line)
+    if report.build is not None and report.build.outcome == BuildOutcome.BUILDS:
+        warnings = len(report.build.warnings)
+        console.print(f"Build: Heroku would build it ({_count(warnings, 'warning')} in the build log)")
+
+
+def _summary(console: Console, report: AnalyzeReport) -> None:
+    slug = report.slug
+    _verdict(console, report)
     console.print(
         f"{format_bytes(slug.bytes)} uncompressed · soft limit {format_bytes(slug.soft_limit_bytes)} "
         f"(boot time) · {report.app.root}"
