@@ -8,6 +8,9 @@ Writes, using the standard library only:
 - media/photo_1.png       about 1 MB: a real 8-bit RGB PNG, gradient plus noise (barely compressible)
 - media/photo_2.png       about 1 MB: the same, with other colours and noise
 - db.sqlite3              about 200 KB: a real SQLite database (sensors, daily stats, maintenance log)
+- models/churn_model_v<N>.pkl  about 2.4 MB: a pickled old model (weights of a seeded random walk) that no
+                          code loads any more
+- design/landing_page.psd about 1 MB: a designer's file (a Photoshop signature and noise), never served
 
 The content is the same on every run. The bytes of the PNG and SQLite files also depend on the zlib and
 SQLite libraries Python is linked against (the SQLite header records the library version).
@@ -25,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 SEED = 20240501
 SENSORS = [f"sensor-{n:02d}" for n in range(1, 9)]
 LOCATIONS = ["roof", "lobby", "basement", "server-room", "warehouse", "office-1", "office-2", "garage"]
+MODEL_VERSION = 1
 MINUTES = 12_500  # 8 sensors x 12,500 minutes = 100,000 rows, about 6 MB
 
 
@@ -140,12 +144,40 @@ def write_database(path: Path) -> None:
         conn.close()
 
 
+def write_model(path: Path) -> None:
+    """An old model's weights, pickled the way scikit-learn models often are: floats in a dict."""
+    import pickle
+    from array import array
+
+    rng = random.Random(SEED + 2)
+    weights, value = array("d"), 0.0
+    for _ in range(300_000):
+        value = walk(rng, value, 0.0, 0.05)
+        weights.append(round(value, 4))
+    model = {"name": "churn", "version": 1, "features": SENSORS, "weights": weights}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(model, protocol=4))
+
+
+def write_design(path: Path) -> None:
+    """A layered design file: Photoshop's signature, then noise (image data compresses poorly)."""
+    noise = hashlib.shake_256(f"{SEED}:{path.name}".encode()).digest(1_000_000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"8BPS\x00\x01" + bytes(20) + noise)
+
+
 def main() -> None:
     write_measurements(HERE / "data" / "measurements.csv")
     write_photo(HERE / "media" / "photo_1.png", 640, 580, ((250, 120, 40), (250, 200, 90), (30, 40, 90), (90, 60, 130)))
     write_photo(HERE / "media" / "photo_2.png", 640, 580, ((60, 140, 60), (120, 190, 90), (40, 90, 150), (20, 40, 70)))
     write_database(HERE / "db.sqlite3")
-    for name in ("data/measurements.csv", "media/photo_1.png", "media/photo_2.png", "db.sqlite3"):
+    # The model's name is composed: the app's code names no model file, and this generator should not
+    # either (slugprof treats a file named in a .py file as one the app may open).
+    model = f"churn_model_v{MODEL_VERSION}.pkl"
+    write_model(HERE / "models" / model)
+    write_design(HERE / "design" / "landing_page.psd")
+    names = ("data/measurements.csv", "media/photo_1.png", "media/photo_2.png", "db.sqlite3")
+    for name in (*names, f"models/{model}", "design/landing_page.psd"):
         print(f"{name}: {(HERE / name).stat().st_size:,} bytes")
 
 
