@@ -5,7 +5,7 @@ import pytest
 from slugprof.errors import UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, web_concurrency_for
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
-from slugprof.sources.procfile import ProcessType, read_procfile
+from slugprof.sources.procfile import ProcessType, declared_lines, read_procfile
 
 # --- Procfile ---------------------------------------------------------------------------------
 
@@ -29,6 +29,17 @@ def test_procfile_lines_as_heroku_reads_them(tmp_path: Path) -> None:
         "worker_2": ProcessType("worker_2", "celery -A proj worker"),
         "clock": ProcessType("clock", "python clock.py"),
     }
+
+
+def test_the_line_each_process_type_runs_is_numbered_as_written() -> None:
+    data = b"# comment\r\nweb: gunicorn a:app\nworker:   celery -A proj worker\nweb: gunicorn b:app -w 2\n"
+    lines = declared_lines(data)
+    assert [(name, line.number, line.text) for name, line in lines.items()] == [
+        ("web", 4, "web: gunicorn b:app -w 2"),  # a repeated type: the last line, in the first's place
+        ("worker", 3, "worker:   celery -A proj worker"),
+    ]
+    assert lines["worker"].prefix == "worker:   "
+    assert lines["worker"].process == ProcessType("worker", "celery -A proj worker")
 
 
 def test_sample_apps_procfiles() -> None:

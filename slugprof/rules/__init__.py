@@ -21,6 +21,7 @@ from slugprof.rules import (
     sec_files,
     slug_ignore,
     slug_size,
+    web_procfile,
 )
 from slugprof.rules.registry import RuleInputs, check_ignored, find_rule, registered
 
@@ -37,6 +38,7 @@ FAMILY_MODULES = (
     sec_files,
     slug_ignore,
     slug_size,
+    web_procfile,
 )
 
 __all__ = ["RuleInputs", "find_rule", "registered", "run_rules"]

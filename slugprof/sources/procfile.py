@@ -42,19 +42,43 @@ def read_procfile(app_root: Path) -> dict[str, ProcessType]:
     return types
 
 
-def parse_procfile(data: bytes) -> dict[str, ProcessType]:
-    """The process types in a Procfile's bytes; lines that do not match Heroku's rule are skipped."""
-    types: dict[str, ProcessType] = {}
+@dataclass(frozen=True)
+class ProcfileLine:
+    """A line of the Procfile that declares a process type."""
+
+    number: int  # 1-based
+    text: str  # the line as written, without its line break
+    process: ProcessType
+
+    @property
+    def prefix(self) -> str:
+        """What comes before the command: "web: "."""
+        return self.text[: self.text.index(self.process.command)]
+
+
+def procfile_lines(data: bytes) -> list[ProcfileLine]:
+    """The lines that declare a process type, in file order (a repeated name appears each time)."""
+    lines: list[ProcfileLine] = []
     if b"\0" in data:
-        return types
-    for line in data.decode("utf-8", errors="replace").splitlines():
+        return lines
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
         match = _LINE.match(line)
         if match is None:
             continue
         command = match.group(2).strip()
         if command:
-            types[match.group(1)] = ProcessType(match.group(1), command)
-    return types
+            lines.append(ProcfileLine(number, line, ProcessType(match.group(1), command)))
+    return lines
+
+
+def declared_lines(data: bytes) -> dict[str, ProcfileLine]:
+    """The line Heroku runs for each process type (a repeated name: the last), in file order."""
+    return {line.process.name: line for line in procfile_lines(data)}
+
+
+def parse_procfile(data: bytes) -> dict[str, ProcessType]:
+    """The process types in a Procfile's bytes; lines that do not match Heroku's rule are skipped."""
+    return {name: line.process for name, line in declared_lines(data).items()}
 
 
 def _missing_message(app_root: Path) -> str:
