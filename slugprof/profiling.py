@@ -13,15 +13,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from slugprof import __version__
+from slugprof.config import Settings
 from slugprof.errors import UsageError
-from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
+from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS
 from slugprof.measure.dynofit import fit_dynos, worker_cost
 from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
 from slugprof.measure.memray_captures import ProcessCapture, read_captures
@@ -40,16 +41,14 @@ from slugprof.model import (
     ToolInfo,
 )
 from slugprof.progress import NoProgress, Progress
+from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.approot import app_root, command_in_report, saved_path
+from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
+from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
 from slugprof.sources.procfile import read_procfile
-
-# A worker whose unique memory grows faster than this over a run of at least GROWTH_HINT_SECONDS is
-# worth a look (a leak hint); shorter runs mostly see workers warming up.
-GROWTH_HINT_BYTES_PER_SECOND = 256 * 1024
-GROWTH_HINT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -65,13 +64,18 @@ class ProfileOptions:
     headroom: float = 0.10
     boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS  # R10: Heroku gives up there; --boot-timeout to see past
     port: int | None = None
+    settings: Settings = field(default_factory=Settings)
+    ignore: tuple[str, ...] = ()  # --ignore: rule ids to silence, with the settings' own
 
 
 def profile(
     options: ProfileOptions, environ: Mapping[str, str], progress: Progress | None = None
 ) -> ProfileReport:
+    from slugprof.rules import check_ignored
+
     progress = progress or NoProgress()
     root = app_root(options.app_root)
+    ignore = check_ignored((*options.settings.ignore, *options.ignore), "ignore")  # before the app starts
     process_types = read_procfile(root)
     if options.process_type not in process_types:
         declared = ", ".join(sorted(process_types)) or "nothing"
@@ -128,21 +132,10 @@ def profile(
     workers = [process for process in processes if process.role == "worker"]
     cost = worker_cost(peak_total, [process.peak_uss_bytes for process in workers])
     web_concurrency = env.get("WEB_CONCURRENCY")
-    fixed = None
-    if (
-        workers
-        and web_concurrency is not None
-        and web_concurrency.isdigit()
-        and len(workers) != int(web_concurrency)
-    ):
-        fixed = len(workers)
-        notes.append(
-            f"the app runs {len(workers)} workers whatever WEB_CONCURRENCY says ({web_concurrency}): "
-            "the dyno fit keeps that count on every size"
-        )
+    fixed = _fixed_workers(len(workers), web_concurrency, read_gunicorn_config(command, _app_text(root)))
     fits = fit_dynos(cost, DYNO_SIZES, headroom=options.headroom, fixed_workers=fixed)
-    notes.extend(_run_notes(run, growth))
-    return ProfileReport(
+    notes.extend(_request_notes(run))
+    report = ProfileReport(
         tool=ToolInfo(version=__version__),
         created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         app=ProfiledApp(root=saved_path(root), process_type=options.process_type, command=command),
@@ -169,6 +162,20 @@ def profile(
         dyno_fit=tuple(fits),
         notes=tuple(notes),
     )
+    return _with_findings(report, root, options.settings, ignore, progress)
+
+
+def _with_findings(
+    report: ProfileReport, root: Path, settings: Settings, ignore: tuple[str, ...], progress: Progress
+) -> ProfileReport:
+    """The report with what the rules say about the run and the app's files: the verdicts and the advice
+    come from rules, not from the pipeline."""
+    from slugprof.rules import RuleInputs, run_rules
+
+    files = BuildFiles.of(root, collect_app_files(root, progress))
+    inputs = RuleInputs(files=files, profile_report=report, settings=settings)
+    findings, _, rules_run = run_rules(inputs, ignore)
+    return dataclasses.replace(report, findings=findings, rules=rules_run)
 
 
 def _run(
@@ -269,27 +276,32 @@ def _gunicorn_version(environment: PythonEnvironment | None) -> Version | None:
         return None
 
 
-def _run_notes(run: RunResult, growth: Mapping[int, float]) -> list[str]:
-    notes = []
-    if run.boot_seconds > R10_BOOT_TIMEOUT_SECONDS:
-        notes.append(
-            f"the web process took {run.boot_seconds:.0f} s to bind $PORT: Heroku stops it at "
-            f"{R10_BOOT_TIMEOUT_SECONDS:.0f} s (R10 boot timeout)"
-        )
-    if not run.graceful:
-        notes.append(
-            f"the app did not exit within {run.shutdown_seconds:.0f} s of SIGTERM and was killed, as Heroku "
-            f"does after {SHUTDOWN_TIMEOUT_SECONDS:.0f} s: requests in flight are lost"
-        )
-    span = run.samples[-1].seconds - run.samples[0].seconds if run.samples else 0.0
-    for pid, slope in sorted(growth.items()):
-        if span >= GROWTH_HINT_SECONDS and slope > GROWTH_HINT_BYTES_PER_SECOND:
-            notes.append(
-                f"worker {pid} grew by {slope / 1024:.0f} kB/s during the run: keep it up longer "
-                "(--duration) to tell a leak from a warm-up"
-            )
-    if run.requests is not None:
-        failed = sum(count for status, count in run.requests.status_codes.items() if not 200 <= status < 400)
-        if failed:
-            notes.append(f"{failed} of {run.requests.count} requests did not answer 2xx/3xx")
-    return notes
+def _fixed_workers(workers: int, web_concurrency: str | None, config: GunicornConfig | None) -> int | None:
+    """The app's own worker count when it runs one whatever WEB_CONCURRENCY says: the fit keeps it on
+    every size (rule MEM502 says so). Seen when the count differs from WEB_CONCURRENCY, or when the
+    command or gunicorn's config names the count it ran (a `.env` WEB_CONCURRENCY can match it)."""
+    if not workers:
+        return None
+    if web_concurrency is not None and web_concurrency.isdigit() and workers != int(web_concurrency):
+        return workers
+    if config is not None and config.workers == workers:
+        return workers
+    return None
+
+
+def _app_text(root: Path) -> Callable[[str], str | None]:
+    def read(path: str) -> str | None:
+        try:
+            return (root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    return read
+
+
+def _request_notes(run: RunResult) -> list[str]:
+    """Facts about the run that are not advice: the requests that failed."""
+    if run.requests is None:
+        return []
+    failed = sum(count for status, count in run.requests.status_codes.items() if not 200 <= status < 400)
+    return [f"{failed} of {run.requests.count} requests did not answer 2xx/3xx"] if failed else []

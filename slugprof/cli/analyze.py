@@ -137,9 +137,7 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             stack=args.stack,
             arch=args.arch,
             build_sdists=args.build_sdists,
-            ignore=tuple(
-                word.strip().upper() for given in args.ignore for word in given.split(",") if word.strip()
-            ),
+            ignore=ignored_ids(args.ignore),
         )
         with progress_display(quiet=args.quiet) as progress:
             report = analyze(options, os.environ, progress)
@@ -148,3 +146,8 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
         )
         return EXIT_OK
+
+
+def ignored_ids(given: list[str]) -> tuple[str, ...]:
+    """The rule ids of `--ignore` flags, each a list separated by commas."""
+    return tuple(word.strip().upper() for each in given for word in each.split(",") if word.strip())

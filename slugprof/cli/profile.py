@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from slugprof.cli.analyze import ignored_ids
 from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
@@ -35,6 +36,10 @@ each process's heap peak and the memory each import costs. Memory figures always
 run without memray, which would otherwise add its own footprint.
 
 dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
+
+The findings come from the rules: the MEM family reads the run (the dyno fit, the imports each
+worker pays, growth, threads, boot and shutdown), and the rules that read the app's files run too.
+`slugprof rules` lists them; `--ignore ID` or `ignore = ["ID"]` in [tool.slugprof] silences one.
 
 Exits 0 when it measured, 2 for bad input (no Procfile, no such process type), 3 when the app
 failed to boot or crashed (its own error is shown).
@@ -83,10 +88,18 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument(
             "-o", "--output", metavar="FILE", help="write the report to FILE (.json, .txt, .md or .html)"
         )
+        parser.add_argument(
+            "--ignore",
+            metavar="ID",
+            action="append",
+            default=[],
+            help="silence a rule's findings (repeat, or give ids separated by commas)",
+        )
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
     def run(self, args: argparse.Namespace) -> int:
         # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
+        from slugprof.config import load_settings
         from slugprof.processes import AppFailure
         from slugprof.profiling import ProfileOptions, profile
 
@@ -103,8 +116,9 @@ failed to boot or crashed (its own error is shown).
             if not url.startswith("/"):
                 raise UsageError(f"--url {url}: give a path that starts with '/', e.g. /health")
         output_format = args.format or format_from_extension(args.output) or "terminal"
+        app_root = Path(args.app)
         options = ProfileOptions(
-            app_root=Path(args.app),
+            app_root=app_root,
             process_type=args.process,
             dyno=args.dyno,
             environment=args.env,
@@ -115,6 +129,8 @@ failed to boot or crashed (its own error is shown).
             headroom=args.headroom / 100,
             port=args.port,
             boot_timeout=args.boot_timeout,
+            settings=load_settings(app_root, os.environ),
+            ignore=ignored_ids(args.ignore),
         )
         try:
             with progress_display(quiet=args.quiet) as progress:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
-from slugprof.model.findings import Finding
+from slugprof.model.findings import Finding, RulesRun
 from slugprof.model.report import SCHEMA_VERSION, ToolInfo
 
 ProcessRole = Literal["master", "worker", "other"]
@@ -144,5 +144,6 @@ class ProfileReport:
     requests: RequestStats | None
     headroom: float
     dyno_fit: tuple[DynoFit, ...]
-    notes: tuple[str, ...] = ()
-    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()  # facts that are not advice (failed requests, memray's own notes)
+    findings: tuple[Finding, ...] = ()  # what the rules say about the run: the MEM family, and the files
+    rules: RulesRun = field(default_factory=RulesRun)  # --ignore / [tool.slugprof] ignore

@@ -7,8 +7,18 @@ import re
 from collections.abc import Iterable
 
 from rich.console import Console
+from rich.text import Text
 
-from slugprof.model import AnalyzeReport, Finding, ProcessProfile, ProfileReport
+from slugprof.model import (
+    AnalyzeReport,
+    Finding,
+    Fix,
+    Location,
+    ProcessProfile,
+    ProfileReport,
+    RulesRun,
+    Severity,
+)
 from slugprof.units import format_binary, format_bytes
 
 # The words every renderer prints for a slug's status and a dyno-fit verdict.
@@ -83,3 +93,75 @@ def process_cells(process: ProcessProfile) -> tuple[str, ...]:
         format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
         str(process.threads_max),
     )
+
+
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_SEVERITY_HEADING = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
+
+
+def print_findings(
+    console: Console, findings: tuple[Finding, ...], rules: RulesRun, only: Severity | None = None
+) -> None:
+    """Every finding with its fix, grouped by severity (worst first); within a group, the largest
+    measured saving first; then how many findings `--ignore` silenced. The terminal reports of an
+    analysis and of a profile both print their findings so. `only`: that severity's findings alone,
+    without headings (-q)."""
+    if not findings and not rules.silenced:
+        return
+    if only is not None:
+        for finding in (f for f in findings if f.severity == only):
+            _finding(console, finding)
+        return
+    console.print(Text(f"Findings ({len(findings)})", style="bold"))
+    for severity in Severity:
+        group = [f for f in findings if f.severity == severity]
+        if not group:
+            continue
+        console.print(Text(f" {_SEVERITY_HEADING[severity]} ({len(group)})", style=SEVERITY_STYLE[severity]))
+        for finding in sorted(group, key=lambda f: -(f.savings_compressed_bytes or 0)):
+            _finding(console, finding)
+    if rules.silenced:
+        ignored = ", ".join(rules.ignored_rules)
+        noun = "finding" if rules.silenced == 1 else "findings"
+        console.print(Text(f"  {rules.silenced} {noun} silenced ({ignored})", style="dim"))
+    console.print()
+
+
+def _finding(console: Console, finding: Finding) -> None:
+    line = Text("  ")
+    line.append(finding.id, style=SEVERITY_STYLE[finding.severity])
+    line.append(f"  {printable(finding.title)}")
+    if finding.location is not None:
+        line.append(f"  ({where(finding.location)})", style="dim")
+    console.print(line)
+    for evidence in finding.evidence:
+        console.print(Text(f"      {printable(evidence)}", style="dim"))
+    saving = saving_words(finding)
+    if saving is not None:
+        style = "green" if (finding.savings_compressed_bytes or 0) >= 0 else "yellow"
+        console.print(Text(f"      {saving}, measured", style=style))
+    if finding.fix is not None:
+        _fix(console, finding.fix)
+
+
+def _fix(console: Console, fix: Fix) -> None:
+    line = f"      fix: {printable(fix.summary)}"
+    if fix.command:
+        line += f": {printable(fix.command)}"
+    console.print(Text(line))
+    for edit in fix.edits:
+        if edit.old is None:
+            console.print(Text(f"        append to {printable(edit.path)}:", style="dim"))
+            for text in edit.new.splitlines():
+                console.print(Text(f"          {printable(text)}"))
+        elif not edit.new:
+            console.print(Text(f"        in {printable(edit.path)}, delete: {printable(edit.old.strip())}"))
+        else:
+            change = f"{printable(edit.old.strip())} -> {printable(edit.new.strip())}"
+            console.print(Text(f"        in {printable(edit.path)}: {change}"))
+
+
+def where(location: Location) -> str:
+    """A location as the terminal prints it: `path:line`, or the path alone."""
+    path = printable(location.path)
+    return f"{path}:{location.line}" if location.line is not None else path

@@ -170,7 +170,7 @@ def _page(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> Page:
         counts=tuple(_counts(findings)),
         savings=_savings(findings),
         findings=tuple(_finding(finding) for finding in _ordered(findings)),
-        silenced=_silenced(analyze),
+        silenced=_silenced(analyze, profile),
         analyze=_analyze(analyze) if analyze is not None else None,
         profile=_profile(profile) if profile is not None else None,
         notes=tuple(_notes(analyze, profile)),
@@ -295,14 +295,13 @@ def _savings(findings: Sequence[Finding]) -> str:
     return f"the findings' fixes would save {format_bytes(total)} of the compressed slug"
 
 
-def _silenced(report: AnalyzeReport | None) -> str:
-    if report is None or not report.rules.silenced:
+def _silenced(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> str:
+    runs = [report.rules for report in (analyze, profile) if report is not None and report.rules.silenced]
+    if not runs:
         return ""
-    number = report.rules.silenced
-    return (
-        f"{number} {'finding' if number == 1 else 'findings'} silenced "
-        f"({', '.join(report.rules.ignored_rules)})"
-    )
+    number = sum(run.silenced for run in runs)
+    ignored = dict.fromkeys(rule_id for run in runs for rule_id in run.ignored_rules)
+    return f"{number} {'finding' if number == 1 else 'findings'} silenced ({', '.join(ignored)})"
 
 
 # --- findings ---------------------------------------------------------------------------------------------

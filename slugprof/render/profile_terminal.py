@@ -8,7 +8,7 @@ from rich.text import Text
 
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport
-from slugprof.render.common import FIT_WORD, process_cells, text_console
+from slugprof.render.common import FIT_WORD, print_findings, process_cells, text_console
 from slugprof.units import format_binary
 
 _FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
@@ -22,6 +22,7 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
     _imports(console, report)
     _heap_sites(console, report)
     _requests(console, report)
+    print_findings(console, report.findings, report.rules)
     _notes(console, report)
     return buffer.getvalue()
 

@@ -8,21 +8,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from slugprof.model import (
-    AnalyzeReport,
-    BuildOutcome,
-    DependencySource,
-    Finding,
-    Fix,
-    Location,
-    Severity,
-    SlugignoreRule,
-)
-from slugprof.render.common import SLUG_STATUS_WORD, printable, saving_words, text_console
+from slugprof.model import AnalyzeReport, BuildOutcome, DependencySource, Severity, SlugignoreRule
+from slugprof.render.common import SLUG_STATUS_WORD, print_findings, printable, text_console, where
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red", "incomplete": "bold yellow"}
-_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 TOP = 10
 
 
@@ -34,7 +24,7 @@ def render_terminal(
     if brief:
         _build_failure(console, report)
         _verdict(console, report)
-        _findings(console, report, only=Severity.ERROR)
+        print_findings(console, report.findings, report.rules, only=Severity.ERROR)
         return buffer.getvalue()
     _build_failure(console, report)
     _summary(console, report)
@@ -43,7 +33,7 @@ def render_terminal(
     _packages(console, report)
     _app_files(console, report)
     _slugignore(console, report)
-    _findings(console, report)
+    print_findings(console, report.findings, report.rules)
     _notes(console, report)
     return buffer.getvalue()
 
@@ -59,74 +49,9 @@ def _build_failure(console: Console, report: AnalyzeReport) -> None:
         line.append(entry.id, style="bold red")
         line.append(f"  {printable(entry.message)}")
         if entry.location is not None:
-            line.append(f"  ({_where(entry.location)})", style="dim")
+            line.append(f"  ({where(entry.location)})", style="dim")
         console.print(line)
     console.print()
-
-
-_SEVERITY_HEADING = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
-
-
-def _findings(console: Console, report: AnalyzeReport, only: Severity | None = None) -> None:
-    """Every finding with its fix, grouped by severity (worst first); within a group, the largest
-    measured saving first. Errors were named at the top; here they get their evidence and fix."""
-    if not report.findings and not report.rules.silenced:
-        return
-    if only is not None:
-        for finding in (f for f in report.findings if f.severity == only):
-            _finding(console, finding)
-        return
-    console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
-    for severity in Severity:
-        group = [f for f in report.findings if f.severity == severity]
-        if not group:
-            continue
-        console.print(Text(f" {_SEVERITY_HEADING[severity]} ({len(group)})", style=_SEVERITY_STYLE[severity]))
-        for finding in sorted(group, key=lambda f: -(f.savings_compressed_bytes or 0)):
-            _finding(console, finding)
-    if report.rules.silenced:
-        ignored = ", ".join(report.rules.ignored_rules)
-        console.print(Text(f"  {_count(report.rules.silenced, 'finding')} silenced ({ignored})", style="dim"))
-    console.print()
-
-
-def _finding(console: Console, finding: Finding) -> None:
-    line = Text("  ")
-    line.append(finding.id, style=_SEVERITY_STYLE[finding.severity])
-    line.append(f"  {printable(finding.title)}")
-    if finding.location is not None:
-        line.append(f"  ({_where(finding.location)})", style="dim")
-    console.print(line)
-    for evidence in finding.evidence:
-        console.print(Text(f"      {printable(evidence)}", style="dim"))
-    saving = saving_words(finding)
-    if saving is not None:
-        style = "green" if (finding.savings_compressed_bytes or 0) >= 0 else "yellow"
-        console.print(Text(f"      {saving}, measured", style=style))
-    if finding.fix is not None:
-        _fix(console, finding.fix)
-
-
-def _fix(console: Console, fix: Fix) -> None:
-    line = f"      fix: {printable(fix.summary)}"
-    if fix.command:
-        line += f": {printable(fix.command)}"
-    console.print(Text(line))
-    for edit in fix.edits:
-        if edit.old is None:
-            console.print(Text(f"        append to {printable(edit.path)}:", style="dim"))
-            for text in edit.new.splitlines():
-                console.print(Text(f"          {printable(text)}"))
-        elif not edit.new:
-            console.print(Text(f"        in {printable(edit.path)}, delete: {printable(edit.old.strip())}"))
-        else:
-            change = f"{printable(edit.old.strip())} -> {printable(edit.new.strip())}"
-            console.print(Text(f"        in {printable(edit.path)}: {change}"))
-
-
-def _where(location: Location) -> str:
-    path = printable(location.path)
-    return f"{path}:{location.line}" if location.line is not None else path
 
 
 def _verdict(console: Console, report: AnalyzeReport) -> None:

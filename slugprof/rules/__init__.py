@@ -18,6 +18,7 @@ from slugprof.rules import (
     build_steps,
     dep_swaps,
     dep_tools,
+    mem_profile,
     sec_files,
     slug_ignore,
     slug_size,
@@ -35,13 +36,14 @@ FAMILY_MODULES = (
     build_steps,
     dep_swaps,
     dep_tools,
+    mem_profile,
     sec_files,
     slug_ignore,
     slug_size,
     web_procfile,
 )
 
-__all__ = ["RuleInputs", "find_rule", "registered", "run_rules"]
+__all__ = ["RuleInputs", "check_ignored", "find_rule", "registered", "run_rules"]
 
 
 def run_rules(
