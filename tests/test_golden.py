@@ -20,6 +20,7 @@ from slugprof.model import (
     AllocationSite,
     AnalyzeReport,
     DynoFit,
+    Finding,
     ImportCost,
     Latency,
     MemorySample,
@@ -31,6 +32,7 @@ from slugprof.model import (
     ProfiledApp,
     ProfileReport,
     RequestStats,
+    Severity,
     ToolInfo,
 )
 from slugprof.model.saved import read_report, write_report
@@ -170,3 +172,16 @@ def test_profile_terminal() -> None:
 
 def test_markdown_of_an_analysis_and_a_profile(analyze_report: AnalyzeReport) -> None:
     check("report.md", render_markdown(analyze_report, profile_report()))
+
+
+def test_profile_terminal_brief_keeps_the_verdict_and_the_errors() -> None:
+    error = Finding(id="MEM500", severity=Severity.ERROR, title="the dyno is over its quota")
+    warning = Finding(id="MEM510", severity=Severity.WARNING, title="pandas is imported by each worker")
+    report = dataclasses.replace(profile_report(), findings=(error, warning))
+    full = render_profile_terminal(report, width=100)
+    brief = render_profile_terminal(report, width=100, brief=True)
+    assert "MEM510" in full and "Processes at their peaks" in full
+    lines = brief.splitlines()
+    assert lines[0].startswith("Peak dyno memory 91.0 MiB") and "WITHIN THE QUOTA" in lines[0]
+    assert lines[1].strip().startswith("MEM500") and "MEM510" not in brief
+    assert "Processes at their peaks" not in brief

@@ -105,5 +105,5 @@ def render_pair(
     if profile is not None:
         from slugprof.render.profile_terminal import render_profile_terminal
 
-        parts.append(render_profile_terminal(profile, color=color, width=width))
+        parts.append(render_profile_terminal(profile, color=color, width=width, brief=brief))
     return "\n".join(parts)

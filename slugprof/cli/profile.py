@@ -95,7 +95,12 @@ failed to boot or crashed (its own error is shown).
             default=[],
             help="silence a rule's findings (repeat, or give ids separated by commas)",
         )
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+        parser.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress display; the terminal report shows only the memory verdict and the errors",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
@@ -139,5 +144,8 @@ failed to boot or crashed (its own error is shown).
             if args.verbose and failure.output_tail:
                 print(failure.output_tail, file=sys.stderr)
             raise
-        emit(args.output, lambda to_terminal: render(report, output_format, to_terminal=to_terminal))
+        emit(
+            args.output,
+            lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
+        )
         return EXIT_OK

@@ -7,15 +7,22 @@ from rich.table import Table
 from rich.text import Text
 
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
-from slugprof.model import ProfileReport
+from slugprof.model import ProfileReport, Severity
 from slugprof.render.common import FIT_WORD, print_findings, process_cells, text_console
 from slugprof.units import format_binary
 
 _FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
 
 
-def render_profile_terminal(report: ProfileReport, *, color: bool = False, width: int = 100) -> str:
+def render_profile_terminal(
+    report: ProfileReport, *, color: bool = False, width: int = 100, brief: bool = False
+) -> str:
+    """The whole report; `brief` (-q): only the verdict on the dyno's memory and the errors."""
     console, buffer = text_console(color=color, width=width)
+    if brief:
+        _headline(console, report)
+        print_findings(console, report.findings, report.rules, only=Severity.ERROR)
+        return buffer.getvalue()
     _summary(console, report)
     _processes(console, report)
     _dyno_fit(console, report)
@@ -27,7 +34,7 @@ def render_profile_terminal(report: ProfileReport, *, color: bool = False, width
     return buffer.getvalue()
 
 
-def _summary(console: Console, report: ProfileReport) -> None:
+def _headline(console: Console, report: ProfileReport) -> None:
     fit = next((f for f in report.dyno_fit if f.dyno == report.dyno), None)
     headline = Text("Peak dyno memory ")
     memory = report.memory
@@ -42,6 +49,11 @@ def _summary(console: Console, report: ProfileReport) -> None:
             style=_FIT_STYLE["ok" if within else "r14"],
         )
     console.print(headline)
+
+
+def _summary(console: Console, report: ProfileReport) -> None:
+    _headline(console, report)
+    memory = report.memory
     console.print(
         f"naive sum of RSS {format_binary(memory.peak_total_rss_bytes)} (shared pages counted once per "
         f"process) · WEB_CONCURRENCY={report.web_concurrency or 'unset'} · "
