@@ -354,6 +354,7 @@ def _sized_resolution(
                 size_method=method,
                 size_note=method_note,
                 invalid_requires=size.invalid_requires if size else (),
+                modules=size.modules if size else None,
                 from_sdist=resolved.file is not None and resolved.file.kind == "sdist",
             )
         )

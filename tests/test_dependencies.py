@@ -485,3 +485,12 @@ def test_broken_venv_in_the_app_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /nowhere\n")
     with pytest.raises(UsageError, match=r"\.venv"):
         find_environment(tmp_path, None, {})
+
+
+def test_each_package_names_its_top_level_modules_from_its_files(inventory: DependencyInventory) -> None:
+    found = packages(inventory)
+    assert found["alpha"].modules == ("alpha",)  # a package folder, with a console script beside it
+    assert found["beta"].modules == ("beta",)  # a single module file
+    assert found["delta"].modules == ("delta",)  # its `.data/scripts` file is no module
+    assert found["ns-one"].modules == ("nsroot",)
+    assert found["ns-two"].modules == ("nsroot",)  # two distributions can share a top-level name

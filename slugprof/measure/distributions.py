@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion
 
 from slugprof.markers import decide
 from slugprof.measure.graph import what_leaves_with
+from slugprof.measure.modules import top_level_modules
 from slugprof.model import DependencyInventory, DependencySource, FileStat, Package
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.environment import PythonEnvironment
@@ -359,6 +360,9 @@ def _package(
         exclusive_bytes=exclusive_bytes,
         exclusive_packages=exclusive_packages,
         invalid_requires=item.invalid_requires,
+        modules=top_level_modules(
+            os.path.relpath(path, item.location).replace(os.sep, "/") for path in item.files
+        ),
     )
 
 

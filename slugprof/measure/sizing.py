@@ -19,6 +19,7 @@ from slugprof.errors import ToolFailure
 from slugprof.measure.checkout import CheckoutError, checkout_listing, editable_totals, is_vcs_url
 from slugprof.measure.install_model import predict_installed
 from slugprof.measure.listings import ListingCache, ListingError, build_sdist, fetch_wheel, listing_key
+from slugprof.measure.modules import top_level_modules
 from slugprof.measure.wheelzip import CorruptWheelError, WheelListing
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 from slugprof.net import Client, NetError, NetworkFailure, host_of
@@ -77,6 +78,7 @@ def _sized(package: ResolvedPackage, listing: WheelListing, target: Target) -> S
         file_count=totals.files,
         method=listing.method,
         invalid_requires=listing.invalid_requires,
+        modules=top_level_modules(member.name for member in listing.members),
     )
 
 

@@ -35,6 +35,9 @@ class Package:
     exclusive_bytes: int | None = None
     exclusive_compressed_bytes: int | None = None
     exclusive_packages: tuple[str, ...] = ()
+    # The top-level modules it installs (import names: `dateutil` for python-dateutil), read from its
+    # RECORD or its wheel's members; None when they were not read (a size estimated without the wheel).
+    modules: tuple[str, ...] | None = None
     # Installed packages only, in memory: where the files are, to read them into the tar stream.
     location: str = transient("")  # the site-packages folder it is installed in
     files: tuple[str, ...] = transient(())  # absolute paths of every file it owns on disk

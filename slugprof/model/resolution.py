@@ -96,6 +96,7 @@ class SizedPackage:
     method: SizeMethod
     method_note: str | None = None  # why it is estimated or not measured, e.g. "offline, not in the cache"
     invalid_requires: tuple[str, ...] = ()  # Requires-Dist values of its metadata that pip refuses
+    modules: tuple[str, ...] | None = None  # its top-level import names, when its wheel's members were read
 
     @property
     def measured(self) -> bool:

@@ -8,19 +8,14 @@ from collections.abc import Iterator
 
 from slugprof.model import AppFile, Edit, Fix, Location, Severity, SlugChange
 from slugprof.rules.registry import Hit, RuleInputs, append_edit, rule
+from slugprof.rules.sec_text import READ_LIMIT, scanned
 from slugprof.sources.appfiles import SLUGIGNORE
 
 # Files that hold config vars or keys by their name: `.env`, `.env.production`, key files.
 _SECRET_NAMES = re.compile(r"^(\.env(\..+)?|.*\.pem|.*\.key|id_rsa|id_ed25519|id_ecdsa|.*\.p12|.*\.pfx)$")
 _NOT_SECRET = re.compile(r"^\.env\.(example|sample|template|dist)$")
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _SQLITE_NAMES = re.compile(r".*\.(sqlite3?|db)$")
 _SQLITE_URL = re.compile(r"\bsqlite:/{2,}")
-_READ_LIMIT = 1_000_000  # text files larger than this are not read for keys
-# Files that are never a key's text: compiled code, images, fonts, archives. Not read for keys.
-_BINARY = re.compile(
-    r".*\.(pyc|pyo|so|pyd|dll|dylib|a|o|png|jpe?g|gif|webp|ico|woff2?|ttf|otf|zip|gz|whl|mo)$"
-)
 
 
 def _name(path: str) -> str:
@@ -32,15 +27,8 @@ def _shipped(inputs: RuleInputs) -> list[AppFile]:
 
 
 def _private_key_line(inputs: RuleInputs, file: AppFile) -> int | None:
-    if file.bytes > _READ_LIMIT or file.kind != "file" or _BINARY.match(file.path):
-        return None
-    data = inputs.files.read_bytes(file.path, keep=False) or b""
-    if b"PRIVATE KEY-----" not in data:  # the common case, found without decoding
-        return None
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if _PRIVATE_KEY.search(line):
-            return number
-    return None
+    scan = scanned(inputs).get(file.path)  # one read of every shipped file, shared with SEC420
+    return None if scan is None else scan.private_key_line
 
 
 @rule(
@@ -99,7 +87,7 @@ def sqlite_on_a_dyno(inputs: RuleInputs) -> Iterator[Hit]:
                 change=SlugChange(app_paths=(file.path,)),
             )
     for file in _shipped(inputs):
-        if not file.path.endswith(".py") or file.bytes > _READ_LIMIT:
+        if not file.path.endswith(".py") or file.bytes > READ_LIMIT:
             continue
         text = inputs.files.read_text(file.path) or ""
         if "sqlite:" not in text or not _SQLITE_URL.search(text):  # the plain search rules most files out

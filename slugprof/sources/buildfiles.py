@@ -11,13 +11,16 @@ on disk less `.gitignore` stand for the push. Contents are read from the work tr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar, cast
 
 from slugprof.errors import ToolFailure
 from slugprof.model import AppInventory, AppSource, Edit
+
+T = TypeVar("T")
 
 _KEPT_BYTES = 64 * 1024  # files up to this size are kept once read: version, lock and config files, most code
 
@@ -41,6 +44,8 @@ class BuildFiles:
     # Each file is read from disk once, however many rules look at it (small files only: they are the
     # ones read again).
     _read: dict[str, bytes | None] = field(default_factory=dict, repr=False, compare=False)
+    # What a scan made of the files, for the rules that share it (one read of every file, not one each).
+    _derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, root: Path, app: AppInventory) -> BuildFiles:
@@ -93,6 +98,13 @@ class BuildFiles:
                 raise ToolFailure(f"{edit.path} does not hold the text the fix changes")
             texts[edit.path] = text
         return texts
+
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """What `compute` makes of the files, computed the first time `key` is asked for and kept: a
+        scan of every file that several rules read."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return cast(T, self._derived[key])
 
     def read_text(self, path: str) -> str | None:
         """The file as text (undecodable bytes replaced) when the buildpack sees it, else None."""
