@@ -47,6 +47,15 @@ def pypi_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(folder, "tensorflow-cpu", "2.15.0", files=_native("tensorflow", 500_000), tag=LINUX)
     build_wheel(folder, "gpu-arrays", "1.0", requires=["nvidia-cuda-runtime-cu12"])
     build_wheel(folder, "nvidia-cuda-runtime-cu12", "12.1", files=_native("nvidia_cuda", 800_000), tag=LINUX)
+    opencv: dict[str, str | bytes] = {
+        "cv2/__init__.py": "",
+        "cv2/cv2.abi3.so": os.urandom(1_200_000),
+        "cv2/qt/libQt.so": os.urandom(400_000),
+    }
+    build_wheel(folder, "opencv-python", "5.0.0.93", files=opencv, tag=LINUX)
+    headless: dict[str, str | bytes] = {"cv2/__init__.py": "", "cv2/cv2.abi3.so": os.urandom(1_200_000)}
+    build_wheel(folder, "opencv-python-headless", "5.0.0.93", files=headless, tag=LINUX)
+    build_wheel(folder, "vision-kit", "1.0", requires=["opencv-python"])
     build_sdist(folder, "psycopg2", "2.9.10", files={"psycopg2/__init__.py": "# compiled against libpq\n"})
     build_wheel(folder, "psycopg2-binary", "2.9.10", files=_native("psycopg2", 400_000), tag=LINUX)
     return folder
@@ -221,3 +230,36 @@ def test_psycopg2_binary_is_left_alone(tmp_path: Path, pypi: IndexServer, cpu: I
         write_app(tmp_path / "app", {"requirements.txt": requirements}), tmp_path / "cache", cpu
     )
     assert not [f for f in report["findings"] if f["id"].startswith("DEP31")]
+
+
+def test_opencv_gui_build_imported_by_the_app_is_an_error_with_the_headless_swap_measured(
+    tmp_path: Path, pypi: IndexServer, cpu: IndexServer
+) -> None:
+    files = {
+        "requirements.txt": f"--index-url {pypi.url}\nopencv-python==5.0.0.93\n",
+        "app.py": "def thumbnail(path):\n    import cv2\n\n    return cv2.imread(path)\n\napp = None\n",
+    }
+    app = write_app(tmp_path / "app", files)
+    report = _analyzed(app, tmp_path / "cache", cpu)
+    finding = _finding(report, "DEP313")
+    assert finding["severity"] == "error" and "libGL.so.1" in finding["title"]
+    assert not [f for f in report["findings"] if f["id"] == "DEP314"]
+    fixed = _analyzed(_fixed(app, finding, tmp_path / "fixed"), tmp_path / "cache", cpu)
+    assert set(packages_of(fixed)) == {"opencv-python-headless"}
+    assert not [f for f in fixed["findings"] if f["id"] in ("DEP313", "DEP314")]
+    _saving_matches_the_fixed_app(report, finding, fixed)
+    assert 300_000 < finding["savings_compressed_bytes"] < 500_000  # the 400 kB of GUI libraries
+
+
+def test_opencv_gui_build_not_imported_is_a_warning_and_a_dependency_that_needs_it_is_named(
+    tmp_path: Path, pypi: IndexServer, cpu: IndexServer
+) -> None:
+    requirements = f"--index-url {pypi.url}\nopencv-python==5.0.0.93\nvision-kit==1.0\n"
+    report = _analyzed(
+        write_app(tmp_path / "app", {"requirements.txt": requirements}), tmp_path / "cache", cpu
+    )
+    finding = _finding(report, "DEP314")
+    assert any(line.startswith("vision-kit require opencv-python") for line in finding["evidence"])
+    assert not [f for f in report["findings"] if f["id"] == "DEP313"]
+    # The swap alone leaves the GUI build installed (vision-kit needs it): the measured saving says so.
+    assert finding["savings_compressed_bytes"] is not None and finding["savings_compressed_bytes"] < 0

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from slugprof.measure.graph import closure
 from slugprof.model import AnalyzeReport, Edit, Evidence, Fix, Location, Package, Severity, SlugChange
 from slugprof.rules.dep_tools import REQUIREMENTS_TXT, requirement_lines
+from slugprof.rules.dep_unused import app_uses
 from slugprof.rules.registry import Hit, RuleInputs, append_edit, rule
 from slugprof.units import format_bytes
 
@@ -191,6 +192,73 @@ def cuda_without_gpu(inputs: RuleInputs) -> Iterator[Hit]:
         ),
         change=SlugChange(packages=tuple(sorted(cuda))),
     )
+
+
+# The GUI builds of OpenCV and their headless twins (same versions, same cv2 module).
+_OPENCV_HEADLESS = {
+    "opencv-python": "opencv-python-headless",
+    "opencv-contrib-python": "opencv-contrib-python-headless",
+}
+
+
+@rule(
+    "DEP313",
+    "opencv-gui-imported",
+    Severity.ERROR,
+    summary="The app imports cv2 from opencv-python (the GUI build), which needs libGL.so.1: the heroku-24 "
+    "stack has none, so the import fails on the dyno.",
+    why="`import cv2` raises `ImportError: libGL.so.1` at boot or at the first request that reaches it; "
+    "the headless build has the same cv2 without the GUI libraries, and is smaller.",
+    fix="Require opencv-python-headless (or opencv-contrib-python-headless), same version.",
+    source="heroku-facts 9.3 (libGL on heroku-24), 7 (item 3, OpenCV)",
+)
+def opencv_gui_imported(inputs: RuleInputs) -> Iterator[Hit]:
+    yield from _opencv_gui(inputs, imported=True)
+
+
+@rule(
+    "DEP314",
+    "opencv-gui-build",
+    Severity.WARNING,
+    summary="opencv-python (the GUI build) is installed though no module of the app imports cv2: the "
+    "headless build is smaller and needs no libGL.",
+    why="The GUI build bundles Qt and X11 libraries a dyno never uses, and its cv2 cannot load on "
+    "heroku-24 (no libGL.so.1) whoever imports it.",
+    fix="Require opencv-python-headless (or opencv-contrib-python-headless), same version.",
+    source="heroku-facts 9.3 (libGL on heroku-24), 7 (item 3, OpenCV)",
+)
+def opencv_gui_build(inputs: RuleInputs) -> Iterator[Hit]:
+    yield from _opencv_gui(inputs, imported=False)
+
+
+def _opencv_gui(inputs: RuleInputs, *, imported: bool) -> Iterator[Hit]:
+    report = inputs.report
+    packages = _packages(report)
+    gui = [name for name in _OPENCV_HEADLESS if name in packages]
+    if not gui or ("cv2" in app_uses(inputs, {"cv2"}).names) != imported:
+        return
+    for name in gui:
+        package = packages[name]
+        headless = _OPENCV_HEADLESS[name]
+        needing = sorted(p.name for p in report.dependencies.packages if name in p.requires)
+        edits, line = _swap_edits(inputs, name, headless) if package.top_level else ((), None)
+        evidence = [f"{name} {package.version} ({format_bytes(package.bytes)} installed)"]
+        if imported:
+            evidence.append("the app imports cv2: on the dyno that import fails (no libGL.so.1 on heroku-24)")
+        if needing:
+            evidence.append(
+                f"{', '.join(needing)} require {name}: with the swap alone it stays installed; ask for a "
+                "release that accepts the headless build, or install it with --no-deps"
+            )
+        yield Hit(
+            title=f"{name} is the GUI build of OpenCV"
+            + (": `import cv2` fails on heroku-24 (no libGL.so.1)" if imported else f"; {headless} would do"),
+            evidence=tuple(evidence),
+            evidence_class=_evidence_class(report),
+            location=Location(REQUIREMENTS_TXT, line) if line else None,
+            fix=Fix(summary=f"require {headless}=={package.version} instead", edits=edits),
+            change=SlugChange(requirement_edits=edits) if edits else None,
+        )
 
 
 @rule(

@@ -90,7 +90,7 @@ def _named_in(tree: ast.AST) -> Iterator[str]:
             yield node.value.split(".", 1)[0].split(":", 1)[0]
 
 
-def _app_uses(inputs: RuleInputs, wanted: set[str]) -> _Uses:
+def app_uses(inputs: RuleInputs, wanted: set[str]) -> _Uses:
     """What the app names, found among `wanted` (the candidates' modules): a file that does not
     contain one of them as text is not parsed, and the search stops once all are found."""
     paths = [
@@ -134,7 +134,7 @@ def unused_requirement(inputs: RuleInputs) -> Iterator[Hit]:
     candidates = _candidates(report)
     if not candidates:
         return
-    uses = _app_uses(inputs, {module for package in candidates for module in package.modules or ()})
+    uses = app_uses(inputs, {module for package in candidates for module in package.modules or ()})
     sizes = {package.name: package for package in report.dependencies.packages}
     for package in candidates:
         if uses.uses(package):
