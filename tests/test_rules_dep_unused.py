@@ -215,3 +215,19 @@ def test_the_sample_apps_use_every_requirement(app: str, repo: Repo, tmp_path: P
     assert sorted(package.name for package in tops) == sorted(names)
     assert all(package.modules for package in tops)  # every candidate was known, so DEP320 could fire
     assert [f"{f.id}: {f.title}" for f in unused(report)] == []
+
+
+def test_a_development_tool_is_left_to_dep300(repo: Repo, wheels: Path) -> None:
+    build_wheel(wheels, "pytest", files=_package("pytest", 1000))
+    repo.commit(
+        {
+            "requirements.txt": requirements(repo, wheels, "webapp\ngunicorn\npytest==1.0\n"),
+            ".python-version": "3.13\n",
+            "Procfile": "web: gunicorn app:app\n",
+            "app.py": APP,
+        }
+    )
+    report = measured(repo)
+    assert "pytest" in {p.name for p in report.dependencies.packages}
+    assert "DEP300" in [f.id for f in report.findings]
+    assert unused(report) == []

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 
 from slugprof.model import AnalyzeReport, Edit, Evidence, Fix, Location, Package, Severity, SlugChange
-from slugprof.rules.dep_tools import REQUIREMENTS_TXT, leaving_with, requirement_lines
+from slugprof.rules.dep_tools import DEV_TOOLS, REQUIREMENTS_TXT, leaving_with, requirement_lines
 from slugprof.rules.registry import Hit, RuleInputs, rule
 from slugprof.units import format_bytes
 
@@ -58,10 +58,15 @@ class _Uses:
 
 
 def _candidates(report: AnalyzeReport) -> list[Package]:
+    """Top-level requirements whose modules are known; development tools are DEP300's (they should
+    move, not be verified)."""
     return [
         package
         for package in report.dependencies.packages
-        if package.top_level and package.modules and package.name not in RUNTIME_ONLY
+        if package.top_level
+        and package.modules
+        and package.name not in RUNTIME_ONLY
+        and package.name not in DEV_TOOLS
     ]
 
 
