@@ -24,6 +24,7 @@ from slugprof.rules import (
     sec_text,
     slug_ignore,
     slug_size,
+    slug_unshipped,
     web_procfile,
 )
 from slugprof.rules.registry import RuleInputs, check_ignored, find_rule, registered
@@ -44,6 +45,7 @@ FAMILY_MODULES = (
     sec_text,
     slug_ignore,
     slug_size,
+    slug_unshipped,
     web_procfile,
 )
 
