@@ -99,13 +99,7 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
         parser.add_argument(
             "--jobs", type=int, metavar="N", help="processes to compress with (default: all cores)"
         )
-        parser.add_argument(
-            "--ignore",
-            metavar="ID",
-            action="append",
-            default=[],
-            help="silence a rule's findings (repeat, or give ids separated by commas)",
-        )
+        add_ignore_option(parser)
         parser.add_argument(
             "-q",
             "--quiet",
@@ -146,6 +140,17 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
         )
         return EXIT_OK
+
+
+def add_ignore_option(parser: argparse.ArgumentParser) -> None:
+    """`--ignore ID`, as every command that runs the rules takes it."""
+    parser.add_argument(
+        "--ignore",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="silence a rule's findings (repeat, or give ids separated by commas)",
+    )
 
 
 def ignored_ids(given: list[str]) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.analyze import ignored_ids
+from slugprof.cli.analyze import add_ignore_option, ignored_ids
 from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render
 from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
@@ -88,13 +88,7 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument(
             "-o", "--output", metavar="FILE", help="write the report to FILE (.json, .txt, .md or .html)"
         )
-        parser.add_argument(
-            "--ignore",
-            metavar="ID",
-            action="append",
-            default=[],
-            help="silence a rule's findings (repeat, or give ids separated by commas)",
-        )
+        add_ignore_option(parser)
         parser.add_argument(
             "-q",
             "--quiet",
