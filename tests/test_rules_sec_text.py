@@ -169,6 +169,14 @@ def test_a_private_key_is_said_once_by_sec400(repo: Repo) -> None:
     ]
 
 
+def test_third_party_code_committed_with_the_app_is_not_read_for_credentials(repo: Repo) -> None:
+    vendored = "venv/lib/python3.11/site-packages/somelib/defaults.py"
+    line = f'PASSWORD = "{PASSWORD}"\n'
+    repo.commit({**FLASK_APP, vendored: line, "ops/notes.py": line})
+    findings = repo.report().findings
+    assert [f.location.path for f in findings if f.id == "SEC420" and f.location] == ["ops/notes.py"]
+
+
 @pytest.mark.parametrize(
     "app", ["flask_basic", "django_whitenoise", "fastapi_gunicorn", "uv_app", "poetry_app", "pipenv_app"]
 )

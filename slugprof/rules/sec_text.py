@@ -160,6 +160,11 @@ def scanned(inputs: RuleInputs) -> dict[str, TextScan]:
     return inputs.files.derived("sec-text-scan", lambda: _scan(inputs))
 
 
+# Third-party code committed with the app (a virtualenv's packages, vendored node modules): its own
+# tokens and test fixtures are not the app's credentials, and a committed virtualenv is BUILD130's error.
+_THIRD_PARTY = re.compile(r"(?:^|/)(?:site-packages|dist-packages|node_modules)/")
+
+
 def _scan(inputs: RuleInputs) -> dict[str, TextScan]:
     found: dict[str, TextScan] = {}
     for file in inputs.report.app.included:
@@ -173,10 +178,16 @@ def _scan(inputs: RuleInputs) -> dict[str, TextScan]:
 
 
 def _scan_bytes(file: AppFile, data: bytes) -> TextScan | None:
+    """A private key anywhere (SEC400's); credentials in the app's own text files (SEC420's)."""
     key_line = _private_key_line(data) if _PRIVATE_KEY_MARK in data else None
     credentials: tuple[Credential, ...] = ()
     name = file.path.rsplit("/", 1)[-1]
-    if not _ENV_NAME.match(name) and b"\0" not in data[:_SNIFF_BYTES] and _may_hold_credentials(data):
+    if (
+        not _ENV_NAME.match(name)
+        and not _THIRD_PARTY.search(file.path)
+        and b"\0" not in data[:_SNIFF_BYTES]
+        and _may_hold_credentials(data)
+    ):
         credentials = credentials_in(data.decode("utf-8", "replace"), python=name.endswith(".py"))
     if key_line is None and not credentials:
         return None

@@ -1,15 +1,14 @@
 """SLUG230: files the app's code imports or opens by name that are on disk but not pushed (not committed,
 or ignored by git): they work locally and are missing on the dyno.
 
-The committed `.py` files are parsed (never run): an absolute import names a module of the app's root,
-a relative one a module beside its file, and a string literal that reads as a relative path names a
-file. Only what exists on disk and is not pushed is reported; files `.slugignore` removes are SLUG223's,
-and `.env` files are config vars (Heroku reads none: SEC400 and MEM501 say so).
+The committed `.py` files are read (never run): an absolute import names a module of the app's root,
+a relative one a module beside its file, and a quoted relative path with an extension names a file.
+Only what exists on disk and is not pushed is reported; files `.slugignore` removes are SLUG223's, and
+`.env` files are config vars (Heroku reads none: SEC400 and MEM501 say so).
 """
 
 from __future__ import annotations
 
-import ast
 import posixpath
 import re
 from collections.abc import Iterator
@@ -20,8 +19,6 @@ from slugprof.rules.registry import Hit, Needs, RuleInputs, rule
 from slugprof.sources.buildfiles import Absence, BuildFiles
 
 _READ_LIMIT = 2_000_000  # .py files larger than this are generated data, not the app's code: not read
-# A relative path to a file, as code writes it: "data/model.pkl", "config/local.json", "./templates/x".
-_FILE_PATH = re.compile(r"^(?:\./)?[\w.\-]+(?:/[\w.\-]+)*\.[A-Za-z0-9]{1,8}$")
 _ENV_FILE = re.compile(r"(?:^|/)\.env(?:\.[\w.\-]+)?$")
 MAX_SHOWN = 10  # files named in one finding's evidence; the rest are counted
 
@@ -33,59 +30,64 @@ class _Named:
     absence: Absence
 
 
+# What the code names, read with regular expressions (parsing every file with `ast` costs seconds on a
+# large tree; a match here is only a candidate, kept when that file is on disk and not pushed):
+# `import a.b, c`, `from .a import b, c`, and a quoted relative path with an extension.
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w., \t]+)", re.MULTILINE)
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([\w., \t]+)", re.MULTILINE)
+_QUOTED_PATH = re.compile(r"""["']((?:\./)?[\w.\-]+(?:/[\w.\-]+)*\.[A-Za-z0-9]{1,8})["']""")
+# Third-party code committed with the app (a virtualenv's packages): BUILD130's, not the app's code.
+_THIRD_PARTY = re.compile(r"(?:^|/)(?:site-packages|dist-packages|node_modules)/")
+
+
 def _module_paths(module: str, folder: str) -> list[str]:
-    base = posixpath.join(folder, *module.split(".")) if folder else posixpath.join(*module.split("."))
+    if not module:
+        return []
+    base = posixpath.join(folder, *module.split("."))
     return [f"{base}.py", f"{base}/__init__.py"]
 
 
-def _imported(node: ast.AST, folder: str) -> list[str]:
-    """The candidate files of an import: `import a.b` is a/b.py or a/b/__init__.py (and a's)."""
-    if isinstance(node, ast.Import):
-        paths = []
-        for alias in node.names:
-            parts = alias.name.split(".")
+def _names(text: str, folder: str) -> Iterator[tuple[str, int]]:
+    """(candidate path, offset in `text`) for each import and quoted path of a file in `folder`."""
+    for match in _IMPORT.finditer(text):
+        for alias in match.group(1).split(","):
+            parts = alias.split()[0].split(".") if alias.split() else []
             for depth in range(1, len(parts) + 1):
-                paths += _module_paths(".".join(parts[:depth]), "")
-        return paths
-    if isinstance(node, ast.ImportFrom):
-        base = folder
-        for _ in range(max(node.level - 1, 0)):
+                for path in _module_paths(".".join(parts[:depth]), ""):
+                    yield path, match.start()
+    for match in _FROM_IMPORT.finditer(text):
+        dots, module = len(match.group(1)), match.group(2)
+        base = folder if dots else ""
+        for _ in range(max(dots - 1, 0)):
             base = posixpath.dirname(base)
-        if node.level == 0:
-            base = ""
-        module = node.module or ""
-        paths = _module_paths(module, base) if module else []
-        paths += [p for alias in node.names for p in _module_paths(f"{module}.{alias.name}".strip("."), base)]
-        return paths
-    return []
-
-
-def _named_paths(node: ast.AST) -> list[str]:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and _FILE_PATH.fullmatch(node.value):
-        return [posixpath.normpath(node.value)]
-    return []
+        names = [alias.split()[0] for alias in match.group(3).split(",") if alias.split()]
+        for dotted in (module, *(f"{module}.{name}".strip(".") for name in names)):
+            for path in _module_paths(dotted, base):
+                yield path, match.start()
+    for match in _QUOTED_PATH.finditer(text):
+        yield posixpath.normpath(match.group(1)), match.start()
 
 
 def _unshipped(files: BuildFiles) -> list[_Named]:
     found: dict[str, _Named] = {}
+    checked: set[str] = set()
     for path in sorted(files.visible):
-        if not path.endswith(".py"):
+        if not path.endswith(".py") or _THIRD_PARTY.search(path):
             continue
-        data = files.read_bytes(path)
-        if data is None or len(data) > _READ_LIMIT:
-            continue
-        try:
-            tree = ast.parse(data, filename=path)
-        except (SyntaxError, ValueError, RecursionError):  # ValueError: a NUL byte
+        text = files.read_text(path)
+        if text is None or len(text) > _READ_LIMIT:
             continue
         folder = posixpath.dirname(path)
-        for node in ast.walk(tree):
-            for candidate in (*_imported(node, folder), *_named_paths(node)):
-                if candidate in found or candidate in files.visible or _ENV_FILE.search(candidate):
-                    continue
-                absence = files.absence(candidate)
-                if absence in (Absence.NOT_COMMITTED, Absence.IGNORED):
-                    found[candidate] = _Named(candidate, f"{path}:{getattr(node, 'lineno', 0)}", absence)
+        for candidate, offset in _names(text, folder):
+            if candidate in checked:
+                continue
+            checked.add(candidate)
+            if candidate in files.visible or _ENV_FILE.search(candidate):
+                continue
+            absence = files.absence(candidate)
+            if absence in (Absence.NOT_COMMITTED, Absence.IGNORED):
+                line = text.count("\n", 0, offset) + 1
+                found[candidate] = _Named(candidate, f"{path}:{line}", absence)
     return list(found.values())
 
 
