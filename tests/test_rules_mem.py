@@ -346,6 +346,23 @@ def test_mem520_is_silent_for_small_sites_library_files_and_functions(
         assert "MEM520" not in findings(with_workers(report, top_sites=(site,)), app), site
 
 
+@pytest.mark.slow
+def test_mem521_names_a_star_import_of_the_module_the_profile_found_heavy(
+    heavy: tuple[Path, ProfileReport], tmp_path: Path
+) -> None:
+    app, report = heavy
+    assert "MEM521" not in findings(report, app)  # app.py does `import heavy`
+    starred = variant(
+        app, tmp_path, {"views.py": '"""Views."""\nfrom heavy import *  # noqa\nfrom os import *\n'}
+    )
+    [finding] = findings(report, starred)["MEM521"]  # os costs nothing: only heavy is named
+    assert finding.location == Location("views.py", 2)
+    assert finding.title.startswith("views.py:2 star-imports heavy (")
+    assert finding.title.endswith(" MiB at import in each worker)")
+    cost = next(cost for cost in report.imports if cost.module == "heavy")
+    assert abs(cost.bytes - HELD_MIB * MIB) < 0.1 * HELD_MIB * MIB  # the bytearray heavy.py holds
+
+
 # --- MEM530-541: growth and threads ------------------------------------------------------------------------
 
 

@@ -443,6 +443,47 @@ def data_loaded_at_import(inputs: RuleInputs) -> Iterator[Hit]:
         )
 
 
+_STAR_IMPORT = re.compile(r"^[ \t]*from[ \t]+([A-Za-z_]\w*)(?:\.[\w.]+)?[ \t]+import[ \t]+\*", re.MULTILINE)
+
+
+@rule(
+    "MEM521",
+    "star-import-of-heavy-module",
+    Severity.INFO,
+    summary="An app file does `from X import *` of a module that costs 16 MiB or more at import: every "
+    "submodule its `__all__` names is imported too, in each process that imports the file.",
+    why="A star import loads what the package exports, not what the app uses; the profile measured the "
+    "module's cost, and each worker that imports the file pays it.",
+    fix="Import the names the file uses (`from X import a, b`), or the module (`import X`).",
+    source="heroku-facts 4.4 (256 MiB per process)",
+    needs=Needs.PROFILE,
+)
+def star_import_of_heavy_module(inputs: RuleInputs) -> Iterator[Hit]:
+    costs = {cost.module: cost for cost in inputs.profile.imports if cost.bytes >= HEAVY_BYTES}
+    if not costs:
+        return
+    for path in sorted(inputs.files.visible):
+        if not path.endswith(".py"):
+            continue
+        text = inputs.files.read_text(path) or ""
+        if "import *" not in text:
+            continue
+        for match in _STAR_IMPORT.finditer(text):
+            cost = costs.get(match.group(1))
+            if cost is None:
+                continue
+            line = text.count("\n", 0, match.start()) + 1
+            where = "each worker" if cost.role == "worker" else "the master"
+            yield Hit(
+                title=f"{path}:{line} star-imports {cost.module} ({format_binary(cost.bytes)} at import in "
+                f"{where})",
+                evidence=(f"`{match.group(0).strip()}`; the profile measured {cost.module}'s import",),
+                evidence_class=Evidence.MEASURED,
+                location=Location(path, line),
+                fix=Fix(summary=f"import the names it uses from {cost.module}, or `import {cost.module}`"),
+            )
+
+
 # --- MEM53x-54x: growth and threads ---------------------------------------------------------------------
 
 
