@@ -21,6 +21,9 @@ def test_statuses_follow_quota_and_restart_threshold() -> None:
     assert fit_dynos(WorkerCost(100 * MIB, 500 * MIB, 2), [STANDARD_1X])[0].status == "r15"
     # Private dynos restart at their quota: 100 + 4 x 240 = 1060 MiB > 1024 MiB.
     assert fit_dynos(WorkerCost(100 * MIB, 240 * MIB, 2), [PRIVATE_S])[0].status == "r15"
+    # Each row says where R15 restarts its dyno, so that no renderer works it out again.
+    assert fine.r15_bytes == 1024 * MIB
+    assert fit_dynos(WorkerCost(100 * MIB, 240 * MIB, 2), [PRIVATE_S])[0].r15_bytes == 1024 * MIB
 
 
 def test_fixed_workers_override_web_concurrency() -> None:

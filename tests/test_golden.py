@@ -136,7 +136,7 @@ def profile_report() -> ProfileReport:
         ),
         headroom=0.1,
         dyno_fit=(
-            DynoFit("standard-1x", 512 * MIB, 2, 91 * MIB, "ok", 30),
+            DynoFit("standard-1x", 512 * MIB, 2, 91 * MIB, "ok", 30, 1024 * MIB),
             DynoFit("eco", 512 * MIB, 2, 91 * MIB, "ok", 30),
             DynoFit("basic", 512 * MIB, 2, 91 * MIB, "ok", 30),
         ),

@@ -62,6 +62,7 @@ def fit_dynos(
                 predicted_bytes=predicted,
                 status=status,
                 max_workers=max_workers(cost, dyno.memory_bytes, headroom),
+                r15_bytes=round(dyno.memory_bytes * dyno.r15_multiplier),
             )
         )
     return fits

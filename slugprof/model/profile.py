@@ -94,6 +94,7 @@ class DynoFit:
     predicted_bytes: int
     status: Literal["ok", "r14", "r15"]
     max_workers: int  # the most workers that fit under quota x (1 - headroom); 0 if none
+    r15_bytes: int | None = None  # where R15 restarts the dyno (quota x its multiplier); None: saved before
 
 
 class MemrayMode(str, Enum):

@@ -261,7 +261,11 @@ def quota_bytes(report: ProfileReport) -> int | None:
 
 
 def r15_bytes(report: ProfileReport) -> int | None:
-    """Where R15 restarts that dyno: its quota times the platform's multiplier for the size."""
+    """Where R15 restarts that dyno, as the profile computed it (its dyno-fit entry), or for a profile
+    saved before it did, the quota times the platform's multiplier for the size."""
+    fit = _fit_for(report)
+    if fit is not None and fit.r15_bytes is not None:
+        return fit.r15_bytes
     quota = quota_bytes(report)
     plan = next((plan for plan in DYNO_PLANS if plan.name == report.dyno), None)
     if quota is None or plan is None:
