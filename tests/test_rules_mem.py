@@ -497,6 +497,10 @@ def test_variables_set_in_the_command_itself() -> None:
         "OMP_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",
     }
+    # The shell's words, split by the project's shell reader: quotes, and the command after `cd &&`.
+    assert command_env("cd site && WEB_CONCURRENCY='3' gunicorn app:app") == {"WEB_CONCURRENCY": "3"}
+    config = read_gunicorn_config('cd site && gunicorn --workers "2" app:app', _no_file)
+    assert config is not None and config.workers == 2
 
 
 def test_a_fixed_count_is_seen_in_the_dyno_fit() -> None:

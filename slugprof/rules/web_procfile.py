@@ -413,7 +413,7 @@ def config_text(node: ast.expr) -> str | None:
 
 
 @dataclass(frozen=True)
-class GunicornConfig:
+class GunicornConfigFile:
     path: str
     text: str
     tree: ast.Module
@@ -423,7 +423,7 @@ class GunicornConfig:
         return found[-1] if found else None
 
 
-def gunicorn_config(launch: Launch, files: BuildFiles) -> GunicornConfig | None:
+def gunicorn_config(launch: Launch, files: BuildFiles) -> GunicornConfigFile | None:
     """The config file gunicorn reads: `-c FILE`, else ./gunicorn.conf.py (gunicorn 27.0.1 `ConfigFile`:
     the default is `./gunicorn.conf.py`, and a `-c` replaces it); None for a `python:` module or none."""
     given = options(launch.args, ("-c", "--config"))
@@ -433,7 +433,7 @@ def gunicorn_config(launch: Launch, files: BuildFiles) -> GunicornConfig | None:
     path = launch.in_folder(written.removeprefix("file:"))
     text = files.read_text(path)
     tree = parsed(files, path)
-    return None if text is None or tree is None else GunicornConfig(path, text, tree)
+    return None if text is None or tree is None else GunicornConfigFile(path, text, tree)
 
 
 @dataclass(frozen=True)

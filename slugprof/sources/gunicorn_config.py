@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ast
 import re
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from slugprof.shell import ShellSyntaxError, command_list
 
 DEFAULT_CONFIG = "gunicorn.conf.py"  # read from the working folder when no -c is given (gunicorn 20+)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -62,11 +63,13 @@ class GunicornConfig:
 
 
 def command_words(command: str) -> list[str]:
-    """The words of a Procfile command as its shell splits them (the whole command on a quoting error)."""
+    """The words of the program a Procfile command runs last (after `cd app &&`), as the dyno's shell
+    splits them with the project's one shell reader; on a quoting error, the command split at spaces."""
     try:
-        return shlex.split(command)
-    except ValueError:
+        commands = command_list(command)
+    except ShellSyntaxError:
         return command.split()
+    return [word.value for word in commands[-1]] if commands else []
 
 
 def command_env(command: str) -> dict[str, str]:
