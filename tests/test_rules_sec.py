@@ -46,6 +46,22 @@ def test_a_committed_env_file_and_a_private_key_ship_and_their_values_never_show
         assert SECRET not in render(report, output_format, to_terminal=False), output_format
 
 
+def test_credential_files_ship_by_their_names(repo: Repo) -> None:
+    credentials = {
+        ".netrc": f"machine api.example.org login deploy password {SECRET}\n",
+        "ops/.pgpass": f"db.internal:5432:app:app:{SECRET}\n",
+        "ops/.aws/credentials": f"[default]\naws_access_key_id = x\naws_secret_access_key = {SECRET}\n",
+    }
+    repo.commit({**FLASK_APP, **credentials})
+    report = repo.report()
+    found = {f.location.path: f for f in report.findings if f.id == "SEC400" and f.location}
+    assert sorted(found) == sorted(credentials)
+    assert all(f.title.endswith("it holds credentials") for f in found.values())
+    assert not [f for f in report.findings if f.id == "SEC420"]  # each file is named once, by SEC400
+    for output_format in ("json", "terminal", "markdown", "html"):
+        assert SECRET not in render(report, output_format, to_terminal=False), output_format
+
+
 def test_an_example_env_file_is_not_a_secret(repo: Repo) -> None:
     repo.commit({**FLASK_APP, ".env.example": "SECRET_KEY=change-me\n"})
     assert "SEC400" not in [f.id for f in repo.report().findings]

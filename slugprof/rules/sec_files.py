@@ -8,12 +8,9 @@ from collections.abc import Iterator
 
 from slugprof.model import AppFile, Edit, Fix, Location, Severity, SlugChange
 from slugprof.rules.registry import Hit, RuleInputs, append_edit, rule
-from slugprof.rules.sec_text import READ_LIMIT, scanned
+from slugprof.rules.sec_text import READ_LIMIT, scanned, secret_by_name
 from slugprof.sources.appfiles import SLUGIGNORE
 
-# Files that hold config vars or keys by their name: `.env`, `.env.production`, key files.
-_SECRET_NAMES = re.compile(r"^(\.env(\..+)?|.*\.pem|.*\.key|id_rsa|id_ed25519|id_ecdsa|.*\.p12|.*\.pfx)$")
-_NOT_SECRET = re.compile(r"^\.env\.(example|sample|template|dist)$")
 _SQLITE_NAMES = re.compile(r".*\.(sqlite3?|db)$")
 _SQLITE_URL = re.compile(r"\bsqlite:/{2,}")
 
@@ -35,8 +32,8 @@ def _private_key_line(inputs: RuleInputs, file: AppFile) -> int | None:
     "SEC400",
     "secret-file-in-slug",
     Severity.ERROR,
-    summary="A file of config vars or a private key ships in the slug: `.env`, `*.pem`, `id_rsa`, a file "
-    "holding `BEGIN PRIVATE KEY`.",
+    summary="A file of config vars, credentials or a private key ships in the slug: `.env`, `.netrc`, "
+    "`.pgpass`, `.aws/credentials`, `*.pem`, `id_rsa`, a file holding `BEGIN PRIVATE KEY`.",
     why="Everyone who can download the slug (collaborators, add-ons, a leaked build) reads it; Heroku's "
     "config vars are the place for secrets, and `.env` is read only by `heroku local`.",
     fix="Remove the file from git, rotate what it held, and set the values with `heroku config:set`.",
@@ -44,12 +41,11 @@ def _private_key_line(inputs: RuleInputs, file: AppFile) -> int | None:
 )
 def secret_file_in_slug(inputs: RuleInputs) -> Iterator[Hit]:
     for file in _shipped(inputs):
-        name = _name(file.path)
-        by_name = bool(_SECRET_NAMES.match(name)) and not _NOT_SECRET.match(name)
-        line = None if by_name else _private_key_line(inputs, file)
-        if not by_name and line is None:
+        named = secret_by_name(file.path)
+        line = None if named else _private_key_line(inputs, file)
+        if not named and line is None:
             continue
-        what = "a private key" if line is not None or not name.startswith(".env") else "config vars"
+        what = named or "a private key"
         yield Hit(
             title=f"{file.path} ships in the slug: it holds {what}",
             evidence=(f"{file.path} is committed and not removed by .slugignore (its values are not shown)",),

@@ -37,6 +37,28 @@ _PRIVATE_KEY_MARK = b"PRIVATE KEY-----"
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 # `.env` files are config vars by their name (SEC400 names them, and the examples are meant to ship).
 _ENV_NAME = re.compile(r"^\.env(\..+)?$")
+# Files that hold config vars or keys by their name: `.env`, `.env.production`, key files.
+_SECRET_NAMES = re.compile(r"^(\.env(\..+)?|.*\.pem|.*\.key|id_rsa|id_ed25519|id_ecdsa|.*\.p12|.*\.pfx)$")
+_NOT_SECRET = re.compile(r"^\.env\.(example|sample|template|dist)$")
+# Files that hold credentials by their name: login files of netrc, PostgreSQL, git, PyPI and Apache, Java
+# keystores, and the AWS CLI's credentials file.
+_CREDENTIAL_NAMES = re.compile(
+    r"^(\.netrc|_netrc|\.pgpass|\.git-credentials|\.pypirc|\.htpasswd|id_dsa|.*\.jks|.*\.keystore)$"
+)
+_CREDENTIAL_PATHS = re.compile(r"(^|/)\.aws/credentials$")
+
+
+def secret_by_name(path: str) -> str | None:
+    """What a file holds by its name alone ("config vars", "credentials", "a private key"), for SEC400,
+    which names the whole file; None for other files (SEC420 reads those line by line)."""
+    name = path.rsplit("/", 1)[-1]
+    if _CREDENTIAL_NAMES.match(name) or _CREDENTIAL_PATHS.search(path):
+        return "credentials"
+    if _SECRET_NAMES.match(name) and not _NOT_SECRET.match(name):
+        return "config vars" if name.startswith(".env") else "a private key"
+    return None
+
+
 # Files people keep notes in: when one holds a credential, the whole file should not ship.
 _NOTES = re.compile(r".*\.(txt|md|markdown|rst|org|adoc|log|notes)$", re.IGNORECASE)
 
@@ -184,6 +206,7 @@ def _scan_bytes(file: AppFile, data: bytes) -> TextScan | None:
     name = file.path.rsplit("/", 1)[-1]
     if (
         not _ENV_NAME.match(name)
+        and secret_by_name(file.path) is None  # the whole file is SEC400's
         and not _THIRD_PARTY.search(file.path)
         and b"\0" not in data[:_SNIFF_BYTES]
         and _may_hold_credentials(data)
