@@ -3,20 +3,16 @@ names) that shows its evidence, and stays silent without it; the sample apps giv
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import GitRunner
 from test_rules_build import FLASK_APP, Repo, one
 
-from slugprof.analysis import AnalyzeOptions, analyze
-from slugprof.config import Settings
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS
 from slugprof.model import Finding, Severity
-from slugprof.rules import RuleInputs, registered, run_rules
+from slugprof.rules import registered
 from slugprof.rules.registry import Needs
-from slugprof.sources.buildfiles import BuildFiles
 
 pytestmark = pytest.mark.slow  # real git repositories and the whole pipeline, per test
 
@@ -306,19 +302,3 @@ def test_celery_concurrency_set_in_the_app_is_silent(repo: Repo) -> None:
     procfile = "web: gunicorn app:app\nworker: celery -A proj worker\n"
     repo.commit({**FLASK_APP, "proj.py": celery_app, "Procfile": procfile})
     assert "WEB630" not in repo.ids()
-
-
-# --- the sample apps ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("app", ["flask_basic", "django_whitenoise", "fastapi_gunicorn"])
-def test_the_sample_apps_have_no_web_warning_or_error(app: str, tmp_path: Path) -> None:
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("the sample apps are read as committed files: this needs the project's git checkout")
-    root = ROOT / "sample_apps" / app
-    options = AnalyzeOptions(
-        app_root=root, settings=Settings(), resolve=True, offline=True, cache_dir=tmp_path / "cache"
-    )
-    report = analyze(options, {})
-    findings, _, _ = run_rules(RuleInputs(files=BuildFiles.of(root, report.app), analysis=report))
-    assert [f"{f.id}: {f.title}" for f in findings if f.id.startswith("WEB")] == []
