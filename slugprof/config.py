@@ -58,6 +58,12 @@ class Settings:
     heroku_26_glibc: str = heroku.HEROKU_26_GLIBC_DEFAULT
     # Where CPU-only torch builds come from, for the swap that drops the CUDA wheels (heroku-facts 7).
     torch_cpu_index: str = heroku.TORCH_CPU_INDEX
+    # `slugprof check`'s limits. The compressed slug's (None: the slug limit above) and the dyno's peak
+    # memory (None: the quota of `dyno`); findings of `fail_on` severity or worse fail it ("never": none).
+    max_slug: int | None = None
+    max_memory: int | None = None
+    dyno: str = heroku.DEFAULT_DYNO
+    fail_on: str = "error"
     # Rule ids whose findings are silenced (`ignore = ["BUILD110"]`); the report counts them.
     ignore: tuple[str, ...] = ()
 
@@ -70,6 +76,12 @@ _TEXT_KEYS = {
     "torch-cpu-index": "torch_cpu_index",
 }
 _LIST_KEYS = {"ignore": "ignore"}
+# Limits that may be unset (None: the default the check derives), sizes all the same.
+_OPTIONAL_SIZE_KEYS = {"max-slug": "max_slug", "max-memory": "max_memory"}
+# Names with a fixed set of values, each checked where it is read.
+_CHOICE_KEYS = {"fail-on": "fail_on", "dyno": "dyno"}
+FAIL_ON = ("error", "warning", "info", "never")
+_KNOWN_KEYS = (*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS, *_OPTIONAL_SIZE_KEYS, *_CHOICE_KEYS)
 
 
 def load_settings(
@@ -82,7 +94,7 @@ def load_settings(
     settings = _apply(settings, _read_pyproject(app_root), source="pyproject.toml [tool.slugprof]")
     from_env = {
         key: environ[f"SLUGPROF_{key.upper().replace('-', '_')}"]
-        for key in (*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS)
+        for key in _KNOWN_KEYS
         if f"SLUGPROF_{key.upper().replace('-', '_')}" in environ
     }
     settings = _apply(settings, from_env, source="environment")
@@ -114,14 +126,28 @@ def _apply(settings: Settings, values: Mapping[str, Any], *, source: str) -> Set
         normalised = key.replace("_", "-")
         if normalised in _SIZE_KEYS:
             changes[_SIZE_KEYS[normalised]] = parse_size(value, what=f"{source}: {normalised}")
+        elif normalised in _OPTIONAL_SIZE_KEYS:
+            changes[_OPTIONAL_SIZE_KEYS[normalised]] = parse_size(value, what=f"{source}: {normalised}")
+        elif normalised in _CHOICE_KEYS:
+            changes[_CHOICE_KEYS[normalised]] = _choice(normalised, value, source)
         elif normalised in _TEXT_KEYS:
             changes[_TEXT_KEYS[normalised]] = str(value)
         elif normalised in _LIST_KEYS:
             changes[_LIST_KEYS[normalised]] = _words(value, what=f"{source}: {normalised}")
         else:
-            known = ", ".join(sorted((*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS)))
+            known = ", ".join(sorted(_KNOWN_KEYS))
             raise UsageError(f"{source}: unknown setting {key!r}; known settings: {known}")
     return replace(settings, **changes)
+
+
+def _choice(key: str, value: object, source: str) -> str:
+    """A `fail-on` or `dyno` value, checked: a UsageError naming the key, where it came from, and the
+    values it takes."""
+    text = str(value).strip().lower()
+    choices = FAIL_ON if key == "fail-on" else tuple(plan.name for plan in heroku.DYNO_PLANS)
+    if text not in choices:
+        raise UsageError(f"{source}: {key} = {value!r} is not one of: {', '.join(choices)}")
+    return text
 
 
 def _words(value: object, *, what: str) -> tuple[str, ...]:

@@ -24,6 +24,14 @@ PY = f"{sys.version_info.major}.{sys.version_info.minor}"  # the Python the apps
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # its wheel tag
 
 
+# The smallest WSGI app: gunicorn serves it, and it answers every request.
+HELLO_WSGI = """\
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+"""
+
+
 def write_app(root: Path, files: Mapping[str, str]) -> Path:
     """A web app for this Python (.python-version, Procfile, app.py), with `files` added or replacing."""
     defaults = {".python-version": PY + "\n", "Procfile": "web: gunicorn app:app\n", "app.py": "app = None\n"}
@@ -68,15 +76,16 @@ def packages_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def run_slugprof(
-    *argv: str | Path, cwd: Path | None = None, timeout: float = 180
+    *argv: str | Path, cwd: Path | None = None, timeout: float = 180, **environment: str
 ) -> subprocess.CompletedProcess[str]:
     """`slugprof ARGV...` in its own interpreter, as a user runs it: without the caller's virtualenv,
-    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept)."""
+    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept), `environment` added."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY") and not key.startswith("SLUGPROF_")
     }
+    env.update(environment)
     return subprocess.run(
         [sys.executable, "-m", "slugprof", *map(str, argv)],
         capture_output=True,

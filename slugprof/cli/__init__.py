@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from slugprof import __version__
-from slugprof.cli import analyze, profile, report, rules
+from slugprof.cli import analyze, check, profile, report, rules
 from slugprof.errors import EXIT_FAILURE, EXIT_USAGE, SlugprofError, UsageError
 
 EXIT_INTERRUPTED = 130
@@ -42,6 +42,7 @@ COMMANDS: list[Command] = [
     analyze.AnalyzeCommand(),
     profile.ProfileCommand(),
     report.ReportCommand(),
+    check.CheckCommand(),
     rules.RulesCommand(),
 ]
 

@@ -13,7 +13,8 @@ from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYT
 from slugprof.units import format_bytes
 
 if TYPE_CHECKING:
-    pass
+    from slugprof.analysis import AnalyzeOptions
+    from slugprof.config import Settings
 
 
 class AnalyzeCommand:
@@ -45,61 +46,13 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("app", nargs="?", default=".", help="the app's folder (default: .)")
-        parser.add_argument(
-            "--env",
-            metavar="PATH",
-            help="the app's virtualenv, or a Python executable, to measure dependencies from",
-        )
-        parser.add_argument(
-            "--resolve",
-            action="store_true",
-            help="resolve dependencies for the dyno even when a local environment exists",
-        )
-        parser.add_argument(
-            "--offline", action="store_true", help="no network: use only what is cached, say what is not"
-        )
-        parser.add_argument(
-            "--stack",
-            default=DEFAULT_STACK,
-            choices=STACKS,
-            help=f"the dyno's stack (default {DEFAULT_STACK})",
-        )
-        parser.add_argument(
-            "--arch", default=DEFAULT_ARCH, choices=ARCHES, help=f"the dyno's CPU (default {DEFAULT_ARCH})"
-        )
-        parser.add_argument(
-            "--build-sdists",
-            action="store_true",
-            help="build packages that only ship a source distribution, to measure them (slow)",
-        )
-        parser.add_argument(
-            "--slug-limit",
-            metavar="SIZE",
-            help=f"compressed slug limit, e.g. '500 MB', '1 GiB' (default {format_bytes(SLUG_BUDGET_BYTES)})",
-        )
-        parser.add_argument(
-            "--soft-limit",
-            metavar="SIZE",
-            help=f"size that warns about boot time (default {format_bytes(SOFT_LIMIT_BYTES)})",
-        )
-        parser.add_argument(
-            "--exact",
-            action="store_true",
-            help="stream a real tar through gzip -6 for the true compressed size (slower)",
-        )
+        add_measure_options(parser)
         parser.add_argument(
             "--format", choices=FORMATS, help="output format (default: terminal, or from -o's extension)"
         )
         parser.add_argument(
             "-o", "--output", metavar="FILE", help="write the report to FILE (.json, .txt, .md or .html)"
         )
-        parser.add_argument(
-            "--no-cache", action="store_true", help="do not read or write the compression cache"
-        )
-        parser.add_argument(
-            "--jobs", type=int, metavar="N", help="processes to compress with (default: all cores)"
-        )
-        add_ignore_option(parser)
         parser.add_argument(
             "-q",
             "--quiet",
@@ -109,30 +62,10 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
 
     def run(self, args: argparse.Namespace) -> int:
         # The pipeline loads here, not when the parser is built, so that `--help` imports nothing heavy.
-        from slugprof.analysis import AnalyzeOptions, analyze
-        from slugprof.config import cache_root as default_cache_dir
-        from slugprof.config import load_settings
+        from slugprof.analysis import analyze
 
         output_format = args.format or format_from_extension(args.output) or "terminal"
-        app_root = Path(args.app)
-        if args.jobs is not None and args.jobs < 1:
-            raise UsageError("--jobs must be 1 or more")
-        overrides = {"slug_limit": args.slug_limit, "soft_limit": args.soft_limit}
-        settings = load_settings(app_root, os.environ, overrides)
-        options = AnalyzeOptions(
-            app_root=app_root,
-            settings=settings,
-            environment=args.env,
-            exact=args.exact,
-            cache_dir=None if args.no_cache else default_cache_dir(),
-            workers=args.jobs,
-            resolve=args.resolve,
-            offline=args.offline,
-            stack=args.stack,
-            arch=args.arch,
-            build_sdists=args.build_sdists,
-            ignore=ignored_ids(args.ignore),
-        )
+        options = analyze_options(args, Path(args.app))
         with progress_display(quiet=args.quiet) as progress:
             report = analyze(options, os.environ, progress)
         emit(
@@ -140,6 +73,91 @@ settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variab
             lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
         )
         return EXIT_OK
+
+
+def analyze_options(
+    args: argparse.Namespace, app_root: Path, settings: Settings | None = None
+) -> AnalyzeOptions:
+    """The analysis the measurement options ask for; `settings` when the caller has loaded them."""
+    from slugprof.analysis import AnalyzeOptions
+    from slugprof.config import cache_root as default_cache_dir
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    return AnalyzeOptions(
+        app_root=app_root,
+        settings=settings if settings is not None else measure_settings(args, app_root),
+        environment=args.env,
+        exact=args.exact,
+        cache_dir=None if args.no_cache else default_cache_dir(),
+        workers=args.jobs,
+        resolve=args.resolve,
+        offline=args.offline,
+        stack=args.stack,
+        arch=args.arch,
+        build_sdists=args.build_sdists,
+        ignore=ignored_ids(args.ignore),
+    )
+
+
+def measure_settings(args: argparse.Namespace, app_root: Path, **more: object) -> Settings:
+    """The app's settings with the flags over them (`more`: a command's own flags)."""
+    from slugprof.config import load_settings
+
+    overrides = {"slug_limit": args.slug_limit, "soft_limit": args.soft_limit, **more}
+    return load_settings(app_root, os.environ, overrides)
+
+
+def add_measure_options(parser: argparse.ArgumentParser) -> None:
+    """How `analyze` measures: the environment or the dyno's resolution, the limits, the compressor, the
+    rules to silence. `check` measures the same way."""
+    parser.add_argument(
+        "--env",
+        metavar="PATH",
+        help="the app's virtualenv, or a Python executable, to measure dependencies from",
+    )
+    parser.add_argument(
+        "--resolve",
+        action="store_true",
+        help="resolve dependencies for the dyno even when a local environment exists",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="no network: use only what is cached, say what is not"
+    )
+    parser.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        choices=STACKS,
+        help=f"the dyno's stack (default {DEFAULT_STACK})",
+    )
+    parser.add_argument(
+        "--arch", default=DEFAULT_ARCH, choices=ARCHES, help=f"the dyno's CPU (default {DEFAULT_ARCH})"
+    )
+    parser.add_argument(
+        "--build-sdists",
+        action="store_true",
+        help="build packages that only ship a source distribution, to measure them (slow)",
+    )
+    parser.add_argument(
+        "--slug-limit",
+        metavar="SIZE",
+        help=f"compressed slug limit, e.g. '500 MB', '1 GiB' (default {format_bytes(SLUG_BUDGET_BYTES)})",
+    )
+    parser.add_argument(
+        "--soft-limit",
+        metavar="SIZE",
+        help=f"size that warns about boot time (default {format_bytes(SOFT_LIMIT_BYTES)})",
+    )
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="stream a real tar through gzip -6 for the true compressed size (slower)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the compression cache")
+    parser.add_argument(
+        "--jobs", type=int, metavar="N", help="processes to compress with (default: all cores)"
+    )
+    add_ignore_option(parser)
 
 
 def add_ignore_option(parser: argparse.ArgumentParser) -> None:

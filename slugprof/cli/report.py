@@ -36,7 +36,7 @@ Exits 0 when it rendered, 2 for a file that is not a slugprof report (or two of 
         from slugprof.model.saved import load_report
 
         output_format = args.format or format_from_extension(args.output) or "terminal"
-        analyze, profile = _one_of_each([load_report(Path(path)) for path in args.results], args.results)
+        analyze, profile = one_of_each([load_report(Path(path)) for path in args.results], args.results)
         if analyze is not None and analyze.build is None:
             analyze = with_rules_if_possible(analyze)
         if output_format == "json":
@@ -53,7 +53,7 @@ Exits 0 when it rendered, 2 for a file that is not a slugprof report (or two of 
         return EXIT_OK
 
 
-def _one_of_each(
+def one_of_each(
     reports: list[AnalyzeReport | ProfileReport], paths: list[str]
 ) -> tuple[AnalyzeReport | None, ProfileReport | None]:
     from slugprof.model import AnalyzeReport

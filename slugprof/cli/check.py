@@ -1,0 +1,153 @@
+"""`slugprof check [APP | RESULTS.json ...]`: the limits applied, one verdict line each, and an exit code
+for CI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from slugprof.cli.analyze import add_measure_options, analyze_options, measure_settings
+from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render_pair
+from slugprof.config import FAIL_ON
+from slugprof.errors import UsageError
+from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS
+
+if TYPE_CHECKING:
+    from slugprof.config import Settings
+    from slugprof.gate import GateLimits
+    from slugprof.model import AnalyzeReport, ProfileReport
+    from slugprof.progress import Progress
+
+
+class CheckCommand:
+    NAME = "check"
+    HELP = "apply the limits (slug size, dyno memory, findings) and exit 1 when one is breached"
+    DESCRIPTION = f"""\
+Measure the app in APP (default: the current folder) as `analyze` does, or read the saved
+results given (an analysis, a profile, or one of each, as `analyze -o` / `profile -o` wrote
+them), and apply every limit:
+
+  max-slug     the compressed slug (default: the slug limit, 500 MB)
+  max-memory   the dyno's peak memory; needs a profile: --profile runs one (without memray),
+               or pass a saved one (default: the --dyno quota)
+  fail-on      findings of this severity or worse fail the check: error (the default, so a
+               build Heroku would refuse fails), warning, info or never
+
+One line per limit goes to stderr (PASS, FAIL, NOT MEASURED or NOT CHECKED), then the details
+to stdout: the verdicts and the errors (--format and -o for the whole report).
+
+The same limits in [tool.slugprof] of the app's pyproject.toml (max-slug = "300 MB",
+max-memory = "400 MiB", dyno = "standard-2x", fail-on = "warning"; snake_case works too),
+the flags over them.
+
+Exits 0 within every limit (or with --warn-only), 1 when one is breached, 2 for bad usage or
+input, 3 when the tool or the app failed, or a limit could not be measured (offline with
+nothing cached: said, and not a pass).
+
+dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
+"""
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "targets",
+            nargs="*",
+            metavar="APP | RESULTS.json",
+            help="the app's folder (default: .), or saved analyze/profile JSON",
+        )
+        parser.add_argument("--max-slug", metavar="SIZE", help="compressed slug limit (default: slug-limit)")
+        parser.add_argument("--max-memory", metavar="SIZE", help="peak dyno memory (default: the quota)")
+        parser.add_argument("--dyno", metavar="NAME", help=f"the dyno size (default {DEFAULT_DYNO})")
+        parser.add_argument(
+            "--fail-on", choices=FAIL_ON, help="findings of this severity or worse fail (default: error)"
+        )
+        parser.add_argument("--warn-only", action="store_true", help="report every verdict, and exit 0")
+        parser.add_argument("--profile", action="store_true", help="profile the web process too (memory)")
+        add_measure_options(parser)
+        parser.add_argument("--format", choices=FORMATS, help="the details' format (default: terminal)")
+        parser.add_argument("-o", "--output", metavar="FILE", help="write the details to FILE")
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from slugprof.gate import exit_code, judge
+
+        targets = args.targets or ["."]
+        saved = [target for target in targets if target.endswith(".json")]
+        if saved and len(saved) != len(targets):
+            raise UsageError("give an app's folder or saved results (.json), not both")
+        if len(targets) > 1 and not saved:
+            raise UsageError("give one app's folder")
+        root = Path(".") if saved else Path(targets[0])
+        settings = _settings(args, root)
+        limits = _limits(settings)
+        analysis, profile = _saved(saved) if saved else _measured(args, root, settings)
+        verdicts = judge(analysis, profile, limits)
+        for verdict in verdicts:
+            print(f"slugprof check: {verdict.line()}", file=sys.stderr)
+        output_format = args.format or format_from_extension(args.output) or "terminal"
+        brief = output_format == "terminal" and args.output is None
+        emit(
+            args.output,
+            lambda tty: render_pair(analysis, profile, output_format, to_terminal=tty, brief=brief),
+        )
+        return exit_code(verdicts, warn_only=args.warn_only)
+
+
+def _settings(args: argparse.Namespace, root: Path) -> Settings:
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder (give the app's folder, or saved results ending in .json)")
+    return measure_settings(
+        args,
+        root,
+        max_slug=args.max_slug,
+        max_memory=args.max_memory,
+        dyno=args.dyno,
+        fail_on=args.fail_on,
+    )
+
+
+def _limits(settings: Settings) -> GateLimits:
+    from slugprof.gate import GateLimits, fail_on
+
+    return GateLimits(
+        max_slug_bytes=settings.max_slug if settings.max_slug is not None else settings.slug_limit,
+        max_memory_bytes=settings.max_memory,
+        dyno=settings.dyno,
+        fail_on=fail_on(settings.fail_on),
+    )
+
+
+def _saved(paths: list[str]) -> tuple[AnalyzeReport | None, ProfileReport | None]:
+    from slugprof.cli.report import one_of_each
+    from slugprof.model.saved import load_report
+
+    return one_of_each([load_report(Path(path)) for path in paths], paths)
+
+
+def _measured(
+    args: argparse.Namespace, root: Path, settings: Settings
+) -> tuple[AnalyzeReport, ProfileReport | None]:
+    from slugprof.analysis import analyze
+
+    options = analyze_options(args, root, settings)
+    with progress_display(quiet=args.quiet) as progress:
+        analysis = analyze(options, os.environ, progress)
+        profile = _profiled(args, root, settings, progress) if args.profile else None
+    return analysis, profile
+
+
+def _profiled(args: argparse.Namespace, root: Path, settings: Settings, progress: Progress) -> ProfileReport:
+    from slugprof.cli.analyze import ignored_ids
+    from slugprof.profiling import ProfileOptions, profile
+
+    options = ProfileOptions(
+        app_root=root,
+        dyno=settings.dyno,
+        environment=args.env,
+        memray=False,  # the memory figures come from the sampler's run; memray's would only add time
+        settings=settings,
+        ignore=ignored_ids(args.ignore),
+    )
+    return profile(options, os.environ, progress)
