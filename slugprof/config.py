@@ -18,7 +18,7 @@ import platformdirs
 
 from slugprof import heroku
 from slugprof.errors import UsageError
-from slugprof.units import parse_size
+from slugprof.units import parse_growth, parse_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,6 +64,8 @@ class Settings:
     max_memory: int | None = None
     dyno: str = heroku.DEFAULT_DYNO
     fail_on: str = "error"
+    # How much the compressed slug may grow against a baseline: "5%" or "2 MB" (None: any growth).
+    max_slug_growth: str | None = None
     # Rule ids whose findings are silenced (`ignore = ["BUILD110"]`); the report counts them.
     ignore: tuple[str, ...] = ()
 
@@ -80,8 +82,10 @@ _LIST_KEYS = {"ignore": "ignore"}
 _OPTIONAL_SIZE_KEYS = {"max-slug": "max_slug", "max-memory": "max_memory"}
 # Names with a fixed set of values, each checked where it is read.
 _CHOICE_KEYS = {"fail-on": "fail_on", "dyno": "dyno"}
+# A size or a share ("5%"), checked when read; `max-growth` is the short spelling.
+_GROWTH_KEYS = {"max-slug-growth": "max_slug_growth", "max-growth": "max_slug_growth"}
 FAIL_ON = ("error", "warning", "info", "never")
-_KNOWN_KEYS = (*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS, *_OPTIONAL_SIZE_KEYS, *_CHOICE_KEYS)
+_KNOWN_KEYS = (*_SIZE_KEYS, *_TEXT_KEYS, *_LIST_KEYS, *_OPTIONAL_SIZE_KEYS, *_CHOICE_KEYS, *_GROWTH_KEYS)
 
 
 def load_settings(
@@ -130,6 +134,9 @@ def _apply(settings: Settings, values: Mapping[str, Any], *, source: str) -> Set
             changes[_OPTIONAL_SIZE_KEYS[normalised]] = parse_size(value, what=f"{source}: {normalised}")
         elif normalised in _CHOICE_KEYS:
             changes[_CHOICE_KEYS[normalised]] = _choice(normalised, value, source)
+        elif normalised in _GROWTH_KEYS:
+            parse_growth(value, what=f"{source}: {normalised}")  # checked here, kept as written
+            changes[_GROWTH_KEYS[normalised]] = str(value)
         elif normalised in _TEXT_KEYS:
             changes[_TEXT_KEYS[normalised]] = str(value)
         elif normalised in _LIST_KEYS:

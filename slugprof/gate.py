@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from slugprof.compare import Comparison
 from slugprof.errors import EXIT_FAILURE, EXIT_LIMIT, EXIT_OK
 from slugprof.heroku import DYNO_PLANS
 from slugprof.model import AnalyzeReport, Finding, ProfileReport, Severity
@@ -33,6 +34,8 @@ class GateLimits:
     max_memory_bytes: int | None  # peak dyno memory; None: the dyno's quota
     dyno: str  # whose quota is the default memory limit
     fail_on: Severity | None  # findings of this severity or worse fail; None: findings never fail
+    growth_bytes: int | None = None  # how much the compressed slug may grow against the baseline
+    growth_share: float | None = None  # the same as a share of the baseline ("5%": 0.05)
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,43 @@ def fail_on(value: str) -> Severity | None:
 
 
 def judge(
-    analysis: AnalyzeReport | None, profile: ProfileReport | None, limits: GateLimits
+    analysis: AnalyzeReport | None,
+    profile: ProfileReport | None,
+    limits: GateLimits,
+    comparison: Comparison | None = None,
 ) -> tuple[LimitVerdict, ...]:
-    return (
+    """One verdict per limit; `comparison` against the baseline, when one was given."""
+    verdicts = [
         _slug_verdict(analysis, limits),
         _memory_verdict(profile, limits),
         _findings_verdict(_findings(analysis, profile), limits),
+    ]
+    if limits.growth_bytes is not None or limits.growth_share is not None:
+        verdicts.insert(1, _growth_verdict(comparison, limits))
+    return tuple(verdicts)
+
+
+def _growth_verdict(comparison: Comparison | None, limits: GateLimits) -> LimitVerdict:
+    name = "max-slug-growth"
+    if comparison is None:
+        return LimitVerdict(name, Outcome.NOT_CHECKED, "no baseline (--baseline FILE)")
+    delta, before = comparison.compressed_delta, comparison.compressed_before
+    if delta is None or before is None:
+        return LimitVerdict(name, Outcome.NOT_CHECKED, "the baseline or today's results hold no analysis")
+    allowed = limits.growth_bytes
+    if allowed is None:
+        allowed = round((limits.growth_share or 0.0) * before)
+    share = delta / before if before else 0.0
+    figure = (
+        f"{format_bytes(delta, signed=True)} ({share:+.1%}) against the baseline's {format_bytes(before)}, "
+        f"allowed {format_bytes(allowed)}"
     )
+    if delta <= allowed:
+        return LimitVerdict(name, Outcome.PASS, figure)
+    grown = [change for change in (*comparison.packages, *comparison.files) if change.delta > 0]
+    top = sorted(grown, key=lambda change: -change.delta)[:3]
+    named = ", ".join(f"{change.name} {format_bytes(change.delta, signed=True)}" for change in top)
+    return LimitVerdict(name, Outcome.FAIL, f"{figure}; grew most: {named}" if named else figure)
 
 
 def exit_code(verdicts: Sequence[LimitVerdict], *, warn_only: bool = False) -> int:

@@ -46,6 +46,21 @@ def parse_size(text: str | int | float, *, what: str = "size") -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_growth(text: str | int | float, *, what: str = "growth") -> tuple[int | None, float | None]:
+    """A growth allowance: "5%" is (None, 0.05), "2 MB" is (2000000, None)."""
+    match = _PERCENT.match(str(text))
+    if match is not None:
+        return None, float(match.group(1)) / 100
+    try:
+        return parse_size(text, what=what), None
+    except UsageError:
+        hint = "write a size like '2 MB' or a share like '5%'"
+        raise UsageError(f"{what}: cannot read {text!r}; {hint}") from None
+
+
 def format_bytes(count: int | float, *, signed: bool = False) -> str:
     """Print a byte count for humans, in decimal units: 512 B, 12.3 kB, 145.2 MB, 1.10 GB."""
     sign = ""

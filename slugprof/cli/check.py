@@ -64,6 +64,23 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
             "--fail-on", choices=FAIL_ON, help="findings of this severity or worse fail (default: error)"
         )
         parser.add_argument("--warn-only", action="store_true", help="report every verdict, and exit 0")
+        parser.add_argument(
+            "--baseline",
+            metavar="FILE",
+            action="append",
+            default=[],
+            help="saved results to compare with (an analysis and/or a profile): the change is shown",
+        )
+        parser.add_argument(
+            "--max-slug-growth",
+            "--max-growth",
+            dest="max_slug_growth",
+            metavar="SIZE|PCT%",
+            help="how much the compressed slug may grow against the baseline ('2 MB', '5%%')",
+        )
+        parser.add_argument(
+            "--write-baseline", metavar="FILE", help="save today's analysis (or profile) as a baseline"
+        )
         parser.add_argument("--profile", action="store_true", help="profile the web process too (memory)")
         add_measure_options(parser)
         parser.add_argument("--format", choices=FORMATS, help="the details' format (default: terminal)")
@@ -71,7 +88,9 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
+        from slugprof.compare import compare
         from slugprof.gate import exit_code, judge
+        from slugprof.render.comparison import render_comparison
 
         targets = args.targets or ["."]
         saved = [target for target in targets if target.endswith(".json")]
@@ -82,16 +101,24 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         root = Path(".") if saved else Path(targets[0])
         settings = _settings(args, root)
         limits = _limits(settings)
+        baseline = _baseline(args.baseline)
         analysis, profile = _saved(saved) if saved else _measured(args, root, settings)
-        verdicts = judge(analysis, profile, limits)
+        comparison = compare(baseline, (analysis, profile)) if baseline is not None else None
+        verdicts = judge(analysis, profile, limits, comparison)
         for verdict in verdicts:
             print(f"slugprof check: {verdict.line()}", file=sys.stderr)
+        if args.write_baseline:
+            _write_baseline(Path(args.write_baseline), analysis, profile)
         output_format = args.format or format_from_extension(args.output) or "terminal"
         brief = output_format == "terminal" and args.output is None
-        emit(
-            args.output,
-            lambda tty: render_pair(analysis, profile, output_format, to_terminal=tty, brief=brief),
-        )
+
+        def details(to_terminal: bool) -> str:
+            text = render_pair(analysis, profile, output_format, to_terminal=to_terminal, brief=brief)
+            if comparison is not None and output_format == "terminal":
+                text += "\n" + render_comparison(comparison)
+            return text
+
+        emit(args.output, details)
         return exit_code(verdicts, warn_only=args.warn_only)
 
 
@@ -103,6 +130,7 @@ def _settings(args: argparse.Namespace, root: Path) -> Settings:
         root,
         max_slug=args.max_slug,
         max_memory=args.max_memory,
+        max_slug_growth=args.max_slug_growth,
         dyno=args.dyno,
         fail_on=args.fail_on,
     )
@@ -110,13 +138,43 @@ def _settings(args: argparse.Namespace, root: Path) -> Settings:
 
 def _limits(settings: Settings) -> GateLimits:
     from slugprof.gate import GateLimits, fail_on
+    from slugprof.units import parse_growth
 
+    growth_bytes, growth_share = (None, None)
+    if settings.max_slug_growth is not None:
+        growth_bytes, growth_share = parse_growth(settings.max_slug_growth, what="max-slug-growth")
     return GateLimits(
         max_slug_bytes=settings.max_slug if settings.max_slug is not None else settings.slug_limit,
         max_memory_bytes=settings.max_memory,
         dyno=settings.dyno,
         fail_on=fail_on(settings.fail_on),
+        growth_bytes=growth_bytes,
+        growth_share=growth_share,
     )
+
+
+def _write_baseline(path: Path, analysis: AnalyzeReport | None, profile: ProfileReport | None) -> None:
+    """Today's analysis as the next run's baseline (the profile when there is no analysis)."""
+    from slugprof.model.saved import write_report
+
+    report = analysis if analysis is not None else profile
+    if report is None:
+        return
+    try:
+        path.write_text(write_report(report), encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--write-baseline {path}: cannot write it ({error.strerror})") from error
+    print(f"wrote the baseline {path}", file=sys.stderr)
+
+
+def _baseline(paths: list[str]) -> tuple[AnalyzeReport | None, ProfileReport | None] | None:
+    """The baseline's reports; None when none was given, or the files given do not exist yet (the first
+    run of a pipeline that keeps its last results): "no baseline", never a growth from zero."""
+    present = [path for path in paths if Path(path).exists()]
+    for path in paths:
+        if path not in present:
+            print(f"slugprof check: no baseline at {path}: nothing to compare with", file=sys.stderr)
+    return _saved(present) if present else None
 
 
 def _saved(paths: list[str]) -> tuple[AnalyzeReport | None, ProfileReport | None]:
