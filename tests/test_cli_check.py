@@ -3,11 +3,16 @@ code, on saved reports (the committed examples), on apps measured for real, and 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
 import pytest
 from clirun import HELLO_WSGI, run_slugprof, write_app
+
+from slugprof.model import Finding, Location, Severity
+from slugprof.model.saved import load_report, write_report
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 # bloated: slug 156 MB compressed, peak 182.1 MiB on standard-1x, three error findings (DEP313, SEC400,
@@ -124,3 +129,64 @@ def test_the_memory_limit_with_a_real_profile(tmp_path: Path) -> None:
     code, found, stderr = check(*argv, "--max-memory", "1 MiB")
     assert (code, found["max-memory"]) == (1, "FAIL"), stderr
     assert "MiB over" in stderr
+
+
+def test_on_github_actions_annotations_and_the_step_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    result = run_slugprof("check", *BLOATED, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    assert result.returncode == 1
+    annotations = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert annotations[0].startswith("::error file=requirements.txt,line=4,title=DEP313::opencv-python")
+    assert "%0Afix: require opencv-python-headless" in annotations[0]  # the fix on its own line
+    assert {line.split(" ", 1)[0] for line in annotations} == {"::error", "::warning"}
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")  # appended, never replaced
+    assert "- `fail-on: FAIL: 3 error findings: DEP313, SEC400, SEC420`" in text
+    assert "<!-- slugprof-report -->" in text and len(text.encode()) < 1024 * 1024
+
+
+def test_at_most_ten_annotations_a_severity(tmp_path: Path) -> None:
+    report = load_report(TIDY)
+    many = tuple(
+        Finding(id="SLUG201", severity=Severity.WARNING, title=f"warning {n}", location=Location("app.py", n))
+        for n in range(1, 13)
+    )
+    saved = tmp_path / "many.json"
+    saved.write_text(write_report(dataclasses.replace(report, findings=many)))
+    result = run_slugprof("check", saved, "--fail-on", "never", GITHUB_ACTIONS="true")
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("::warning ")]
+    assert len(warnings) == 10 and warnings[0] == "::warning file=app.py,line=1,title=SLUG201::warning 1"
+
+
+def test_gitlab_code_quality_report(tmp_path: Path) -> None:
+    out = tmp_path / "gl-code-quality.json"
+    result = run_slugprof("check", *BLOATED, "--format", "codequality", "-o", out)
+    assert result.returncode == 1, result.stderr
+    issues = json.loads(out.read_text())
+    # GitLab's documented fields, with their types: the widget ignores an issue missing one.
+    for issue in issues:
+        assert set(issue) == {"description", "check_name", "fingerprint", "severity", "location"}
+        assert issue["severity"] in ("info", "minor", "major", "critical", "blocker")
+        assert isinstance(issue["location"]["path"], str) and issue["location"]["path"]
+        begin = issue["location"]["lines"]["begin"]
+        assert isinstance(begin, int) and begin >= 1
+    fingerprints = [issue["fingerprint"] for issue in issues]
+    assert len(set(fingerprints)) == len(fingerprints)
+    by_rule = {issue["check_name"]: issue for issue in issues}
+    assert by_rule["DEP313"]["location"] == {"path": "requirements.txt", "lines": {"begin": 4}}
+    assert by_rule["DEP313"]["severity"] == "critical"
+    again = tmp_path / "again.json"
+    run_slugprof("check", *BLOATED, "--format", "codequality", "-o", again)
+    assert [issue["fingerprint"] for issue in json.loads(again.read_text())] == fingerprints  # stable
+
+
+def test_json_verdicts_for_scripts() -> None:
+    result = run_slugprof("check", *BLOATED, "--format", "json")
+    document = json.loads(result.stdout)
+    assert document["kind"] == "check" and document["exit_code"] == result.returncode == 1
+    assert [(v["limit"], v["outcome"]) for v in document["verdicts"]] == [
+        ("max-slug", "pass"),
+        ("max-memory", "pass"),
+        ("fail-on", "fail"),
+    ]

@@ -4,8 +4,10 @@ for CI."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS
 
 if TYPE_CHECKING:
     from slugprof.config import Settings
-    from slugprof.gate import GateLimits
+    from slugprof.gate import GateLimits, LimitVerdict
     from slugprof.model import AnalyzeReport, ProfileReport
     from slugprof.progress import Progress
 
@@ -107,19 +109,59 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         verdicts = judge(analysis, profile, limits, comparison)
         for verdict in verdicts:
             print(f"slugprof check: {verdict.line()}", file=sys.stderr)
+        _ci_surfaces(analysis, profile, [verdict.line() for verdict in verdicts])
         if args.write_baseline:
             _write_baseline(Path(args.write_baseline), analysis, profile)
         output_format = args.format or format_from_extension(args.output) or "terminal"
         brief = output_format == "terminal" and args.output is None
 
+        code = exit_code(verdicts, warn_only=args.warn_only)
+
         def details(to_terminal: bool) -> str:
+            if output_format == "json":
+                return _verdicts_json(verdicts, code)
             text = render_pair(analysis, profile, output_format, to_terminal=to_terminal, brief=brief)
             if comparison is not None and output_format == "terminal":
                 text += "\n" + render_comparison(comparison)
             return text
 
         emit(args.output, details)
-        return exit_code(verdicts, warn_only=args.warn_only)
+        return code
+
+
+def _verdicts_json(verdicts: Sequence[LimitVerdict], code: int) -> str:
+    """`--format json`: each limit's verdict and the exit code, for a script (the measurements are the
+    analyze and profile JSON, saved with --write-baseline or by those commands)."""
+    document = {
+        "kind": "check",
+        "exit_code": code,
+        "verdicts": [
+            {"limit": verdict.limit, "outcome": verdict.outcome.value, "detail": verdict.detail}
+            for verdict in verdicts
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _ci_surfaces(analysis: AnalyzeReport | None, profile: ProfileReport | None, verdicts: list[str]) -> None:
+    """On GitHub Actions: the findings as annotations (on stdout, where the runner reads workflow
+    commands), and the verdicts and the Markdown report appended to the job's step summary."""
+    from slugprof.render.ci import github_annotations
+    from slugprof.render.common import findings_of
+    from slugprof.render.markdown import render_markdown
+
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        sys.stdout.write(github_annotations(findings_of(analysis, profile)))
+        sys.stdout.flush()
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        text = "".join(f"- `{line}`\n" for line in verdicts) + "\n" + render_markdown(analysis, profile)
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:  # GitHub's limit is 1 MiB a step
+                handle.write(text + "\n")
+        except OSError as error:
+            problem = f"cannot write the step summary {summary}: {error.strerror}"
+            print(f"slugprof check: {problem}", file=sys.stderr)
 
 
 def _settings(args: argparse.Namespace, root: Path) -> Settings:

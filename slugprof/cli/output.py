@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from slugprof.model import AnalyzeReport, ProfileReport
     from slugprof.progress import Progress
 
-FORMATS = ("terminal", "json", "markdown", "html")
+FORMATS = ("terminal", "json", "markdown", "html", "codequality")  # codequality: GitLab's report
 EXTENSIONS = {".json": "json", ".txt": "terminal", ".md": "markdown", ".html": "html"}
 
 
@@ -96,6 +96,11 @@ def render_pair(
         from slugprof.render.html import render_html
 
         return render_html(analyze, profile)
+    if output_format == "codequality":
+        from slugprof.render.ci import gitlab_code_quality
+        from slugprof.render.common import findings_of
+
+        return gitlab_code_quality(findings_of(analyze, profile))
     color, width = terminal_style(to_terminal)
     parts = []
     if analyze is not None:
