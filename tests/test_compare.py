@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from clirun import run_slugprof
+import pytest
+from clirun import run_slugprof, write_app
+from conftest import GitRunner
 
 from slugprof.compare import Band, compare
 from slugprof.model import AnalyzeReport, AppFile, Package
 from slugprof.model.saved import load_report, write_report
+from slugprof.units import format_bytes
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 SCHEMA_1 = Path(__file__).resolve().parent / "data" / "schema1"
@@ -129,3 +132,38 @@ def test_a_baseline_of_an_older_schema_is_still_compared() -> None:
     assert result.returncode == 0, result.stderr
     assert "max-slug-growth: PASS" in result.stderr
     assert "Since the baseline" in result.stdout
+
+
+@pytest.mark.slow
+def test_baseline_ref_measures_the_commit_from_git_and_leaves_the_work_tree_alone(
+    tmp_path: Path, git: GitRunner
+) -> None:
+    repo = tmp_path / "repo"
+    app = write_app(repo / "web", {"requirements.txt": ""})  # the app one folder down in the repository
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "the app")
+    (app / "data").mkdir()
+    (app / "data" / "export.csv").write_text("id,value\n" + "".join(f"{n},{n * n}\n" for n in range(90_000)))
+    (app / "NOTES.md").write_text("notes\n")
+    git(repo, "add", "web/data/export.csv")
+    git(repo, "commit", "-q", "-m", "an export")
+    (app / "scratch.txt").write_text("not committed, not staged\n")
+    git(repo, "add", "web/NOTES.md")  # staged, not committed
+    state = ("status", "--porcelain"), ("rev-parse", "HEAD"), ("diff", "--cached")
+    before = [git(repo, *arguments) for arguments in state]
+
+    argv = ("check", app, "--baseline-ref", "HEAD~1", "--offline", "-q", "--fail-on", "never")
+    result = run_slugprof(*argv, "--max-growth", "1%")
+    assert result.returncode == 1, result.stderr
+    size = format_bytes((app / "data" / "export.csv").stat().st_size)
+    assert f"+ data/export.csv (new, {size})" in result.stdout
+    growth = next(line for line in result.stderr.splitlines() if "max-slug-growth" in line)
+    assert "grew most: data/export.csv" in growth
+    # The work tree, the index and the branch are as they were.
+    assert [git(repo, *arguments) for arguments in state] == before
+
+    unknown = run_slugprof("check", app, "--baseline-ref", "no-such-branch", "--offline", "-q")
+    assert unknown.returncode == 2 and "git knows no commit by that name" in unknown.stderr
+    outside = run_slugprof("check", write_app(tmp_path / "plain", {}), "--baseline-ref", "HEAD", "-q")
+    assert outside.returncode == 2 and "not in a git work tree" in outside.stderr

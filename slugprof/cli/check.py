@@ -83,6 +83,12 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         parser.add_argument(
             "--write-baseline", metavar="FILE", help="save today's analysis (or profile) as a baseline"
         )
+        parser.add_argument(
+            "--baseline-ref",
+            metavar="REF",
+            help="measure the app as committed at REF (e.g. origin/main) as the baseline; both sides are "
+            "resolved for the dyno",
+        )
         parser.add_argument("--profile", action="store_true", help="profile the web process too (memory)")
         add_measure_options(parser)
         parser.add_argument("--format", choices=FORMATS, help="the details' format (default: terminal)")
@@ -103,7 +109,11 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         root = Path(".") if saved else Path(targets[0])
         settings = _settings(args, root)
         limits = _limits(settings)
-        baseline = _baseline(args.baseline)
+        if args.baseline_ref and (saved or args.baseline):
+            raise UsageError("--baseline-ref measures the baseline from the app's folder: give the folder")
+        if args.baseline_ref:
+            args.resolve = True  # the same method on both sides: resolved for the dyno
+        baseline = _baseline(args.baseline) if not args.baseline_ref else _at_ref(args, root, settings)
         analysis, profile = _saved(saved) if saved else _measured(args, root, settings)
         comparison = compare(baseline, (analysis, profile)) if baseline is not None else None
         verdicts = judge(analysis, profile, limits, comparison)
@@ -217,6 +227,22 @@ def _baseline(paths: list[str]) -> tuple[AnalyzeReport | None, ProfileReport | N
         if path not in present:
             print(f"slugprof check: no baseline at {path}: nothing to compare with", file=sys.stderr)
     return _saved(present) if present else None
+
+
+def _at_ref(
+    args: argparse.Namespace, root: Path, settings: Settings
+) -> tuple[AnalyzeReport | None, ProfileReport | None]:
+    """The app as committed at --baseline-ref, analyzed the same way (in a folder of its own)."""
+    import tempfile
+
+    from slugprof.analysis import analyze
+    from slugprof.sources.gitref import app_at_ref
+
+    with tempfile.TemporaryDirectory(prefix="slugprof-baseline-") as scratch:
+        folder = app_at_ref(root.resolve(), args.baseline_ref, Path(scratch))
+        options = analyze_options(args, folder, settings)
+        with progress_display(quiet=args.quiet) as progress:
+            return analyze(options, os.environ, progress), None
 
 
 def _saved(paths: list[str]) -> tuple[AnalyzeReport | None, ProfileReport | None]:
