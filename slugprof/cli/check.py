@@ -18,6 +18,7 @@ from slugprof.errors import UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS
 
 if TYPE_CHECKING:
+    from slugprof.compare import Comparison
     from slugprof.config import Settings
     from slugprof.gate import GateLimits, LimitVerdict
     from slugprof.model import AnalyzeReport, ProfileReport
@@ -129,7 +130,7 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
 
         def details(to_terminal: bool) -> str:
             if output_format == "json":
-                return _verdicts_json(verdicts, code)
+                return _verdicts_json(verdicts, code, analysis, comparison)
             text = render_pair(analysis, profile, output_format, to_terminal=to_terminal, brief=brief)
             if comparison is not None and output_format == "terminal":
                 text += "\n" + render_comparison(comparison)
@@ -139,12 +140,16 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         return code
 
 
-def _verdicts_json(verdicts: Sequence[LimitVerdict], code: int) -> str:
-    """`--format json`: each limit's verdict and the exit code, for a script (the measurements are the
-    analyze and profile JSON, saved with --write-baseline or by those commands)."""
+def _verdicts_json(
+    verdicts: Sequence[LimitVerdict], code: int, analysis: AnalyzeReport | None, comparison: Comparison | None
+) -> str:
+    """`--format json`: each limit's verdict, the exit code and the two figures a CI step reports, for a
+    script (the measurements are the analyze and profile JSON, saved with --write-baseline)."""
     document = {
         "kind": "check",
         "exit_code": code,
+        "slug_compressed_bytes": analysis.slug.compressed_bytes if analysis is not None else None,
+        "slug_growth_bytes": comparison.compressed_delta if comparison is not None else None,
         "verdicts": [
             {"limit": verdict.limit, "outcome": verdict.outcome.value, "detail": verdict.detail}
             for verdict in verdicts
