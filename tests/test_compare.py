@@ -167,3 +167,21 @@ def test_baseline_ref_measures_the_commit_from_git_and_leaves_the_work_tree_alon
     assert unknown.returncode == 2 and "git knows no commit by that name" in unknown.stderr
     outside = run_slugprof("check", write_app(tmp_path / "plain", {}), "--baseline-ref", "HEAD", "-q")
     assert outside.returncode == 2 and "not in a git work tree" in outside.stderr
+
+
+def test_report_with_a_baseline_shows_what_changed_in_markdown_and_html(tmp_path: Path) -> None:
+    grown = tmp_path / "grown.json"
+    grown.write_text(write_report(edited(bloated(), 3_600_000)))
+    baseline = REPORTS / "bloated.analyze.json"
+    markdown = run_slugprof("report", grown, "--baseline", baseline, "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    block = markdown.stdout.split("~~~text\n", 1)[1].split("~~~", 1)[0]
+    assert block.startswith("Since the baseline\n") and "+ data/extra.parquet (new, 2.0 MB)" in block
+    assert len(markdown.stdout) < 65_536
+    page = tmp_path / "page.html"
+    html = run_slugprof("report", grown, "--baseline", baseline, "-o", page)
+    assert html.returncode == 0, html.stderr
+    text = page.read_text()
+    assert '<section id="since-baseline">' in text and "~ numpy (+1.5 MB, large, 2.5.5 -&gt; 2.6.0" in text
+    plain = run_slugprof("report", grown, "--format", "markdown")
+    assert "Since the baseline" not in plain.stdout

@@ -99,7 +99,6 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
     def run(self, args: argparse.Namespace) -> int:
         from slugprof.compare import compare
         from slugprof.gate import exit_code, judge
-        from slugprof.render.comparison import render_comparison
 
         targets = args.targets or ["."]
         saved = [target for target in targets if target.endswith(".json")]
@@ -120,7 +119,7 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         verdicts = judge(analysis, profile, limits, comparison)
         for verdict in verdicts:
             print(f"slugprof check: {verdict.line()}", file=sys.stderr)
-        _ci_surfaces(analysis, profile, [verdict.line() for verdict in verdicts])
+        _ci_surfaces(analysis, profile, [verdict.line() for verdict in verdicts], comparison)
         if args.write_baseline:
             _write_baseline(Path(args.write_baseline), analysis, profile)
         output_format = args.format or format_from_extension(args.output) or "terminal"
@@ -131,10 +130,9 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         def details(to_terminal: bool) -> str:
             if output_format == "json":
                 return _verdicts_json(verdicts, code, analysis, comparison)
-            text = render_pair(analysis, profile, output_format, to_terminal=to_terminal, brief=brief)
-            if comparison is not None and output_format == "terminal":
-                text += "\n" + render_comparison(comparison)
-            return text
+            return render_pair(
+                analysis, profile, output_format, to_terminal=to_terminal, brief=brief, comparison=comparison
+            )
 
         emit(args.output, details)
         return code
@@ -158,7 +156,12 @@ def _verdicts_json(
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _ci_surfaces(analysis: AnalyzeReport | None, profile: ProfileReport | None, verdicts: list[str]) -> None:
+def _ci_surfaces(
+    analysis: AnalyzeReport | None,
+    profile: ProfileReport | None,
+    verdicts: list[str],
+    comparison: Comparison | None,
+) -> None:
     """On GitHub Actions: the findings as annotations (on stdout, where the runner reads workflow
     commands), and the verdicts and the Markdown report appended to the job's step summary."""
     from slugprof.render.ci import github_annotations
@@ -170,7 +173,8 @@ def _ci_surfaces(analysis: AnalyzeReport | None, profile: ProfileReport | None, 
         sys.stdout.flush()
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        text = "".join(f"- `{line}`\n" for line in verdicts) + "\n" + render_markdown(analysis, profile)
+        lines = "".join(f"- `{line}`\n" for line in verdicts)
+        text = lines + "\n" + render_markdown(analysis, profile, comparison)
         try:
             with open(summary, "a", encoding="utf-8") as handle:  # GitHub's limit is 1 MiB a step
                 handle.write(text + "\n")

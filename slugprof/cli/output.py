@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from slugprof.errors import UsageError
 
 if TYPE_CHECKING:
+    from slugprof.compare import Comparison
     from slugprof.model import AnalyzeReport, ProfileReport
     from slugprof.progress import Progress
 
@@ -86,16 +87,17 @@ def render_pair(
     *,
     to_terminal: bool,
     brief: bool = False,
+    comparison: Comparison | None = None,
 ) -> str:
     """An analysis, a profile, or both of one app, in a format that shows them together (not json)."""
     if output_format == "markdown":
         from slugprof.render.markdown import render_markdown
 
-        return render_markdown(analyze, profile)
+        return render_markdown(analyze, profile, comparison)
     if output_format == "html":
         from slugprof.render.html import render_html
 
-        return render_html(analyze, profile)
+        return render_html(analyze, profile, comparison)
     if output_format == "codequality":
         from slugprof.render.ci import gitlab_code_quality
         from slugprof.render.common import findings_of
@@ -111,4 +113,8 @@ def render_pair(
         from slugprof.render.profile_terminal import render_profile_terminal
 
         parts.append(render_profile_terminal(profile, color=color, width=width, brief=brief))
+    if comparison is not None:
+        from slugprof.render.comparison import render_comparison
+
+        parts.append(render_comparison(comparison))
     return "\n".join(parts)

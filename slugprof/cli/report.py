@@ -31,6 +31,13 @@ Exits 0 when it rendered, 2 for a file that is not a slugprof report (or two of 
         parser.add_argument("results", nargs="+", metavar="RESULTS.json", help="saved analyze/profile JSON")
         parser.add_argument("--format", choices=FORMATS, help="output format (default: terminal, or from -o)")
         parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+        parser.add_argument(
+            "--baseline",
+            metavar="FILE",
+            action="append",
+            default=[],
+            help="saved results of the same app to compare with: the page shows what changed",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from slugprof.model.saved import load_report
@@ -46,9 +53,15 @@ Exits 0 when it rendered, 2 for a file that is not a slugprof report (or two of 
             assert only is not None
             emit(args.output, lambda to_terminal: render(only, "json", to_terminal=to_terminal))
             return EXIT_OK
+        comparison = None
+        if args.baseline:
+            from slugprof.compare import compare
+
+            baseline = one_of_each([load_report(Path(path)) for path in args.baseline], args.baseline)
+            comparison = compare(baseline, (analyze, profile))
         emit(
             args.output,
-            lambda to_terminal: render_pair(analyze, profile, output_format, to_terminal=to_terminal),
+            lambda tty: render_pair(analyze, profile, output_format, to_terminal=tty, comparison=comparison),
         )
         return EXIT_OK
 

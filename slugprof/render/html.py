@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from slugprof.compare import Comparison
 from slugprof.heroku import DYNO_PLANS
 from slugprof.model import (
     AnalyzeReport,
@@ -36,6 +37,7 @@ from slugprof.render.common import (
     saving_words,
     total_saving,
 )
+from slugprof.render.comparison import render_comparison
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
 from slugprof.units import PRINTED_UNIT_NOTE, format_binary, format_bytes
 
@@ -135,15 +137,22 @@ class Page:
     analyze: AnalyzeView | None
     profile: ProfileView | None
     notes: tuple[str, ...]
+    since_baseline: str  # what changed since the baseline, as text; "" without one
     units: str
     canvas: tuple[str, str]
 
 
-def render_html(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> str:
-    """The page for one app's analyze report, its profile report, or both."""
+def render_html(
+    analyze: AnalyzeReport | None, profile: ProfileReport | None, comparison: Comparison | None = None
+) -> str:
+    """The page for one app's analyze report, its profile report, or both; with `comparison`, what
+    changed since the baseline."""
     if analyze is None and profile is None:
         raise ValueError("render_html needs an analyze report, a profile report, or both")
-    return _environment().get_template("page.html.j2").render(page=_page(analyze, profile))
+    page = _page(analyze, profile)
+    if comparison is not None:
+        page = replace(page, since_baseline=render_comparison(comparison))
+    return _environment().get_template("page.html.j2").render(page=page)
 
 
 def _environment() -> Environment:
@@ -174,6 +183,7 @@ def _page(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> Page:
         analyze=_analyze(analyze) if analyze is not None else None,
         profile=_profile(profile) if profile is not None else None,
         notes=tuple(_notes(analyze, profile)),
+        since_baseline="",
         units=PRINTED_UNIT_NOTE + "; memory in binary units (1 MiB = 1,048,576 bytes), as dyno quotas are",
         canvas=(f"{CANVAS_WIDTH:.0f}", f"{CANVAS_HEIGHT:.0f}"),
     )

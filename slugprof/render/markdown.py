@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from slugprof.compare import Comparison
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
 from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, findings_of, printable
+from slugprof.render.comparison import render_comparison
 from slugprof.units import format_binary, format_bytes
 
 MARKER = "<!-- slugprof-report -->"
@@ -39,8 +41,11 @@ def code(text: str) -> str:
     return f"{fence}{padded}{fence}"
 
 
-def render_markdown(analyze: AnalyzeReport | None, profile: ProfileReport | None = None) -> str:
-    """The Markdown report of an analysis, a profile, or both of one app."""
+def render_markdown(
+    analyze: AnalyzeReport | None, profile: ProfileReport | None = None, comparison: Comparison | None = None
+) -> str:
+    """The Markdown report of an analysis, a profile, or both of one app; with `comparison`, what changed
+    since the baseline, right after the verdict."""
     if analyze is None and profile is None:
         raise ValueError("render_markdown needs a report")
     findings = _findings(analyze, profile)
@@ -51,6 +56,9 @@ def render_markdown(analyze: AnalyzeReport | None, profile: ProfileReport | None
         _verdict(analyze, profile, findings),
     ]
     parts = ["\n".join(head)]
+    if comparison is not None:
+        # a fenced block keeps the changes' columns; names cannot close it (a fence is a line of ~~~)
+        parts.append("~~~text\n" + render_comparison(comparison).replace("\n~~~", "\n ~~~") + "~~~")
     parts.extend(_findings_sections(findings))
     if analyze is not None:
         parts.append(_slug_details(analyze))
