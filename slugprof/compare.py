@@ -7,11 +7,12 @@ side lacks, `large` for a change of at least LARGE_BYTES or LARGE_SHARE of the e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
 from slugprof.model import AnalyzeReport, Finding, ProfileReport
+from slugprof.model.report import findings_of
 
 # A change is "large" from 1 MB or a tenth of what the entry was: smaller ones are noise to a reviewer.
 LARGE_BYTES = 1_000_000
@@ -161,15 +162,10 @@ def _finding_key(finding: Finding) -> tuple[str, str | None]:
     return finding.id, finding.location.path if finding.location else finding.title
 
 
-def _all_findings(reports: Iterable[AnalyzeReport | ProfileReport | None]) -> list[Finding]:
-    return [finding for report in reports if report is not None for finding in report.findings]
-
-
 def _findings_only_in(
     these: tuple[AnalyzeReport | None, ProfileReport | None],
     others: tuple[AnalyzeReport | None, ProfileReport | None],
 ) -> tuple[Finding, ...]:
     """Findings of `these` with no finding of the same rule at the same place in `others`."""
-    known = {_finding_key(finding) for finding in _all_findings(others)}
-    found = [finding for finding in _all_findings(these) if _finding_key(finding) not in known]
-    return tuple(dict.fromkeys(found))
+    known = {_finding_key(finding) for finding in findings_of(*others)}
+    return tuple(finding for finding in findings_of(*these) if _finding_key(finding) not in known)

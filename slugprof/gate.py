@@ -16,6 +16,7 @@ from slugprof.compare import Comparison
 from slugprof.errors import EXIT_FAILURE, EXIT_LIMIT, EXIT_OK
 from slugprof.heroku import DYNO_PLANS
 from slugprof.model import AnalyzeReport, Finding, ProfileReport, Severity
+from slugprof.model.report import findings_of
 from slugprof.units import format_binary, format_bytes
 
 MIB = 1024 * 1024
@@ -63,7 +64,7 @@ def judge(
     verdicts = [
         _slug_verdict(analysis, limits),
         _memory_verdict(profile, limits),
-        _findings_verdict(_findings(analysis, profile), limits),
+        _findings_verdict(findings_of(analysis, profile), limits),
     ]
     if limits.growth_bytes is not None or limits.growth_share is not None:
         verdicts.insert(1, _growth_verdict(comparison, limits))
@@ -151,11 +152,6 @@ def _memory_verdict(profile: ProfileReport | None, limits: GateLimits) -> LimitV
     if peak > limit_bytes:
         return LimitVerdict("max-memory", Outcome.FAIL, f"{figure}: {format_binary(peak - limit_bytes)} over")
     return LimitVerdict("max-memory", Outcome.PASS, figure)
-
-
-def _findings(analysis: AnalyzeReport | None, profile: ProfileReport | None) -> list[Finding]:
-    both = [*(analysis.findings if analysis else ()), *(profile.findings if profile else ())]
-    return list(dict.fromkeys(both))
 
 
 def _findings_verdict(findings: Sequence[Finding], limits: GateLimits) -> LimitVerdict:

@@ -164,8 +164,8 @@ def _ci_surfaces(
 ) -> None:
     """On GitHub Actions: the findings as annotations (on stdout, where the runner reads workflow
     commands), and the verdicts and the Markdown report appended to the job's step summary."""
+    from slugprof.model.report import findings_of
     from slugprof.render.ci import github_annotations
-    from slugprof.render.common import findings_of
     from slugprof.render.markdown import render_markdown
 
     if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -99,8 +99,8 @@ def render_pair(
 
         return render_html(analyze, profile, comparison)
     if output_format == "codequality":
+        from slugprof.model.report import findings_of
         from slugprof.render.ci import gitlab_code_quality
-        from slugprof.render.common import findings_of
 
         return gitlab_code_quality(findings_of(analyze, profile))
     color, width = terminal_style(to_terminal)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from slugprof.model.app import AppInventory
 from slugprof.model.buildpack import BuildpackPart, PythonVersionChoice
 from slugprof.model.dependencies import DependencyInventory
 from slugprof.model.findings import BuildVerdict, Finding, RulesRun
 from slugprof.model.slug import Slug
+
+if TYPE_CHECKING:
+    from slugprof.model.profile import ProfileReport
 
 # The version of the saved JSON documents. 2: a `kind` in every document, choices as fields instead of
 # strings to parse, paths relative to the app root, every published number stored in the model.
@@ -39,3 +42,10 @@ class AnalyzeReport:
     build: BuildVerdict | None = None  # None only in reports saved before schema 3
     findings: tuple[Finding, ...] = ()
     rules: RulesRun = field(default_factory=RulesRun)
+
+
+def findings_of(analysis: AnalyzeReport | None, profile: ProfileReport | None) -> list[Finding]:
+    """The findings of an analysis and a profile of one app, once each: a rule that reads only the
+    files runs with both."""
+    both = [*(analysis.findings if analysis else ()), *(profile.findings if profile else ())]
+    return list(dict.fromkeys(both))

@@ -10,12 +10,10 @@ from rich.console import Console
 from rich.text import Text
 
 from slugprof.model import (
-    AnalyzeReport,
     Finding,
     Fix,
     Location,
     ProcessProfile,
-    ProfileReport,
     RulesRun,
     Severity,
 )
@@ -49,12 +47,6 @@ def text_console(*, color: bool, width: int) -> tuple[Console, io.StringIO]:
 # C0 and C1 control characters and DEL: a file name or line holding an escape sequence must not reach
 # the terminal raw (it could move the cursor, retitle the window or hide the text after it).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def findings_of(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> list[Finding]:
-    """The findings of both reports, once each: a rule that reads only the files runs with both."""
-    both = [*(analyze.findings if analyze else ()), *(profile.findings if profile else ())]
-    return list(dict.fromkeys(both))
 
 
 def saving_words(finding: Finding) -> str | None:

@@ -28,11 +28,11 @@ from slugprof.model import (
     ProfileReport,
     Severity,
 )
+from slugprof.model.report import findings_of
 from slugprof.render.charts import Threshold, memory_chart_svg
 from slugprof.render.common import (
     FIT_WORD,
     SLUG_STATUS_WORD,
-    findings_of,
     process_cells,
     saving_words,
     total_saving,

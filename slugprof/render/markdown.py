@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 from slugprof.compare import Comparison
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
-from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, findings_of, printable
+from slugprof.model.report import findings_of
+from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, printable
 from slugprof.render.comparison import render_comparison
 from slugprof.units import format_binary, format_bytes
 
