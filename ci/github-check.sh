@@ -16,6 +16,7 @@ arguments=(check "$app" -q --write-baseline "$out/slugprof-results.json"
 [ -n "${CHECK_FAIL_ON:-}" ] && arguments+=(--fail-on "$CHECK_FAIL_ON")
 [ -n "${CHECK_BASELINE:-}" ] && arguments+=(--baseline "$CHECK_BASELINE")
 [ -n "${CHECK_BASELINE_REF:-}" ] && arguments+=(--baseline-ref "$CHECK_BASELINE_REF")
+[ "${CHECK_COMMENT:-false}" = "true" ] && arguments+=(--github-comment)
 
 slugprof "${arguments[@]}"
 code=$?

@@ -1,9 +1,11 @@
-"""The one HTTP client: index pages, JSON APIs, byte ranges and downloads, over http(s) and file:// URLs.
+"""The one HTTP client: index pages, JSON APIs, byte ranges and downloads, over http(s) and file:// URLs,
+and the few JSON requests with a body that a CI integration sends (`send_json`).
 
 - Connections are kept alive and reused, one set per thread (a client is shared by worker threads):
   a new connection per request cost 5 s on some of them behind a rate-limiting mirror, and a TLS
   handshake each on any network; reused, the 25 wheels of the sizing benchmark take well under a second.
-- Connection errors, 5xx and 429 answers are retried with backoff (the policy is at `ATTEMPTS`).
+- Connection errors, 5xx and 429 answers are retried with backoff (the policy is at `ATTEMPTS`),
+  except for a POST: sent twice, it could create two of what it creates.
 - Proxies come from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY and their lower-case forms),
   as urllib reads them.
 - A URL's user:password goes into an Authorization header, never on the wire in the URL, and is
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import email.message
 import http.client
+import json
 import mimetypes
 import os
 import re
@@ -172,6 +175,12 @@ _ConnectionKey = tuple[str, str, int, str]  # scheme, host, port, proxy ("" for 
 
 
 @dataclass(frozen=True)
+class _Sent:
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
 class _Target:
     url: str  # without credentials or fragment
     authorization: str | None  # a Basic header built from the URL's user:password, never printed
@@ -192,7 +201,7 @@ def _basic(user: str, password: str) -> str:
 
 
 class Client:
-    """GET and HEAD requests over keep-alive connections; use it as a context manager (or `close`).
+    """Requests over keep-alive connections; use it as a context manager (or `close`).
 
     `sleep` waits between attempts (a test passes a recorder to check the policy without waiting).
     """
@@ -241,6 +250,31 @@ class Client:
             raise HttpFailure(f"{name} sent {len(data)} bytes for a range of {end - start}")
         return data
 
+    def send_json(
+        self,
+        method: str,
+        url: str,
+        payload: object | None = None,
+        *,
+        authorization: str | None = None,
+        accept: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[object, Response]:
+        """Send `payload` as JSON (none for a GET) and return the decoded answer with its response
+        (read: its headers, its status). `authorization` is the whole header value ("Bearer ..."), sent
+        to the URL's host only, and never part of a message."""
+        body = json.dumps(payload).encode() if payload is not None else None
+        with self.open(
+            url, method=method, accept=accept, body=body, authorization=authorization, headers=headers
+        ) as response:
+            data = response.read()
+        if not data.strip():
+            return None, response
+        try:
+            return json.loads(data), response
+        except ValueError:
+            raise HttpFailure(f"{redact(url)} did not answer JSON", response.status) from None
+
     def size(self, url: str, *, shown: str | None = None) -> int | None:
         """The size of the file at `url` without downloading it: HEAD's Content-Length, else the total
         of a one-byte range's Content-Range. None when the server tells neither, or for a file:// URL
@@ -274,25 +308,32 @@ class Client:
         byte_range: str | None = None,
         accept: str | None = None,
         shown: str | None = None,
+        body: bytes | None = None,
+        authorization: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         """Send one request (retried as the policy says) and return the answer with its body unread.
 
         Any status below 400 comes back (a 200 where a range was asked means the server ignores
-        ranges). NotFound, HttpFailure or NetworkFailure otherwise.
+        ranges). NotFound, HttpFailure or NetworkFailure otherwise. `body` goes as JSON;
+        `authorization` replaces the URL's own credentials; `headers` are added to every request's.
         """
         name = redact(shown or url)
-        headers = _request_headers(accept, byte_range)
+        sent = _request_headers(accept, byte_range, body) | (headers or {})
         scheme = urllib.parse.urlsplit(url).scheme.lower()
         if scheme == "file":
             return _open_file(url, method, byte_range, name)
         if scheme not in ("http", "https"):
             raise NetError(f"unsupported URL scheme {scheme!r}")  # a VCS URL (git+https) names its host
         target = _split_credentials(url)
-        for attempt in range(ATTEMPTS):
-            last = attempt + 1 == ATTEMPTS
+        if authorization is not None:
+            target = _Target(target.url, authorization)
+        attempts = 1 if method == "POST" else ATTEMPTS
+        for attempt in range(attempts):
+            last = attempt + 1 == attempts
             delay = BACKOFF_SECONDS * 2**attempt
             try:
-                answer, key, final_url = self._follow(target, method, headers, name)
+                answer, key, final_url = self._follow(target, method, _Sent(sent, body), name)
             except NetworkFailure:
                 if last:
                     raise
@@ -322,13 +363,14 @@ class Client:
     # --- connections ---
 
     def _follow(
-        self, target: _Target, method: str, headers: dict[str, str], name: str
+        self, target: _Target, method: str, request: _Sent, name: str
     ) -> tuple[http.client.HTTPResponse, _ConnectionKey, str]:
         """Send the request and follow redirects; credentials stay with the host they were written for."""
         url, authorization = target.url, target.authorization
         for _ in range(MAX_REDIRECTS + 1):
+            headers = request.headers
             sent = dict(headers, Authorization=authorization) if authorization else headers
-            answer, key = self._send(method, url, sent, name)
+            answer, key = self._send(method, url, _Sent(sent, request.body), name)
             location = answer.getheader("Location")
             if answer.status not in _REDIRECTS or not location:
                 return answer, key, url
@@ -341,7 +383,7 @@ class Client:
         raise HttpFailure(f"more than {MAX_REDIRECTS} redirects from {name}")
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], name: str
+        self, method: str, url: str, request: _Sent, name: str
     ) -> tuple[http.client.HTTPResponse, _ConnectionKey]:
         """One request on the thread's connection to the URL's host, on a new one if that one went stale
         (a server may close an idle keep-alive connection at any time: that is no failure)."""
@@ -353,7 +395,7 @@ class Client:
         port = parts.port or (443 if scheme == "https" else 80)
         proxy = self._proxy_for(scheme, host)
         key = (scheme, host, port, proxy)
-        request_headers = {"Host": _host_port(parts), **headers}
+        request_headers = {"Host": _host_port(parts), **request.headers}
         if proxy and scheme == "http":
             path = url  # a plain-HTTP proxy takes the absolute URL; an https one gets a CONNECT tunnel
             proxy_authorization = _proxy_authorization(proxy)
@@ -365,7 +407,7 @@ class Client:
             reused = key in self._pool()
             connection = self._connection(key)
             try:
-                connection.request(method, path, headers=request_headers)
+                connection.request(method, path, body=request.body, headers=request_headers)
                 return connection.getresponse(), key
             except _STALE_CONNECTION as error:
                 self._discard(key)
@@ -512,9 +554,11 @@ class _FileSlice:
         self._handle.close()
 
 
-def _request_headers(accept: str | None, byte_range: str | None) -> dict[str, str]:
-    """The headers of every request, plus the Accept and Range the caller asked for."""
+def _request_headers(accept: str | None, byte_range: str | None, body: bytes | None = None) -> dict[str, str]:
+    """The headers of every request, plus the Accept and Range the caller asked for, and the JSON body's."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if body is not None:
+        headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
     if accept:
         headers["Accept"] = accept
     if byte_range is not None:

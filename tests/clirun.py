@@ -76,15 +76,21 @@ def packages_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def run_slugprof(
-    *argv: str | Path, cwd: Path | None = None, timeout: float = 180, **environment: str
+    *argv: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 180,
+    variables: Mapping[str, str] | None = None,
+    **environment: str,
 ) -> subprocess.CompletedProcess[str]:
     """`slugprof ARGV...` in its own interpreter, as a user runs it: without the caller's virtualenv,
-    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept), `environment` added."""
+    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept), `variables` and
+    `environment` added."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY") and not key.startswith("SLUGPROF_")
     }
+    env.update(variables or {})
     env.update(environment)
     return subprocess.run(
         [sys.executable, "-m", "slugprof", *map(str, argv)],

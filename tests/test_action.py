@@ -5,6 +5,7 @@ they are given."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,3 +88,31 @@ def test_the_check_step_takes_its_limits_from_the_inputs(tmp_path: Path) -> None
         tmp_path, app, CHECK_FAIL_ON="never", CHECK_BASELINE=str(runner / "none.json")
     )
     assert result.returncode == 0 and outputs(runner)["verdict"] == "pass", result.stderr
+
+
+@pytest.mark.slow
+def test_the_check_step_keeps_the_pull_requests_comment_when_asked(tmp_path: Path) -> None:
+    # GitHub's API is the loopback stand-in (it cannot be reached from here); the step runs for real.
+    from githubserver import serve_github
+
+    app = write_app(tmp_path / "app", {"requirements.txt": ""})
+    event = tmp_path / "event.json"
+    same = {"repo": {"full_name": "acme/shop"}}
+    event.write_text(json.dumps({"pull_request": {"number": 3, "head": same, "base": same}}))
+    with serve_github(token="ghs_token") as github:
+        pull_request = {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_REPOSITORY": "acme/shop",
+            "GITHUB_API_URL": github.api_url,
+            "GITHUB_TOKEN": "ghs_token",
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+        }
+        result, _ = run_check_step(tmp_path, app, CHECK_FAIL_ON="never", **pull_request)
+        assert result.returncode == 0, result.stderr
+        assert github.comments.get(("acme/shop", 3)) is None  # not asked: no comment
+        result, _ = run_check_step(tmp_path, app, CHECK_FAIL_ON="never", CHECK_COMMENT="true", **pull_request)
+        assert result.returncode == 0, result.stderr
+        (comment,) = github.comments[("acme/shop", 3)]
+        assert "max-slug: PASS" in str(comment["body"]), comment

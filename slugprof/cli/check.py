@@ -91,6 +91,12 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
             "resolved for the dyno",
         )
         parser.add_argument("--profile", action="store_true", help="profile the web process too (memory)")
+        parser.add_argument(
+            "--github-comment",
+            action="store_true",
+            help="on a GitHub pull request, keep one comment with the report up to date (GITHUB_TOKEN "
+            "with pull-requests: write; skipped, and said, on forks and other events)",
+        )
         add_measure_options(parser)
         parser.add_argument("--format", choices=FORMATS, help="the details' format (default: terminal)")
         parser.add_argument("-o", "--output", metavar="FILE", help="write the details to FILE")
@@ -119,7 +125,8 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         verdicts = judge(analysis, profile, limits, comparison)
         for verdict in verdicts:
             print(f"slugprof check: {verdict.line()}", file=sys.stderr)
-        _ci_surfaces(analysis, profile, [verdict.line() for verdict in verdicts], comparison)
+        lines = [verdict.line() for verdict in verdicts]
+        _ci_surfaces(analysis, profile, lines, comparison, comment=args.github_comment)
         if args.write_baseline:
             _write_baseline(Path(args.write_baseline), analysis, profile)
         output_format = args.format or format_from_extension(args.output) or "terminal"
@@ -161,9 +168,12 @@ def _ci_surfaces(
     profile: ProfileReport | None,
     verdicts: list[str],
     comparison: Comparison | None,
+    *,
+    comment: bool,
 ) -> None:
     """On GitHub Actions: the findings as annotations (on stdout, where the runner reads workflow
-    commands), and the verdicts and the Markdown report appended to the job's step summary."""
+    commands), the verdicts and the Markdown report appended to the job's step summary, and with
+    `comment`, the pull request's comment."""
     from slugprof.model.report import findings_of
     from slugprof.render.ci import github_annotations
     from slugprof.render.markdown import render_markdown
@@ -172,15 +182,33 @@ def _ci_surfaces(
         sys.stdout.write(github_annotations(findings_of(analysis, profile)))
         sys.stdout.flush()
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    markdown = render_markdown(analysis, profile, comparison) if summary or comment else ""
+    if comment:
+        _pull_request_comment(markdown, verdicts)
     if summary:
         lines = "".join(f"- `{line}`\n" for line in verdicts)
-        text = lines + "\n" + render_markdown(analysis, profile, comparison)
+        text = lines + "\n" + markdown
         try:
             with open(summary, "a", encoding="utf-8") as handle:  # GitHub's limit is 1 MiB a step
                 handle.write(text + "\n")
         except OSError as error:
             problem = f"cannot write the step summary {summary}: {error.strerror}"
             print(f"slugprof check: {problem}", file=sys.stderr)
+
+
+def _pull_request_comment(markdown: str, verdicts: list[str]) -> None:
+    """The pull request's one slugprof comment, created or edited; whatever happens is one line, and
+    never changes the exit code."""
+    from slugprof.github import PullRequest, comment_body, keep_comment, pull_request_of, run_url_of
+    from slugprof.net import Client
+
+    pull = pull_request_of(os.environ)
+    if isinstance(pull, PullRequest):
+        with Client() as client:
+            outcome = keep_comment(client, pull, comment_body(markdown, verdicts, run_url_of(os.environ)))
+    else:
+        outcome = pull
+    print(f"slugprof check: {outcome.line()}", file=sys.stderr)
 
 
 def _settings(args: argparse.Namespace, root: Path) -> Settings:
