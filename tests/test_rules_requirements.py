@@ -810,3 +810,15 @@ def test_exact_with_resolved_dependencies_says_what_was_compressed_for_real(
 
     estimated = report_of(analyze_json(repo.root, tmp_path / "cache"))
     assert not any(note.startswith("--exact") for note in estimated["notes"])
+
+
+def test_a_repository_git_cannot_clone_is_named_with_gits_own_reason(tmp_path: Path) -> None:
+    # git prints its reason, then advice ("Please make sure you have the correct access rights..."):
+    # the reason is the line shown.
+    from slugprof.measure.checkout import CheckoutError, checkout_listing
+    from slugprof.model import SizeMethod
+
+    with pytest.raises(CheckoutError) as raised:
+        checkout_listing(f"git+file://{tmp_path}/missing@abc123", SizeMethod.CHECKOUT_FILES)
+    assert "does not appear to be a git repository" in str(raised.value), raised.value
+    assert str(raised.value).startswith("git clone: fatal:")

@@ -6,16 +6,15 @@ its files are the package, counted as they are. A plain install builds a wheel f
 which only a build can list: without `--build-sdists` the checkout's files stand for the wheel's,
 an estimate (tests and docs in the repository are counted too).
 
-The commit is read with `git archive`, after a clone without a working tree; each file's deflate size
+The commit is read with `git archive` (the one reader, in sources/gitref), after a clone without a
+working tree; each file's deflate size
 is measured here, as a wheel's central directory would give it. Nothing of the package's runs.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import tarfile
 import tempfile
 import zlib
 from typing import Final
@@ -25,7 +24,7 @@ from slugprof.measure.install_model import Totals
 from slugprof.measure.stream_model import StreamModel
 from slugprof.measure.wheelzip import WheelListing, WheelMember
 from slugprof.model import SizeMethod
-from slugprof.processes import run_command
+from slugprof.sources.gitref import GitFailure, archive, archive_files, run_git
 
 CLONE_TIMEOUT_SECONDS: Final = 600.0
 _VCS: Final = re.compile(r"^(git|hg|svn|bzr)\+", re.IGNORECASE)
@@ -57,34 +56,25 @@ def checkout_listing(url: str, method: SizeMethod) -> WheelListing:
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     with tempfile.TemporaryDirectory(prefix="slugprof-checkout-") as scratch:
         clone = os.path.join(scratch, "clone")
-        cloned = run_command(
-            ["git", "clone", "--quiet", "--no-checkout", repository, clone],
-            env=environment,
-            timeout=CLONE_TIMEOUT_SECONDS,
-        )
-        if cloned.returncode != 0:
-            raise CheckoutError(f"git clone failed: {_last_line(cloned.stderr)}")
-        archived = run_command(
-            ["git", "-C", clone, "archive", "--format=tar", revision or "HEAD"],
-            env=environment,
-            timeout=CLONE_TIMEOUT_SECONDS,
-        )
-        if archived.returncode != 0:
-            raise CheckoutError(f"git archive {revision or 'HEAD'} failed: {_last_line(archived.stderr)}")
-    return WheelListing(tuple(_members(archived.stdout)), None, method)
+        try:
+            run_git(
+                ["clone", "--quiet", "--no-checkout", repository, clone],
+                scratch,
+                environment=environment,
+                timeout=CLONE_TIMEOUT_SECONDS,
+            )
+            tar = archive(clone, revision or "HEAD", environment=environment, timeout=CLONE_TIMEOUT_SECONDS)
+        except GitFailure as error:
+            raise CheckoutError(f"{error} ({revision or 'HEAD'})") from None
+    return WheelListing(tuple(_members(tar)), None, method)
 
 
 def _members(tar: bytes) -> list[WheelMember]:
     members = []
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        for info in archive:
-            if not info.isfile():
-                continue
-            handle = archive.extractfile(info)
-            data = handle.read() if handle is not None else b""
-            deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
-            compressed = len(deflate.compress(data) + deflate.flush())
-            members.append(WheelMember(info.name, len(data), compressed, _DEFLATED))
+    for name, data in archive_files(tar):
+        deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        compressed = len(deflate.compress(data) + deflate.flush())
+        members.append(WheelMember(name, len(data), compressed, _DEFLATED))
     return members
 
 
@@ -96,8 +86,3 @@ def editable_totals(listing: WheelListing, name: str) -> Totals:
         path = f"{folder}/{member.name}"
         totals.add(path, member.size, StreamModel.member(path, member))
     return totals
-
-
-def _last_line(output: bytes) -> str:
-    lines = [line.strip() for line in output.decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

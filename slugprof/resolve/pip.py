@@ -30,7 +30,7 @@ from slugprof.resolve.context import (
     tool_environment,
 )
 from slugprof.resolve.requires import requires_from_metadata
-from slugprof.resolve.uv_request import UvRequest
+from slugprof.resolve.uv_request import Installer, UvRequest
 from slugprof.sources.requirements import REQUIREMENTS_TXT, read_requirements_txt
 from slugprof.sources.target import describe, platform_tags, python_full_version, target_marker_environment
 
@@ -58,10 +58,8 @@ def resolve_with_pip(context: Context, resolver: str) -> Resolution:
     argv += index_arguments(context, names_own_index(context.app_root, files))
     context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
     with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
-        read = read_requirements_txt(context.app_root, target_marker_environment(target), context.edited)
-        request = UvRequest.for_pip(
-            context.app_root, Path(scratch), read, build_sdists=context.build_sdists, edited=context.edited
-        )
+        request = UvRequest.of(context, Path(scratch), target, installer=Installer.PIP)
+        read = request.read
         argv += ["--target", str(Path(scratch) / "target"), "-r", request.source()]
         result = run_command(
             argv, cwd=str(context.app_root), env=tool_environment(context), timeout=RESOLVE_TIMEOUT

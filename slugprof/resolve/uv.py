@@ -32,19 +32,17 @@ from slugprof.resolve.context import (
     requirements_files,
     tool_environment,
 )
-from slugprof.resolve.uv_request import UvRequest, resolve_refusing_builds
+from slugprof.resolve.uv_request import Installer, UvRequest, resolve_refusing_builds
 from slugprof.sources.requirements import (
     REQUIREMENTS_TXT,
     RequirementsFile,
     name_from_filename,
-    read_requirements_txt,
 )
 from slugprof.sources.target import (
     choose_filename,
     describe,
     python_full_version,
     tag_ranks,
-    target_marker_environment,
     target_tags,
     uv_python_platform,
 )
@@ -86,10 +84,8 @@ def resolve_with_uv(context: Context, uv: str, resolver: str) -> Resolution:
     environment = tool_environment(context)
     context.progress.stage(f"Resolving dependencies for {describe(target)} with {resolver}")
     with tempfile.TemporaryDirectory(prefix="slugprof-resolve-") as scratch:
-        read = read_requirements_txt(context.app_root, target_marker_environment(target), context.edited)
-        request = UvRequest.of(
-            context.app_root, Path(scratch), read, build_sdists=context.build_sdists, edited=context.edited
-        )
+        request = UvRequest.of(context, Path(scratch), target, installer=Installer.UV)
+        read = request.read
         options = _uv_options(context, files)
         environment = request.environment(environment)
         lock_path = Path(scratch) / "pylock.toml"

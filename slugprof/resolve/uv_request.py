@@ -23,19 +23,24 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
 from slugprof.errors import ToolFailure
+from slugprof.model import Target
 from slugprof.processes import CommandResult
+from slugprof.resolve.context import Context
 from slugprof.sources.requirements import (
     REQUIREMENTS_TXT,
     RequirementLine,
     RequirementsFile,
+    read_requirements_txt,
     rewrite_lines,
 )
+from slugprof.sources.target import target_marker_environment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,6 +67,13 @@ MAX_REFUSED_BUILDS = 25  # packages given to uv without their dependencies befor
 UNKNOWN_VERSION = "0"  # uv needs a version for a URL's metadata; the report says "unknown"
 
 
+class Installer(Enum):
+    """Who installs the resolved requirements: uv (reads static metadata) or pip (builds to learn it)."""
+
+    UV = "uv"
+    PIP = "pip"
+
+
 @dataclass
 class UvRequest:
     """The requirements uv reads, the metadata slugprof gives it, and what it changed, in notes."""
@@ -79,47 +91,33 @@ class UvRequest:
     edited: Mapping[str, str] = field(default_factory=dict)  # files as a fix would leave them: path -> text
 
     @classmethod
-    def of(
-        cls,
-        app_root: Path,
-        scratch: Path,
-        read: RequirementsFile,
-        *,
-        build_sdists: bool,
-        edited: Mapping[str, str] | None = None,
-    ) -> UvRequest:
+    def of(cls, context: Context, scratch: Path, target: Target, *, installer: Installer) -> UvRequest:
+        """The app's requirements read for the target, and the lines the installer cannot be given as
+        they are: rewritten (an editable VCS line for uv) or left out, each said in notes."""
+        read = read_requirements_txt(context.app_root, target_marker_environment(target), context.edited)
         request = cls(
-            app_root=app_root, scratch=scratch, read=read, build_sdists=build_sdists, edited=edited or {}
+            app_root=context.app_root,
+            scratch=scratch,
+            read=read,
+            build_sdists=context.build_sdists,
+            edited=context.edited or {},
         )
+        prepare = request._prepare if installer is Installer.UV else request._leave_out_for_pip
         for line in read.requirements:
-            request._prepare(line)
+            prepare(line)
         return request
 
-    @classmethod
-    def for_pip(
-        cls,
-        app_root: Path,
-        scratch: Path,
-        read: RequirementsFile,
-        *,
-        build_sdists: bool,
-        edited: Mapping[str, str] | None = None,
-    ) -> UvRequest:
+    def _leave_out_for_pip(self, line: RequirementLine) -> None:
         """pip reads no static metadata: it runs the build backend of every folder and VCS URL to
         learn their dependencies, so without --build-sdists those lines are left out (said in notes)."""
-        request = cls(
-            app_root=app_root, scratch=scratch, read=read, build_sdists=build_sdists, edited=edited or {}
+        location = line.location
+        if self.build_sdists or location is None or location.endswith(".whl"):
+            return
+        self.replacements[(line.file, line.line)] = ""
+        self.notes.append(
+            f"{line.source}: {location}: pip runs its build code to read its dependencies, which "
+            "resolving does not do: left out (--build-sdists includes it)"
         )
-        for line in read.requirements:
-            location = line.location
-            if build_sdists or location is None or location.endswith(".whl"):
-                continue
-            request.replacements[(line.file, line.line)] = ""
-            request.notes.append(
-                f"{line.source}: {location}: pip runs its build code to read its dependencies, which "
-                "resolving does not do: left out (--build-sdists includes it)"
-            )
-        return request
 
     def _prepare(self, line: RequirementLine) -> None:
         location = line.location
