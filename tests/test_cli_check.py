@@ -185,8 +185,21 @@ def test_json_verdicts_for_scripts() -> None:
     result = run_slugprof("check", *BLOATED, "--format", "json")
     document = json.loads(result.stdout)
     assert document["kind"] == "check" and document["exit_code"] == result.returncode == 1
+    assert document["schema"] == 1
     assert [(v["limit"], v["outcome"]) for v in document["verdicts"]] == [
         ("max-slug", "pass"),
         ("max-memory", "pass"),
         ("fail-on", "fail"),
     ]
+
+
+def test_max_memory_without_a_profile_is_a_usage_error(tmp_path: Path) -> None:
+    # Asked on the command line, a memory limit that cannot be checked is a mistake to say at once (before
+    # measuring anything); set in pyproject.toml, it applies when a profile is there.
+    for argv in ((TIDY,), (write_app(tmp_path / "app", {"requirements.txt": ""}),)):
+        result = run_slugprof("check", *argv, "--max-memory", "400 MiB", "--offline")
+        assert result.returncode == 2, result.stderr
+        assert "--max-memory needs a profile: add --profile" in result.stderr
+    (tmp_path / "pyproject.toml").write_text('[tool.slugprof]\nmax-memory = "400 MiB"\n')
+    code, found, _ = check(TIDY, cwd=tmp_path)
+    assert (code, found["max-memory"]) == (0, "NOT CHECKED")

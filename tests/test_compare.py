@@ -185,3 +185,50 @@ def test_report_with_a_baseline_shows_what_changed_in_markdown_and_html(tmp_path
     assert '<section id="since-baseline">' in text and "~ numpy (+1.5 MB, large, 2.5.5 -&gt; 2.6.0" in text
     plain = run_slugprof("report", grown, "--format", "markdown")
     assert "Since the baseline" not in plain.stdout
+
+
+def test_write_baseline_keeps_the_profile_beside_the_analysis_and_baseline_reads_both(tmp_path: Path) -> None:
+    from slugprof.model import ProfileReport
+
+    baseline = tmp_path / "slugprof-baseline.json"
+    saved = (REPORTS / "bloated.analyze.json", REPORTS / "bloated.profile.json")
+    result = run_slugprof("check", *saved, "--fail-on", "never", "--write-baseline", baseline)
+    assert result.returncode == 0, result.stderr
+    beside = tmp_path / "slugprof-baseline.profile.json"
+    assert isinstance(load_report(baseline), AnalyzeReport) and isinstance(load_report(beside), ProfileReport)
+    assert f"wrote the baseline {beside}" in result.stderr
+    profile = load_report(REPORTS / "bloated.profile.json")
+    assert isinstance(profile, ProfileReport)
+    heavier = dataclasses.replace(
+        profile,
+        memory=dataclasses.replace(
+            profile.memory, peak_total_bytes=profile.memory.peak_total_bytes + 10 * 2**20
+        ),
+    )
+    today = tmp_path / "today.profile.json"
+    today.write_text(write_report(heavier))
+    result = run_slugprof(
+        "check", REPORTS / "bloated.analyze.json", today, "--baseline", baseline, "--fail-on", "never"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(+10.0 MiB)" in next(line for line in result.stdout.splitlines() if "peak memory" in line)
+
+
+def test_a_baseline_of_another_app_is_said(tmp_path: Path) -> None:
+    other = dataclasses.replace(bloated(), app=dataclasses.replace(bloated().app, root="/srv/apps/shop"))
+    baseline = tmp_path / "other.json"
+    baseline.write_text(write_report(other))
+    result = run_slugprof(
+        "check", REPORTS / "bloated.analyze.json", "--baseline", baseline, "--fail-on", "never"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the baseline is of the app 'shop' and these results of 'bloated'" in result.stderr
+    same = run_slugprof(
+        "check",
+        REPORTS / "bloated.analyze.json",
+        "--baseline",
+        REPORTS / "bloated.analyze.json",
+        "--fail-on",
+        "never",
+    )
+    assert "the baseline is of the app" not in same.stderr

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from slugprof.progress import Progress
 
 
+# The version of `check --format json`'s document: raised when a field changes meaning or goes away (a
+# field added keeps it).
+CHECK_SCHEMA = 1
+_MEMORY_NEEDS_A_PROFILE = "--max-memory needs a profile: add --profile to run one, or pass a saved profile"
+
+
 class CheckCommand:
     NAME = "check"
     HELP = "apply the limits (slug size, dyno memory, findings) and exit 1 when one is breached"
@@ -35,7 +41,8 @@ them), and apply every limit:
 
   max-slug     the compressed slug (default: the slug limit, 500 MB)
   max-memory   the dyno's peak memory; needs a profile: --profile runs one (without memray),
-               or pass a saved one (default: the --dyno quota)
+               or pass a saved one (default: the --dyno quota; the flag without a profile
+               is a usage error)
   fail-on      findings of this severity or worse fail the check: error (the default, so a
                build Heroku would refuse fails), warning, info or never
 
@@ -82,7 +89,10 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
             help="how much the compressed slug may grow against the baseline ('2 MB', '5%%')",
         )
         parser.add_argument(
-            "--write-baseline", metavar="FILE", help="save today's analysis (or profile) as a baseline"
+            "--write-baseline",
+            metavar="FILE",
+            help="save today's results as a baseline: the analysis in FILE, the profile beside it "
+            "(FILE.profile.json), which --baseline FILE reads too",
         )
         parser.add_argument(
             "--baseline-ref",
@@ -106,21 +116,13 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         from slugprof.compare import compare
         from slugprof.gate import exit_code, judge
 
-        targets = args.targets or ["."]
-        saved = [target for target in targets if target.endswith(".json")]
-        if saved and len(saved) != len(targets):
-            raise UsageError("give an app's folder or saved results (.json), not both")
-        if len(targets) > 1 and not saved:
-            raise UsageError("give one app's folder")
-        root = Path(".") if saved else Path(targets[0])
+        saved, root = _targets(args)
         settings = _settings(args, root)
         limits = _limits(settings)
-        if args.baseline_ref and (saved or args.baseline):
-            raise UsageError("--baseline-ref measures the baseline from the app's folder: give the folder")
-        if args.baseline_ref:
-            args.resolve = True  # the same method on both sides: resolved for the dyno
         baseline = _baseline(args.baseline) if not args.baseline_ref else _at_ref(args, root, settings)
-        analysis, profile = _saved(saved) if saved else _measured(args, root, settings)
+        analysis, profile = _results(args, saved, root, settings)
+        if baseline is not None and not args.baseline_ref:
+            _say_if_another_app(baseline, (analysis, profile))
         comparison = compare(baseline, (analysis, profile)) if baseline is not None else None
         verdicts = judge(analysis, profile, limits, comparison)
         for verdict in verdicts:
@@ -145,6 +147,32 @@ dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
         return code
 
 
+def _targets(args: argparse.Namespace) -> tuple[list[str], Path]:
+    """The saved results given, and the app's folder (the current one with saved results)."""
+    targets = args.targets or ["."]
+    saved = [target for target in targets if target.endswith(".json")]
+    if saved and len(saved) != len(targets):
+        raise UsageError("give an app's folder or saved results (.json), not both")
+    if len(targets) > 1 and not saved:
+        raise UsageError("give one app's folder")
+    if args.baseline_ref and (saved or args.baseline):
+        raise UsageError("--baseline-ref measures the baseline from the app's folder: give the folder")
+    if args.baseline_ref:
+        args.resolve = True  # the same method on both sides: resolved for the dyno
+    if args.max_memory and not saved and not args.profile:
+        raise UsageError(_MEMORY_NEEDS_A_PROFILE)
+    return saved, Path(".") if saved else Path(targets[0])
+
+
+def _results(
+    args: argparse.Namespace, saved: list[str], root: Path, settings: Settings
+) -> tuple[AnalyzeReport | None, ProfileReport | None]:
+    analysis, profile = _saved(saved) if saved else _measured(args, root, settings)
+    if args.max_memory and profile is None:
+        raise UsageError(_MEMORY_NEEDS_A_PROFILE)
+    return analysis, profile
+
+
 def _verdicts_json(
     verdicts: Sequence[LimitVerdict], code: int, analysis: AnalyzeReport | None, comparison: Comparison | None
 ) -> str:
@@ -152,6 +180,7 @@ def _verdicts_json(
     script (the measurements are the analyze and profile JSON, saved with --write-baseline)."""
     document = {
         "kind": "check",
+        "schema": CHECK_SCHEMA,
         "exit_code": code,
         "slug_compressed_bytes": analysis.slug.compressed_bytes if analysis is not None else None,
         "slug_growth_bytes": comparison.compressed_delta if comparison is not None else None,
@@ -242,28 +271,63 @@ def _limits(settings: Settings) -> GateLimits:
     )
 
 
+def profile_beside(path: Path) -> Path:
+    """Where a baseline's profile is kept beside its analysis: `base.json` -> `base.profile.json`."""
+    return path.with_name(f"{path.stem}.profile.json")
+
+
 def _write_baseline(path: Path, analysis: AnalyzeReport | None, profile: ProfileReport | None) -> None:
-    """Today's analysis as the next run's baseline (the profile when there is no analysis)."""
+    """Today's results as the next run's baseline: the analysis in FILE and the profile beside it
+    (`FILE.profile.json`), or the profile alone in FILE when there is no analysis."""
     from slugprof.model.saved import write_report
 
-    report = analysis if analysis is not None else profile
-    if report is None:
-        return
-    try:
-        path.write_text(write_report(report), encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"--write-baseline {path}: cannot write it ({error.strerror})") from error
-    print(f"wrote the baseline {path}", file=sys.stderr)
+    written: list[tuple[Path, AnalyzeReport | ProfileReport]] = []
+    if analysis is not None:
+        written.append((path, analysis))
+        if profile is not None:
+            written.append((profile_beside(path), profile))
+    elif profile is not None:
+        written.append((path, profile))
+    for target, report in written:
+        try:
+            target.write_text(write_report(report), encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"--write-baseline {target}: cannot write it ({error.strerror})") from error
+        print(f"wrote the baseline {target}", file=sys.stderr)
 
 
 def _baseline(paths: list[str]) -> tuple[AnalyzeReport | None, ProfileReport | None] | None:
-    """The baseline's reports; None when none was given, or the files given do not exist yet (the first
-    run of a pipeline that keeps its last results): "no baseline", never a growth from zero."""
+    """The baseline's reports, with a profile kept beside an analysis (as --write-baseline writes it);
+    None when none was given, or the files given do not exist yet (the first run of a pipeline that
+    keeps its last results): "no baseline", never a growth from zero."""
     present = [path for path in paths if Path(path).exists()]
     for path in paths:
         if path not in present:
             print(f"slugprof check: no baseline at {path}: nothing to compare with", file=sys.stderr)
+    if len(present) == 1 and profile_beside(Path(present[0])).is_file():
+        present.append(str(profile_beside(Path(present[0]))))
     return _saved(present) if present else None
+
+
+def _say_if_another_app(
+    baseline: tuple[AnalyzeReport | None, ProfileReport | None],
+    today: tuple[AnalyzeReport | None, ProfileReport | None],
+) -> None:
+    """A baseline of another app compares two apps: said, as the comparison cannot tell."""
+    names = [_app_name(*reports) for reports in (baseline, today)]
+    if None not in names and names[0] != names[1]:
+        print(
+            f"slugprof check: note: the baseline is of the app {names[0]!r} and these results of "
+            f"{names[1]!r}: the comparison is between two apps",
+            file=sys.stderr,
+        )
+
+
+def _app_name(analysis: AnalyzeReport | None, profile: ProfileReport | None) -> str | None:
+    report = analysis if analysis is not None else profile
+    if report is None:
+        return None
+    return report.app.root.rstrip("/").rsplit("/", 1)[-1] or report.app.root
 
 
 def _at_ref(
