@@ -3,8 +3,9 @@
 Run by hand (not in CI):  python benchmarks/bench_profile.py [--workers 3] [--mib 60] [--requests 3000]
 
 1. Accuracy: a gunicorn app whose workers each hold --mib MiB after the fork, against the same app
-   without it, both profiled with the sampler: the peak total (summed PSS) must move by workers x MiB,
-   within 10%.
+   without it, both profiled with the sampler: the headline (the anonymous total, Pss_Anon + SwapPss
+   summed; summed PSS where the kernel does not say) must move by workers x MiB, within 5%. Summed PSS
+   is printed beside it.
 2. Overhead: requests per second of the bare app (no sampler), under the sampler (what --no-memray
    measures), and under memray with --follow-fork, from the same run; targets: the sampler within 5%
    of bare, memray reported (aim above 60%).
@@ -55,17 +56,24 @@ def gunicorn(workers: int, config: str = "") -> str:
 def accuracy(folder: Path, workers: int, mib: int) -> None:
     (folder / "app.py").write_text(APP)
     (folder / "conf.py").write_text(f"def post_fork(server, worker):\n    import app\n    app.hold({mib})\n")
-    totals = []
+    totals, pss = [], []
     for config in ("", "-c conf.py"):
         port = free_port()
         env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "PORT": str(port)}
         result = run_web_process(gunicorn(workers, config), cwd=folder, env=env, port=port, requests=20)
-        totals.append(max(sample.total_pss_bytes for sample in result.samples))
+        totals.append(max(sample.headline_bytes for sample in result.samples))
+        pss.append(max(sample.total_pss_bytes for sample in result.samples))
+    anonymous = all(sample.total_anon_bytes is not None for sample in result.samples)
     moved, expected = totals[1] - totals[0], workers * mib * MIB
     error = moved / expected - 1
-    verdict = "PASS" if abs(error) <= 0.10 else "FAIL"
-    print(f"accuracy: {workers} workers x {mib} MiB moved the peak total by {moved / MIB:.1f} MiB")
-    print(f"  expected {expected / MIB:.0f} MiB: error {error:+.1%}: {verdict} (target ±10%)")
+    verdict = "PASS" if abs(error) <= 0.05 else "FAIL"
+    figure = "the anonymous total" if anonymous else "summed PSS (no Pss_Anon here)"
+    print(f"accuracy: {workers} workers x {mib} MiB moved {figure} by {moved / MIB:.1f} MiB")
+    print(f"  expected {expected / MIB:.0f} MiB: error {error:+.1%}: {verdict} (target ±5%)")
+    print(
+        f"  summed PSS moved {(pss[1] - pss[0]) / MIB:.1f} MiB; with the allocation, the headline "
+        f"{totals[1] / MIB:.1f} MiB against summed PSS {pss[1] / MIB:.1f} MiB"
+    )
 
 
 def requests_per_second(

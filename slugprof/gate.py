@@ -15,7 +15,7 @@ from enum import Enum
 from slugprof.compare import Comparison
 from slugprof.errors import EXIT_FAILURE, EXIT_LIMIT, EXIT_OK
 from slugprof.heroku import DYNO_PLANS
-from slugprof.model import AnalyzeReport, Finding, ProfileReport, Severity
+from slugprof.model import AnalyzeReport, Finding, MemoryMeasure, ProfileReport, Severity
 from slugprof.model.report import findings_of
 from slugprof.units import format_binary, format_bytes
 
@@ -145,13 +145,17 @@ def _memory_verdict(profile: ProfileReport | None, limits: GateLimits) -> LimitV
     limit_bytes, named = limit
     peak = profile.memory.peak_total_bytes
     figure = (
-        f"peak {format_binary(peak)} (summed PSS, {profile.dyno}, WEB_CONCURRENCY="
+        f"peak {format_binary(peak)} ({_measure_name(profile)}, {profile.dyno}, WEB_CONCURRENCY="
         f"{profile.web_concurrency or 'unset'}), {named} {format_binary(limit_bytes)} "
         f"({peak / limit_bytes:.0%})"
     )
     if peak > limit_bytes:
         return LimitVerdict("max-memory", Outcome.FAIL, f"{figure}: {format_binary(peak - limit_bytes)} over")
     return LimitVerdict("max-memory", Outcome.PASS, figure)
+
+
+def _measure_name(profile: ProfileReport) -> str:
+    return "anonymous memory" if profile.memory.measure == MemoryMeasure.ANONYMOUS else "summed PSS"
 
 
 def _findings_verdict(findings: Sequence[Finding], limits: GateLimits) -> LimitVerdict:

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +32,8 @@ from slugprof.measure.sampler import summarize_processes, worker_growth
 from slugprof.measure.traffic import free_port
 from slugprof.model import (
     ImportCost,
+    MemoryMeasure,
+    MemorySample,
     MemorySummary,
     MemrayMode,
     MemrayRun,
@@ -127,10 +129,21 @@ def profile(
             run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
         )
     ]
-    peak_total = max((sample.total_pss_bytes for sample in run.samples), default=0)
+    measure = _measure(run.samples)
+    if measure == MemoryMeasure.PSS and run.samples:
+        notes.append(
+            "this system's /proc gives no anonymous-memory figure (Pss_Anon): the peak is summed PSS, which "
+            "also counts the file-backed pages (the interpreter, libraries, mapped files) a dyno does not"
+        )
+    peak_pss = max((sample.total_pss_bytes for sample in run.samples), default=0)
+    peak_total = (
+        max((sample.headline_bytes for sample in run.samples), default=0)
+        if measure == MemoryMeasure.ANONYMOUS
+        else peak_pss
+    )
     peak_rss = max((sample.total_rss_bytes for sample in run.samples), default=0)
     workers = [process for process in processes if process.role == "worker"]
-    cost = worker_cost(peak_total, [process.peak_uss_bytes for process in workers])
+    cost = worker_cost(peak_total, [_worker_marginal(process) for process in workers])
     web_concurrency = env.get("WEB_CONCURRENCY")
     fixed = _fixed_workers(len(workers), web_concurrency, read_gunicorn_config(command, _app_text(root)))
     fits = fit_dynos(cost, DYNO_SIZES, headroom=options.headroom, fixed_workers=fixed)
@@ -148,6 +161,8 @@ def profile(
         graceful_shutdown=run.graceful,
         memory=MemorySummary(
             peak_total_bytes=peak_total,
+            measure=measure,
+            peak_total_pss_bytes=peak_pss,
             peak_total_rss_bytes=peak_rss,
             base_bytes=cost.base_bytes,
             worker_marginal_bytes=cost.marginal_bytes,
@@ -163,6 +178,18 @@ def profile(
         notes=tuple(notes),
     )
     return _with_findings(report, root, options.settings, ignore, progress)
+
+
+def _measure(samples: Sequence[MemorySample]) -> MemoryMeasure:
+    """The anonymous total when every sample has it, else summed PSS (one figure for the whole run)."""
+    if samples and all(sample.total_anon_bytes is not None for sample in samples):
+        return MemoryMeasure.ANONYMOUS
+    return MemoryMeasure.PSS
+
+
+def _worker_marginal(process: ProcessProfile) -> int:
+    """What one more such worker adds: the memory only it wrote, else (no such figure) its USS."""
+    return process.peak_private_bytes if process.peak_private_bytes is not None else process.peak_uss_bytes
 
 
 def _with_findings(

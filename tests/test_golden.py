@@ -23,6 +23,7 @@ from slugprof.model import (
     Finding,
     ImportCost,
     Latency,
+    MemoryMeasure,
     MemorySample,
     MemorySummary,
     MemrayMode,
@@ -87,16 +88,34 @@ def analyze_report(tmp_path_factory: pytest.TempPathFactory) -> AnalyzeReport:
 
 def profile_report() -> ProfileReport:
     snapshots = (
-        ProcessSnapshot(pid=100, rss=60 * MIB, pss=40 * MIB, uss=30 * MIB, threads=2),
-        ProcessSnapshot(pid=101, rss=55 * MIB, pss=25 * MIB, uss=12 * MIB, threads=1),
-        ProcessSnapshot(pid=102, rss=56 * MIB, pss=26 * MIB, uss=13 * MIB, threads=1),
+        ProcessSnapshot(
+            pid=100, rss=60 * MIB, pss=40 * MIB, uss=30 * MIB, threads=2, anon=34 * MIB, private=29 * MIB
+        ),
+        ProcessSnapshot(
+            pid=101, rss=55 * MIB, pss=25 * MIB, uss=12 * MIB, threads=1, anon=20 * MIB, private=11 * MIB
+        ),
+        ProcessSnapshot(
+            pid=102, rss=56 * MIB, pss=26 * MIB, uss=13 * MIB, threads=1, anon=21 * MIB, private=12 * MIB
+        ),
     )
     samples = (
-        MemorySample(seconds=0.1, total_pss_bytes=80 * MIB, total_rss_bytes=160 * MIB, processes=snapshots),
-        MemorySample(seconds=0.2, total_pss_bytes=91 * MIB, total_rss_bytes=171 * MIB, processes=snapshots),
+        MemorySample(
+            0.1,
+            total_pss_bytes=80 * MIB,
+            total_rss_bytes=160 * MIB,
+            processes=snapshots,
+            total_anon_bytes=68 * MIB,
+        ),
+        MemorySample(
+            0.2,
+            total_pss_bytes=91 * MIB,
+            total_rss_bytes=171 * MIB,
+            processes=snapshots,
+            total_anon_bytes=75 * MIB,
+        ),
     )
 
-    def process(pid: int, role: str, uss: int) -> ProcessProfile:
+    def process(pid: int, role: str, uss: int, private: int) -> ProcessProfile:
         return ProcessProfile(
             pid=pid,
             role="master" if role == "master" else "worker",
@@ -104,6 +123,8 @@ def profile_report() -> ProfileReport:
             peak_rss_bytes=60 * MIB,
             peak_pss_bytes=40 * MIB,
             peak_uss_bytes=uss,
+            peak_anon_bytes=private + 5 * MIB,
+            peak_private_bytes=private,
             heap_peak_bytes=20 * MIB if role == "master" else None,
             threads_max=1,
             top_sites=(AllocationSite("app.py:3 <module>", 18 * MIB, 12),) if role == "master" else (),
@@ -123,22 +144,24 @@ def profile_report() -> ProfileReport:
         shutdown_seconds=0.205,
         graceful_shutdown=True,
         memory=MemorySummary(
-            peak_total_bytes=91 * MIB,
+            peak_total_bytes=75 * MIB,
+            measure=MemoryMeasure.ANONYMOUS,
+            peak_total_pss_bytes=91 * MIB,
             peak_total_rss_bytes=171 * MIB,
-            base_bytes=65 * MIB,
-            worker_marginal_bytes=13 * MIB,
+            base_bytes=52 * MIB,
+            worker_marginal_bytes=12 * MIB,
             samples=samples,
         ),
-        processes=(process(100, "master", 30 * MIB), process(101, "worker", 12 * MIB)),
+        processes=(process(100, "master", 30 * MIB, 29 * MIB), process(101, "worker", 12 * MIB, 11 * MIB)),
         imports=(ImportCost(module="pandas", bytes=55 * MIB, role="master"),),
         requests=RequestStats(
             count=20, status_codes={200: 19, 500: 1}, latency_seconds=Latency(0.003, 0.014, 0.02)
         ),
         headroom=0.1,
         dyno_fit=(
-            DynoFit("standard-1x", 512 * MIB, 2, 91 * MIB, "ok", 30, 1024 * MIB),
-            DynoFit("eco", 512 * MIB, 2, 91 * MIB, "ok", 30),
-            DynoFit("basic", 512 * MIB, 2, 91 * MIB, "ok", 30),
+            DynoFit("standard-1x", 512 * MIB, 2, 76 * MIB, "ok", 30, 1024 * MIB),
+            DynoFit("eco", 512 * MIB, 2, 76 * MIB, "ok", 30),
+            DynoFit("basic", 512 * MIB, 2, 76 * MIB, "ok", 30),
         ),
         notes=("1 of 20 requests did not answer 2xx/3xx",),
     )
@@ -182,6 +205,6 @@ def test_profile_terminal_brief_keeps_the_verdict_and_the_errors() -> None:
     brief = render_profile_terminal(report, width=100, brief=True)
     assert "MEM510" in full and "Processes at their peaks" in full
     lines = brief.splitlines()
-    assert lines[0].startswith("Peak dyno memory 91.0 MiB") and "WITHIN THE QUOTA" in lines[0]
+    assert lines[0].startswith("Peak dyno memory 75.0 MiB") and "WITHIN THE QUOTA" in lines[0]
     assert lines[1].strip().startswith("MEM500") and "MEM510" not in brief
     assert "Processes at their peaks" not in brief

@@ -427,7 +427,7 @@ def test_the_committed_bloated_example_renders_both_reports() -> None:
     page = Page(html)
     verdict = _element_text(html, "p", "verdict")
     assert format_bytes(analyze.slug.compressed_bytes) in verdict
-    assert f"{format_binary(profile.memory.peak_total_bytes)} (summed PSS)" in verdict
+    assert f"{format_binary(profile.memory.peak_total_bytes)} (anonymous memory and swap" in verdict
     quota = quota_bytes(profile)
     assert quota is not None and f"of the {profile.dyno} quota of {format_binary(quota)}" in verdict
     assert "the app BUILDS" in verdict
@@ -481,7 +481,7 @@ def test_the_memory_chart_is_inline_svg_with_the_quota_and_r15_lines() -> None:
     tree = ElementTree.fromstring(svg)
     assert tree.tag.endswith("svg")
     texts = "".join(tree.itertext())
-    assert "quota" in texts and "R15" in texts and "dyno total (PSS)" in texts
+    assert "quota" in texts and "R15" in texts and "dyno total (anonymous)" in texts
     points = [element.get("d", "").count("L") + 1 for element in tree.iter() if element.tag.endswith("path")]
     assert max(points) == MAX_POINTS  # the total and each process, each downsampled to 500 points
 

@@ -11,7 +11,7 @@ import pytest
 from slugprof.analysis import AnalyzeOptions, analyze
 from slugprof.config import Settings
 from slugprof.errors import EXIT_USAGE
-from slugprof.model import AnalyzeReport, DependencySource, MemrayMode, ProfileReport
+from slugprof.model import AnalyzeReport, DependencySource, MemoryMeasure, MemrayMode, ProfileReport
 from slugprof.model.saved import ReportError, load_report, read_report, write_report
 from slugprof.render.profile_terminal import render_profile_terminal
 from slugprof.render.terminal import render_terminal
@@ -85,6 +85,23 @@ def test_a_schema_1_profile_report_loads() -> None:
     assert report.memray.mode == MemrayMode(original["memray"].split(":")[0])
     assert report.memory.peak_total_bytes == original["memory"]["peak_total_bytes"]
     assert "Peak dyno memory" in render_profile_terminal(report)
+
+
+def test_a_schema_3_profile_says_its_headline_was_summed_pss() -> None:
+    # Until schema 3 the headline was the sum of PSS; from 4 it is the anonymous memory. An older profile
+    # keeps its figure, and says which it is, so a comparison or a gate does not mistake one for the other.
+    path = Path(__file__).parent / "data" / "schema3" / "flask_basic.profile.json"
+    original = json.loads(path.read_text())
+    assert original["schema_version"] == 3
+    report = load_report(path)
+    assert isinstance(report, ProfileReport)
+    assert report.memory.measure == MemoryMeasure.PSS
+    assert (
+        report.memory.peak_total_bytes
+        == report.memory.peak_total_pss_bytes
+        == original["memory"]["peak_total_bytes"]
+    )
+    assert "(summed PSS)" in render_profile_terminal(report)
 
 
 def _error_for(tmp_path: Path, text: str) -> ReportError:

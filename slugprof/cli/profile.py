@@ -26,10 +26,11 @@ app folder, with $PORT, DYNO=web.1, WEB_CONCURRENCY as the buildpack sets it for
 buildpack's .profile.d variables and the config vars in the app's .env), send it requests, stop it
 as Heroku does (SIGTERM, {SHUTDOWN_TIMEOUT_SECONDS:.0f} s, then SIGKILL), and report:
 
-  the dyno's peak memory (the sum of PSS over every process: shared pages counted once), each
-  process's RSS, PSS, USS and threads, boot and shutdown times, what one more worker costs, and
-  for every dyno size whether the app fits (R14 above the quota, R15 at the restart threshold) and
-  how many workers would.
+  the dyno's peak memory as its cgroup counts it for R14 (anonymous memory and swap, each page
+  counted once, over every process: Pss_Anon + SwapPss from /proc; summed PSS, which adds the
+  file-backed pages, and summed RSS beside it), each process's RSS, PSS, anon, USS and threads,
+  boot and shutdown times, what one more worker costs, and for every dyno size whether the app
+  fits (R14 above the quota, R15 at the restart threshold) and how many workers would.
 
 With memray (the default where it runs), a second run under `memray run --follow-fork` adds
 each process's heap peak and the memory each import costs. Memory figures always come from the

@@ -1,9 +1,9 @@
 """Which dyno sizes the measured app fits, and with how many workers.
 
 A gunicorn dyno costs a base (the master, and whatever the workers share with it) plus a marginal
-cost per worker: its USS at its peak, the memory only that worker holds. The prediction for N workers
-is base + N x marginal, checked against the quota (R14 above it: swapping) and the restart threshold
-(R15 at quota x the dyno's multiplier).
+cost per worker: the memory only that worker wrote, at its peak (its USS where the system does not
+say). The prediction for N workers is base + N x marginal, checked against the quota (R14 above it:
+swapping) and the restart threshold (R15 at quota x the dyno's multiplier).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class WorkerCost:
     base_bytes: int  # the dyno's total at its peak, less the workers' marginal costs
-    marginal_bytes: int  # one more worker: the mean of the workers' peak USS
+    marginal_bytes: int  # one more worker: the mean of the workers' peak private memory
     observed_workers: int
 
 
 def worker_cost(peak_total_bytes: int, worker_peak_uss: Sequence[int]) -> WorkerCost:
-    """Split the measured peak total (summed PSS) into a base and a per-worker marginal cost."""
+    """Split the measured peak total (the headline) into a base and a per-worker marginal cost."""
     if not worker_peak_uss:
         return WorkerCost(peak_total_bytes, 0, 0)
     marginal = round(sum(worker_peak_uss) / len(worker_peak_uss))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # The version of the saved JSON documents. 2: a `kind` in every document, choices as fields instead of
 # strings to parse, paths relative to the app root, every published number stored in the model.
 # 3: findings with evidence, fix and location; the build verdict; the slug status "incomplete".
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)

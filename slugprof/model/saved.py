@@ -63,6 +63,8 @@ def read_report(text: str, name: str = "report") -> Report:
         data = _migrate_from_1(data, kind)
     if version <= 2:
         data = _migrate_from_2(data)
+    if version <= 3:
+        data = _migrate_from_3(data, kind)
     try:
         return decode(_KINDS[kind], data, kind)
     except DecodeError as error:
@@ -128,7 +130,17 @@ def _migrate_from_2(data: dict[str, Any]) -> dict[str, Any]:
         else finding
         for finding in data.get("findings", [])
     ]
-    return {**data, "schema_version": SCHEMA_VERSION, "findings": findings}
+    return {**data, "schema_version": 3, "findings": findings}
+
+
+def _migrate_from_3(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Schema 3 -> 4: a profile's headline was summed PSS; from 4 it is the anonymous memory, with summed
+    PSS beside it. An older profile says which it holds."""
+    data = {**data, "schema_version": SCHEMA_VERSION}
+    memory = data.get("memory")
+    if kind == "profile" and isinstance(memory, dict):
+        data["memory"] = {**memory, "measure": "pss", "peak_total_pss_bytes": memory.get("peak_total_bytes")}
+    return data
 
 
 def _package_from_1(package: object) -> object:

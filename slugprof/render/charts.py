@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slugprof.model import ProfileReport
+from slugprof.model import MemoryMeasure, ProfileReport
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,9 +69,11 @@ def downsample(seconds: Sequence[float], values: Sequence[int], limit: int = MAX
 
 
 def memory_series(report: ProfileReport) -> tuple[Series, list[Series]]:
-    """The dyno total (summed PSS) and each process's PSS, largest first, each downsampled."""
+    """The dyno total (the headline's figure) and each process's PSS, largest first, each downsampled."""
     samples = report.memory.samples
-    total = downsample([s.seconds for s in samples], [s.total_pss_bytes for s in samples])
+    anonymous = report.memory.measure == MemoryMeasure.ANONYMOUS
+    values = [s.headline_bytes if anonymous else s.total_pss_bytes for s in samples]
+    total = downsample([s.seconds for s in samples], values)
     roles = {process.pid: process.role for process in report.processes}
     points: dict[int, tuple[list[float], list[int]]] = {}
     for sample in samples:
@@ -84,7 +86,8 @@ def memory_series(report: ProfileReport) -> tuple[Series, list[Series]]:
         for pid, (times, values) in points.items()
     ]
     processes.sort(key=lambda series: -max(series.values, default=0))
-    return Series("dyno total (PSS)", total.seconds, total.values), processes
+    label = "dyno total (anonymous)" if anonymous else "dyno total (PSS)"
+    return Series(label, total.seconds, total.values), processes
 
 
 def _fields(series: Series) -> tuple[tuple[float, ...], tuple[int, ...]]:

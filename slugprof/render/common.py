@@ -13,6 +13,8 @@ from slugprof.model import (
     Finding,
     Fix,
     Location,
+    MemoryMeasure,
+    MemorySummary,
     ProcessProfile,
     RulesRun,
     Severity,
@@ -74,13 +76,50 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
+def measure_words(memory: MemorySummary, *, short: bool = False) -> str:
+    """What the headline figure is, for the parenthesis after it; `short` for a terminal's line."""
+    if memory.measure == MemoryMeasure.ANONYMOUS:
+        return "anonymous" if short else "anonymous memory and swap, each page counted once: what R14 counts"
+    return "summed PSS"
+
+
+def other_totals(memory: MemorySummary, *, explain: bool = False) -> str:
+    """The totals beside the headline: summed PSS (with file-backed pages) and the naive summed RSS;
+    `explain` first says what the short headline's "anonymous" is."""
+    parts = []
+    if explain and memory.measure == MemoryMeasure.ANONYMOUS:
+        parts.append("anonymous: memory and swap, each page counted once, as R14 counts it")
+    if memory.measure == MemoryMeasure.ANONYMOUS and memory.peak_total_pss_bytes is not None:
+        parts.append(
+            f"summed PSS {format_binary(memory.peak_total_pss_bytes)} (with the file-backed pages a dyno "
+            "counts as cache)"
+        )
+    naive = format_binary(memory.peak_total_rss_bytes)
+    parts.append(f"naive sum of RSS {naive} (shared pages counted once per process)")
+    return " · ".join(parts)
+
+
+def worker_cost_words(memory: MemorySummary) -> str:
+    """What one more worker costs and what the rest of the dyno holds."""
+    what = "the memory only it wrote" if memory.measure == MemoryMeasure.ANONYMOUS else "its unique memory"
+    return (
+        f"one more worker costs {format_binary(memory.worker_marginal_bytes)} ({what}, at its peak); "
+        f"the rest of the dyno {format_binary(memory.base_bytes)}"
+    )
+
+
+PROCESS_COLUMNS = ("pid", "role", "RSS", "PSS", "anon", "USS", "heap (memray)", "threads")
+
+
 def process_cells(process: ProcessProfile) -> tuple[str, ...]:
-    """A process at its peaks, as every renderer's table shows it: pid, role, RSS, PSS, USS, heap, threads."""
+    """A process at its peaks, as every renderer's table shows it (PROCESS_COLUMNS): anon is its share of
+    anonymous memory and swap, blank where the system does not say."""
     return (
         str(process.pid),
         process.role,
         format_binary(process.peak_rss_bytes),
         format_binary(process.peak_pss_bytes),
+        format_binary(process.peak_anon_bytes) if process.peak_anon_bytes is not None else "",
         format_binary(process.peak_uss_bytes),
         format_binary(process.heap_peak_bytes) if process.heap_peak_bytes is not None else "",
         str(process.threads_max),

@@ -33,9 +33,12 @@ from slugprof.render.charts import Threshold, memory_chart_svg
 from slugprof.render.common import (
     FIT_WORD,
     SLUG_STATUS_WORD,
+    measure_words,
+    other_totals,
     process_cells,
     saving_words,
     total_saving,
+    worker_cost_words,
 )
 from slugprof.render.comparison import render_comparison
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
@@ -113,6 +116,7 @@ class ProfileView:
     facts: tuple[str, ...]
     chart: Markup
     thresholds: tuple[str, ...]
+    measure: str  # what the dyno total is
     fits: tuple[Row, ...]
     headroom: str
     imports: tuple[Row, ...]
@@ -229,7 +233,7 @@ def _memory_clause(report: ProfileReport) -> list[Fragment]:
     fragments = [
         Fragment("the dyno's peak memory is "),
         Fragment(format_binary(peak), "figure"),
-        Fragment(" (summed PSS)"),
+        Fragment(f" ({measure_words(report.memory)})"),
     ]
     quota = quota_bytes(report)
     if quota is None:
@@ -507,6 +511,7 @@ def _profile(report: ProfileReport) -> ProfileView:
         facts=tuple(_profile_facts(report)),
         chart=Markup(memory_chart_svg(report, thresholds)) if memory.samples else Markup(""),
         thresholds=tuple(f"{t.label}: {format_binary(t.bytes)}" for t in thresholds),
+        measure=measure_words(memory),
         fits=tuple(_fits(report)),
         headroom=f"{report.headroom:.0%}",
         imports=tuple(
@@ -521,8 +526,7 @@ def _profile(report: ProfileReport) -> ProfileView:
         ),
         memray=report.memray.mode.value + (f": {report.memray.reason}" if report.memray.reason else ""),
         processes=tuple(_processes(report)),
-        worker_cost=f"one more worker costs {format_binary(memory.worker_marginal_bytes)} (its unique memory "
-        f"at its peak); the rest of the dyno {format_binary(memory.base_bytes)}",
+        worker_cost=worker_cost_words(memory),
         sites_title=(
             f"Where the {heaviest.role} {heaviest.pid}'s heap was at its peak "
             f"({format_binary(heaviest.heap_peak_bytes or 0)})"
@@ -557,8 +561,7 @@ def _profile_facts(report: ProfileReport) -> list[str]:
         f"ran as {report.dyno} with WEB_CONCURRENCY={report.web_concurrency or 'unset'}; "
         f"memray: {report.memray.mode.value}"
         + (f" ({report.memray.reason})" if report.memray.reason else ""),
-        f"the naive sum of RSS peaked at {format_binary(memory.peak_total_rss_bytes)} "
-        "(shared pages counted once per process)",
+        f"at the peak: {other_totals(memory)}",
         f"boot {report.boot_seconds:.1f} s; shutdown {report.shutdown_seconds:.1f} s"
         + ("" if report.graceful_shutdown else " (killed)"),
     ]

@@ -8,7 +8,16 @@ from rich.text import Text
 
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport, Severity
-from slugprof.render.common import FIT_WORD, print_findings, process_cells, text_console
+from slugprof.render.common import (
+    FIT_WORD,
+    PROCESS_COLUMNS,
+    measure_words,
+    other_totals,
+    print_findings,
+    process_cells,
+    text_console,
+    worker_cost_words,
+)
 from slugprof.units import format_binary
 
 _FIT_STYLE = {"ok": "green", "r14": "yellow", "r15": "bold red"}
@@ -39,7 +48,7 @@ def _headline(console: Console, report: ProfileReport) -> None:
     headline = Text("Peak dyno memory ")
     memory = report.memory
     headline.append(format_binary(memory.peak_total_bytes), style="bold")
-    headline.append(" (summed PSS)")
+    headline.append(f" ({measure_words(memory, short=True)})")
     if fit is not None:
         share = memory.peak_total_bytes / fit.quota_bytes
         headline.append(f" of the {report.dyno} quota {format_binary(fit.quota_bytes)} ({share:.0%})  ")
@@ -55,8 +64,7 @@ def _summary(console: Console, report: ProfileReport) -> None:
     _headline(console, report)
     memory = report.memory
     console.print(
-        f"naive sum of RSS {format_binary(memory.peak_total_rss_bytes)} (shared pages counted once per "
-        f"process) · WEB_CONCURRENCY={report.web_concurrency or 'unset'} · "
+        f"{other_totals(memory, explain=True)} · WEB_CONCURRENCY={report.web_concurrency or 'unset'} · "
         f"memray: {report.memray.mode.value}"
     )
     console.print(
@@ -69,24 +77,13 @@ def _summary(console: Console, report: ProfileReport) -> None:
 
 def _processes(console: Console, report: ProfileReport) -> None:
     table = Table(title="Processes at their peaks", title_justify="left")
-    for column, justify in (
-        ("pid", "right"),
-        ("role", "left"),
-        ("RSS", "right"),
-        ("PSS", "right"),
-        ("USS", "right"),
-        ("heap (memray)", "right"),
-        ("threads", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for column in PROCESS_COLUMNS:
+        table.add_column(column, justify="left" if column == "role" else "right")
     for process in report.processes:
         table.add_row(*process_cells(process))
     console.print(table)
     memory = report.memory
-    console.print(
-        f"a worker costs {format_binary(memory.worker_marginal_bytes)} (its unique memory at its peak); "
-        f"the rest of the dyno {format_binary(memory.base_bytes)}"
-    )
+    console.print(worker_cost_words(memory))
     console.print()
 
 

@@ -19,6 +19,7 @@ from slugprof.model import (
     Fix,
     ImportCost,
     Location,
+    MemoryMeasure,
     ProfileReport,
     Severity,
 )
@@ -149,6 +150,11 @@ def _dotenv_line(inputs: RuleInputs, name: str) -> int | None:
 # --- MEM50x: the dyno fit and the worker count -----------------------------------------------------------
 
 
+def _marginal_words(report: ProfileReport) -> str:
+    anonymous = report.memory.measure == MemoryMeasure.ANONYMOUS
+    return "the memory only it wrote" if anonymous else "its unique memory"
+
+
 def _count_source(run: _Run) -> list[str]:
     """Where the worker count of the prediction comes from, and how the run's own count differs."""
     report, workers = run.report, run.workers
@@ -227,7 +233,7 @@ def dyno_memory_exceeded(inputs: RuleInputs) -> Iterator[Hit]:
     evidence = [
         f"predicted {format_binary(fit.predicted_bytes)} = the rest of the dyno "
         f"{format_binary(memory.base_bytes)} + {fit.workers} x {format_binary(memory.worker_marginal_bytes)} "
-        "per worker (its unique memory at its peak)",
+        f"per worker ({_marginal_words(report)}, at its peak)",
         f"quota {format_binary(fit.quota_bytes)}; R15 at {size.r15_multiplier:g}x: "
         f"{format_binary(threshold)}",
         *_count_source(run),
