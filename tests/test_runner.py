@@ -542,3 +542,32 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_the_kernels_rollup_gives_what_psutil_gives_and_the_anonymous_share() -> None:
+    # Ground truth: psutil's own reading of this process, taken right after ours (an idle test process:
+    # its memory moves by far less than a MiB between the two reads).
+    from slugprof.measure.sampler import _from_rollup, _smaps_rollup
+
+    rollup = _smaps_rollup(os.getpid())
+    if rollup is None or "Pss_Anon" not in rollup:
+        pytest.skip("this kernel's smaps_rollup has no Pss_Anon")
+    ours = _from_rollup(os.getpid(), rollup, threads=1)
+    theirs = psutil.Process().memory_full_info()
+    assert abs(ours.pss - theirs.pss) < MIB and abs(ours.uss - theirs.uss) < MIB
+    assert abs(ours.rss - theirs.rss) < MIB
+    assert ours.anon is not None and ours.private is not None
+    assert 0 < ours.anon < ours.pss and 0 < ours.private <= ours.uss
+
+
+def test_without_pss_anon_the_anonymous_figures_are_unknown_not_zero() -> None:
+    # An older kernel: the rollup has Rss and Pss but no Pss_Anon. The sample's anonymous total is then
+    # unknown, and the headline falls back to summed PSS.
+    from slugprof.measure.sampler import _from_rollup
+    from slugprof.model import MemorySample
+
+    old_kernel = {"Rss": 50 * MIB, "Pss": 30 * MIB, "Private_Clean": 2 * MIB, "Private_Dirty": 10 * MIB}
+    snapshot = _from_rollup(7, old_kernel, threads=1)
+    assert (snapshot.pss, snapshot.uss, snapshot.anon, snapshot.private) == (30 * MIB, 12 * MIB, None, None)
+    sample = MemorySample(0.1, total_pss_bytes=30 * MIB, total_rss_bytes=50 * MIB, processes=(snapshot,))
+    assert sample.headline_bytes == 30 * MIB
