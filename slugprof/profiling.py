@@ -23,14 +23,17 @@ from slugprof import __version__
 from slugprof.config import Settings
 from slugprof.errors import UsageError
 from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS
+from slugprof.measure.collectstatic import collectstatic_step, run_collectstatic
 from slugprof.measure.dynofit import fit_dynos, worker_cost
 from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
 from slugprof.measure.memray_captures import ProcessCapture, read_captures
 from slugprof.measure.memray_command import wrap_command
 from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import summarize_processes, worker_growth
+from slugprof.measure.slug_copy import SlugCopy, slug_copy
 from slugprof.measure.traffic import free_port
 from slugprof.model import (
+    DynoSize,
     ImportCost,
     MemoryMeasure,
     MemorySample,
@@ -42,6 +45,7 @@ from slugprof.model import (
     ProfileReport,
     ToolInfo,
 )
+from slugprof.processes import AppFailure
 from slugprof.progress import NoProgress, Progress
 from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.approot import app_root, command_in_report, saved_path
@@ -78,6 +82,25 @@ def profile(
     progress = progress or NoProgress()
     root = app_root(options.app_root)
     ignore = check_ignored((*options.settings.ignore, *options.ignore), "ignore")  # before the app starts
+    prepared = _prepare(root, options, environ)
+    inventory = collect_app_files(root, progress)
+    with slug_copy(root, inventory, progress) as copy:
+        report = _profiled(prepared, copy, options, environ, progress)
+    return _with_findings(report, BuildFiles.of(root, inventory), options.settings, ignore)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What the run needs that the app's files and environment say, found before it starts."""
+
+    command: str
+    dyno: DynoSize
+    environment: PythonEnvironment | None
+    dotenv: dict[str, str]
+    notes: tuple[str, ...]
+
+
+def _prepare(root: Path, options: ProfileOptions, environ: Mapping[str, str]) -> _Prepared:
     process_types = read_procfile(root)
     if options.process_type not in process_types:
         declared = ", ".join(sorted(process_types)) or "nothing"
@@ -85,33 +108,49 @@ def profile(
             f"the Procfile has no {options.process_type!r} process; it declares: {declared} "
             "(choose one with --process)"
         )
-    command = process_types[options.process_type].command
-    dyno = dyno_by_name(options.dyno)
     # One start of the app's interpreter answers both the environment's questions and memray's.
     questions = app_interpreter_questions() if options.memray else InterpreterQuestions()
     environment = find_environment(root, options.environment, environ, questions)
     dotenv, notes_from_env = read_dotenv(root)
-    notes: list[str] = list(notes_from_env)
+    notes = list(notes_from_env)
     if environment is None:
         notes.append(
             "no virtualenv found for the app (.venv, venv, env, $VIRTUAL_ENV or --env): its command runs "
             "with the PATH slugprof was started with"
         )
+    command = process_types[options.process_type].command
+    return _Prepared(command, dyno_by_name(options.dyno), environment, dict(dotenv), tuple(notes))
+
+
+def _profiled(
+    prepared: _Prepared,
+    copy: SlugCopy,
+    options: ProfileOptions,
+    environ: Mapping[str, str],
+    progress: Progress,
+) -> ProfileReport:
+    """The web process run from the slug's copy (under the sampler, then under memray), measured."""
+    command, dyno, environment = prepared.command, prepared.dyno, prepared.environment
+    root, folder = copy.source, copy.folder
+    notes = list(prepared.notes)
     env_bin = os.path.dirname(environment.interpreter) if environment else None
 
     def dyno_env(port: int) -> dict[str, str]:
-        return dyno_environment(root, dyno, port=port, dotenv=dotenv, base_env=environ, env_bin=env_bin)
+        return dyno_environment(
+            folder, dyno, port=port, dotenv=prepared.dotenv, base_env=environ, env_bin=env_bin
+        )
 
     port = options.port or free_port()
-    progress.stage("Profiling the web process (sampler)")
     env = dyno_env(port)
-    run = _run(command, root, env, port, options, progress)
+    notes.extend(_build_steps(copy, environment, env, progress))
+    progress.stage("Profiling the web process (sampler)")
+    run = _run(command, copy, env, port, options, progress)
     memray = MemrayRun(MemrayMode.OFF)
     capture_by_role: dict[str, ProcessCapture] = {}
     imports: tuple[ImportCost, ...] = ()
     if options.memray:
         memray, capture_by_role, imports, memray_notes = _memray_pass(
-            command, root, environment, options, progress, dyno_env
+            command, copy, environment, options, progress, dyno_env
         )
         notes.extend(memray_notes)
 
@@ -120,7 +159,7 @@ def profile(
         _with_capture(
             dataclasses.replace(
                 process,
-                command=command_in_report(process.command, root),
+                command=command_in_report(process.command, folder),
                 growth_bytes_per_second=growth.get(process.pid),
             ),
             capture_by_role.get(process.role),
@@ -177,7 +216,21 @@ def profile(
         dyno_fit=tuple(fits),
         notes=tuple(notes),
     )
-    return _with_findings(report, root, options.settings, ignore, progress)
+    return report
+
+
+def _build_steps(
+    copy: SlugCopy, environment: PythonEnvironment | None, env: Mapping[str, str], progress: Progress
+) -> list[str]:
+    """The build steps that change what runs, in the slug's copy: Django's collectstatic."""
+    paths = [file.path for file in copy.inventory.included]
+    step = collectstatic_step(paths, environment.site_packages if environment else None, env, copy.folder)
+    if environment is None or not step.runs:
+        django = any(path.rsplit("/", 1)[-1] == "manage.py" for path in paths)
+        return [f"collectstatic did not run: {step.reason}"] if django else []
+    progress.stage("Running collectstatic, as the build does")
+    added = run_collectstatic(step, copy.folder, environment.interpreter, env)
+    return [f"{step.reason}, in slugprof's copy of the slug: {added} files added"]
 
 
 def _measure(samples: Sequence[MemorySample]) -> MemoryMeasure:
@@ -193,37 +246,50 @@ def _worker_marginal(process: ProcessProfile) -> int:
 
 
 def _with_findings(
-    report: ProfileReport, root: Path, settings: Settings, ignore: tuple[str, ...], progress: Progress
+    report: ProfileReport, files: BuildFiles, settings: Settings, ignore: tuple[str, ...]
 ) -> ProfileReport:
     """The report with what the rules say about the run and the app's files: the verdicts and the advice
     come from rules, not from the pipeline."""
     from slugprof.rules import RuleInputs, run_rules
 
-    files = BuildFiles.of(root, collect_app_files(root, progress))
     inputs = RuleInputs(files=files, profile_report=report, settings=settings)
     findings, _, rules_run = run_rules(inputs, ignore)
     return dataclasses.replace(report, findings=findings, rules=rules_run)
 
 
 def _run(
-    command: str, root: Path, env: Mapping[str, str], port: int, options: ProfileOptions, progress: Progress
+    command: str,
+    copy: SlugCopy,
+    env: Mapping[str, str],
+    port: int,
+    options: ProfileOptions,
+    progress: Progress,
 ) -> RunResult:
-    return run_web_process(
-        command,
-        cwd=root,
-        env=env,
-        port=port,
-        boot_timeout=options.boot_timeout,
-        requests=options.requests,
-        paths=options.urls,
-        duration=options.duration,
-        progress=progress,
-    )
+    """The web process run from the slug's copy; a failure for want of a file the slug lacks names it."""
+    try:
+        return run_web_process(
+            command,
+            cwd=copy.folder,
+            env=env,
+            port=port,
+            boot_timeout=options.boot_timeout,
+            requests=options.requests,
+            paths=options.urls,
+            duration=options.duration,
+            progress=progress,
+        )
+    except AppFailure as failure:
+        absent = copy.absent_from_slug(f"{failure.output_tail}\n{failure}")
+        if absent is None:
+            raise
+        raise AppFailure(
+            f"{failure}; {absent}", output_tail=failure.output_tail, app_exit_status=failure.app_exit_status
+        ) from None
 
 
 def _memray_pass(
     command: str,
-    root: Path,
+    copy: SlugCopy,
     environment: PythonEnvironment | None,
     options: ProfileOptions,
     progress: Progress,
@@ -256,8 +322,8 @@ def _memray_pass(
             return MemrayRun(MemrayMode.UNAVAILABLE, wrapped.note), {}, (), [wrapped.note]
         env.update(wrapped.env)
         progress.stage("Profiling the web process again, under memray")
-        run = _run(wrapped.command, root, env, port, options, progress)
-        summary = read_captures(captures, roles=run.roles, app_dir=root)
+        run = _run(wrapped.command, copy, env, port, options, progress)
+        summary = read_captures(captures, roles=run.roles, app_dir=copy.folder)
     capture_by_role: dict[str, ProcessCapture] = {}
     for capture in summary.processes:
         known = capture_by_role.get(capture.role)

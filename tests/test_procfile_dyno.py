@@ -172,7 +172,7 @@ def test_dyno_environment_layers(tmp_path: Path) -> None:
     assert env["PYTHONUNBUFFERED"] == "0"  # config vars win over .profile.d
     assert env["PORT"] == "5123"  # Heroku sets PORT last
     assert env["DYNO"] == "web.1"
-    assert env["HOME"] == "/home/dev"
+    assert env["HOME"] == str(tmp_path)  # the app, as /app on a dyno: never the user's home
     assert "PYTHONHOME" not in env
     assert base["WEB_CONCURRENCY"] == "9"  # not modified
 

@@ -51,6 +51,9 @@ def dyno_environment(
     interpreter does not live where a dyno's does.
     """
     env = dict(base_env)
+    # The dyno's HOME is the app (/app): what an app writes under ~ lands in the slug's folder there,
+    # and here in slugprof's copy of it, never in the user's home.
+    env["HOME"] = str(app_root)
 
     # .profile.d/python.sh
     if env_bin:
