@@ -153,7 +153,7 @@ def render_html(
     changed since the baseline."""
     if analyze is None and profile is None:
         raise ValueError("render_html needs an analyze report, a profile report, or both")
-    page = _page(analyze, profile)
+    page = _page(analyze, profile, comparison)
     if comparison is not None:
         page = replace(page, since_baseline=render_comparison(comparison))
     return _environment().get_template("page.html.j2").render(page=page)
@@ -170,7 +170,9 @@ def _environment() -> Environment:
     )
 
 
-def _page(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> Page:
+def _page(
+    analyze: AnalyzeReport | None, profile: ProfileReport | None, comparison: Comparison | None
+) -> Page:
     first = analyze if analyze is not None else profile
     assert first is not None
     findings = findings_of(analyze, profile)
@@ -184,7 +186,7 @@ def _page(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> Page:
         savings=_savings(findings),
         findings=tuple(_finding(finding) for finding in _ordered(findings)),
         silenced=_silenced(analyze, profile),
-        analyze=_analyze(analyze) if analyze is not None else None,
+        analyze=_analyze(analyze, comparison) if analyze is not None else None,
         profile=_profile(profile) if profile is not None else None,
         notes=tuple(_notes(analyze, profile)),
         since_baseline="",
@@ -368,11 +370,12 @@ def _where(location: Location | None) -> str:
 # --- the slug ---------------------------------------------------------------------------------------------
 
 
-def _analyze(report: AnalyzeReport) -> AnalyzeView:
+def _analyze(report: AnalyzeReport, comparison: Comparison | None) -> AnalyzeView:
+    """The slug's section; with `comparison`, its treemap coloured by what changed since the baseline."""
     return AnalyzeView(
         facts=tuple(_analyze_facts(report)),
         components=tuple(_components(report)),
-        treemap=build_treemap(report),
+        treemap=build_treemap(report, comparison),
         marked=len(removable_paths(report)),
         requirements=tuple(_requirements(report)),
         packages=tuple(_packages(report)),

@@ -11,14 +11,20 @@ parent and those past the MAX_CHILDREN largest. So that any tree gives a page of
 nodes with the smallest shares of the slug are then folded too until at most MAX_TILES tiles are left
 (a tree of 20,000 equal files in 400 folders would otherwise keep every one). The components always
 stay, however small: the page's legend zooms into each.
+
+With a comparison with a baseline, each tile is coloured by its change since then (new, removed, grown,
+shrunk, unchanged; the Python runtime and the buildpack tools, which the comparison does not cover, are
+not compared), and its area is the larger of its two sizes: a file or a package removed since the
+baseline keeps a tile at its old place and its old size.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from slugprof.compare import Band, Change, Comparison
 from slugprof.model import AnalyzeReport, Finding
 from slugprof.units import format_bytes
 
@@ -32,6 +38,23 @@ _PREVIEWS = 24  # and among its 24 largest
 _PAD = 2.0
 _LABEL_HEIGHT = 15.0
 _CHAR_WIDTH = 6.6  # of the 11 px label font, to cut labels that would overflow their tile
+
+# A tile's change since the baseline, in the legend's order, with the legend's words for it.
+NEW = "new"
+REMOVED = "removed"
+GROWN = "grown"
+SHRUNK = "shrunk"
+UNCHANGED = "unchanged"
+UNCOMPARED = "uncompared"  # the runtime and the buildpack tools: the comparison has no figures for them
+CHANGE_NAMES = {
+    NEW: "new",
+    REMOVED: "removed",
+    GROWN: "grown",
+    SHRUNK: "shrunk",
+    UNCHANGED: "unchanged",
+    UNCOMPARED: "not compared",
+}
+_CHANGED = (NEW, REMOVED, GROWN, SHRUNK)  # what a parent's title counts inside it
 
 
 @dataclass(frozen=True)
@@ -102,6 +125,30 @@ def _lay_row(row: Sequence[float], row_sum: float, free: Rect) -> tuple[list[Rec
 # --- the tree --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """An entry's size in the baseline and now, in the comparison's unit (bytes for app files, a
+    package's compressed bytes where known), and the area it takes: the larger of the two for a file or
+    a package, its parts' areas added up for a folder or a component."""
+
+    before: int
+    after: int
+    span: int
+
+    @classmethod
+    def of(cls, before: int, after: int) -> Sizes:
+        return cls(before, after, max(before, after))
+
+    @classmethod
+    def total(cls, parts: Iterable[Sizes]) -> Sizes:
+        listed = list(parts)
+        return cls(
+            sum(part.before for part in listed),
+            sum(part.after for part in listed),
+            sum(part.span for part in listed),
+        )
+
+
 @dataclass(eq=False)
 class Node:
     name: str
@@ -116,14 +163,39 @@ class Node:
     share: float = 1.0  # of the whole slug's area
     noun: str = "files"  # what a folded tile of it counts: "files", "packages", "parts"
     items: int = 1  # how many of those it stands for
+    # Since a baseline (all empty without one):
+    change: str = ""  # NEW, REMOVED, GROWN, SHRUNK, UNCHANGED, or UNCOMPARED where there are no figures
+    sizes: Sizes | None = None  # before and now; None where not compared
+    detail: str = ""  # the comparison's words for a package: "2.1 -> 2.2", "via X"
+    changed: Mapping[str, int] = field(default_factory=dict)  # the files and packages in it by change
 
 
-def slug_tree(report: AnalyzeReport) -> Node:
-    """The slug's components, each with what the saved report knows is inside it."""
+@dataclass(frozen=True)
+class _Baseline:
+    """The comparison's changes by name: app files (not folders, which the tree adds up) and packages."""
+
+    files: Mapping[str, Change]
+    packages: Mapping[str, Change]
+
+    @classmethod
+    def of(cls, comparison: Comparison | None) -> _Baseline | None:
+        """None without a comparison, or when a side had no analysis (nothing to compare the slug with)."""
+        if comparison is None or comparison.compressed_before is None or comparison.compressed_after is None:
+            return None
+        files = {change.name: change for change in comparison.files if not change.name.endswith("/")}
+        return cls(files, {change.name: change for change in comparison.packages})
+
+
+def slug_tree(report: AnalyzeReport, comparison: Comparison | None = None) -> Node:
+    """The slug's components, each with what the saved report knows is inside it; with `comparison`,
+    what was removed since the baseline too, and each node's change."""
     marked = removable_paths(report)
-    children = [_component(report, component.name, marked) for component in report.slug.components]
+    baseline = _Baseline.of(comparison)
+    children = [_component(report, component.name, marked, baseline) for component in report.slug.components]
     root = Node("slug", "slug", "slug", report.slug.bytes, report.slug.compressed_bytes, children=children)
     root.files = sum(child.files for child in children)
+    if baseline is not None:
+        _add_up_changes(root)
     _weigh(root)
     return root
 
@@ -139,26 +211,13 @@ def _removed_by(finding: Finding) -> Iterable[str]:
     return finding.change.app_paths if finding.change is not None else ()
 
 
-def _component(report: AnalyzeReport, name: str, marked: frozenset[str]) -> Node:
+def _component(report: AnalyzeReport, name: str, marked: frozenset[str], baseline: _Baseline | None) -> Node:
     component = next(c for c in report.slug.components if c.name == name)
     node = Node(name, "component", name, component.bytes, _known(component.compressed_bytes, component.bytes))
     if name == "app":
-        node.children = _folder_children(
-            [(file.path, file.bytes) for file in report.app.included], "", marked
-        )
+        node.children = _app_children(report, marked, baseline)
     elif name == "dependencies":
-        node.children = [
-            Node(
-                f"{package.name} {package.version}",
-                "package",
-                f"{package.name} {package.version}",
-                package.bytes,
-                _known(package.compressed_bytes, package.bytes),
-                files=package.file_count,
-                noun="packages",
-            )
-            for package in report.dependencies.packages
-        ]
+        node.children = _package_children(report, baseline)
     elif name == "buildpack tools":
         node.children = [
             Node(part.name, "part", part.name, part.bytes, part.compressed_bytes, noun="parts")
@@ -171,6 +230,118 @@ def _component(report: AnalyzeReport, name: str, marked: frozenset[str]) -> Node
     return node
 
 
+def _app_children(report: AnalyzeReport, marked: frozenset[str], baseline: _Baseline | None) -> list[Node]:
+    """The app's files and folders; with a baseline, the files removed since then too, in their old
+    folders, with no bytes and no file of today."""
+    files = [(file.path, file.bytes) for file in report.app.included]
+    if baseline is None:
+        return _folder_children(files, "", marked)
+    present = {path for path, _ in files}
+    gone = frozenset(
+        change.name for change in baseline.files.values() if change.after == 0 and change.name not in present
+    )
+    children = _folder_children(sorted([*files, *((path, 0) for path in gone)]), "", marked, gone)
+    for leaf in _leaves(children):
+        _compare_leaf(leaf, leaf.bytes, baseline.files.get(leaf.path))
+    return children
+
+
+def _leaves(nodes: Iterable[Node]) -> Iterable[Node]:
+    for node in nodes:
+        if node.children:
+            yield from _leaves(node.children)
+        else:
+            yield node
+
+
+def _package_children(report: AnalyzeReport, baseline: _Baseline | None) -> list[Node]:
+    """The installed packages; with a baseline, the packages removed since then too."""
+    nodes = []
+    for package in report.dependencies.packages:
+        node = Node(
+            f"{package.name} {package.version}",
+            "package",
+            f"{package.name} {package.version}",
+            package.bytes,
+            _known(package.compressed_bytes, package.bytes),
+            files=package.file_count,
+            noun="packages",
+        )
+        if baseline is not None:  # sized as the comparison sizes packages: compressed, else bytes
+            _compare_leaf(
+                node, package.compressed_bytes or package.bytes, baseline.packages.get(package.name)
+            )
+        nodes.append(node)
+    if baseline is None:
+        return nodes
+    present = {package.name for package in report.dependencies.packages}
+    for change in baseline.packages.values():
+        if change.after == 0 and change.name not in present:
+            gone = Node(change.name, "package", change.name, 0, 0, files=0, noun="packages")
+            _compare_leaf(gone, 0, change)
+            nodes.append(gone)
+    return nodes
+
+
+def _compare_leaf(node: Node, after: int, change: Change | None) -> None:
+    """A file's or a package's sizes then and now, and its change: the comparison's band where it has
+    one (new, removed), else the sign of the difference; unchanged when the comparison does not name it."""
+    node.sizes = Sizes.of(change.before if change is not None else after, after)
+    node.detail = change.detail if change is not None else ""
+    node.change = _leaf_change(change)
+    node.changed = {node.change: 1}
+
+
+def _leaf_change(change: Change | None) -> str:
+    if change is None:
+        return UNCHANGED
+    if change.band == Band.NEW:
+        return NEW
+    if change.band == Band.REMOVED:
+        return REMOVED
+    return GROWN if change.delta > 0 else SHRUNK if change.delta < 0 else UNCHANGED
+
+
+def _add_up_changes(node: Node) -> None:
+    """Each parent's sizes then and now, and its change, from its children's (after the leaves got
+    theirs); what the comparison has no figures for is not compared."""
+    for child in node.children:
+        _add_up_changes(child)
+    if node.change:
+        return
+    if not node.children:
+        node.change, node.changed = UNCOMPARED, {UNCOMPARED: 1}
+        return
+    _add_up(node, node.children)
+
+
+def _add_up(node: Node, parts: Sequence[Node]) -> None:
+    """`node`'s change from its `parts` (its children, or the tiles it folds): the sizes added up, the
+    change of the totals, the files and packages inside counted by change."""
+    if not any(part.change for part in parts):
+        return  # no baseline
+    counted: Counter[str] = Counter()
+    for part in parts:
+        counted.update(part.changed)
+    node.changed = dict(counted)
+    sizes = [part.sizes for part in parts]
+    if None in sizes:
+        node.change, node.sizes = UNCOMPARED, None
+        return
+    node.sizes = Sizes.total(size for size in sizes if size is not None)
+    node.change = _total_change(node.sizes)
+
+
+def _total_change(sizes: Sizes) -> str:
+    if sizes.before == sizes.after:
+        return UNCHANGED
+    if sizes.before == 0:
+        return NEW
+    if sizes.after == 0:
+        return REMOVED
+    return GROWN if sizes.after > sizes.before else SHRUNK
+
+
 def _known(compressed: int | None, size: int) -> int | None:
     """A compressed figure, or None when the model has none (0 for something that is not empty)."""
     if compressed is None or (compressed == 0 and size > 0):
@@ -178,8 +349,11 @@ def _known(compressed: int | None, size: int) -> int | None:
     return compressed
 
 
-def _folder_children(files: list[tuple[str, int]], prefix: str, marked: frozenset[str]) -> list[Node]:
-    """Nodes for the files and folders directly under `prefix` ("" for the app root)."""
+def _folder_children(
+    files: list[tuple[str, int]], prefix: str, marked: frozenset[str], gone: frozenset[str] = frozenset()
+) -> list[Node]:
+    """Nodes for the files and folders directly under `prefix` ("" for the app root); the `gone` ones
+    (removed since a baseline) count no file."""
     leaves: list[Node] = []
     folders: dict[str, list[tuple[str, int]]] = {}
     for path, size in files:
@@ -187,9 +361,11 @@ def _folder_children(files: list[tuple[str, int]], prefix: str, marked: frozense
         if rest:
             folders.setdefault(head, []).append((path, size))
         else:
-            leaves.append(Node(head, "file", path, size, None, marked=path in marked))
+            leaves.append(
+                Node(head, "file", path, size, None, files=int(path not in gone), marked=path in marked)
+            )
     for name, inside in folders.items():
-        children = _folder_children(inside, f"{prefix}{name}/", marked)
+        children = _folder_children(inside, f"{prefix}{name}/", marked, gone)
         folder = Node(f"{name}/", "folder", f"{prefix}{name}/", sum(size for _, size in inside), None)
         folder.children = children
         folder.files = sum(child.files for child in children)
@@ -202,13 +378,24 @@ def _weigh(node: Node) -> None:
     """Each child's area among its siblings, and its share of the whole slug."""
     exact = all(child.compressed_bytes is not None for child in node.children)
     for child in node.children:
-        child.weight = float(
-            child.compressed_bytes if exact and child.compressed_bytes is not None else child.bytes
+        child.weight = _area(
+            child,
+            float(child.compressed_bytes if exact and child.compressed_bytes is not None else child.bytes),
         )
     total = sum(child.weight for child in node.children)
     for child in node.children:
         child.share = node.share * child.weight / total if total else 0.0
         _weigh(child)
+
+
+def _area(node: Node, weight: float) -> float:
+    """Since a baseline, the larger of its two sizes: today's weight grown by what it shrank by, or for
+    what is gone, its old size."""
+    if node.sizes is None:
+        return weight
+    if node.sizes.after == 0:
+        return float(node.sizes.span)
+    return weight * node.sizes.span / node.sizes.after
 
 
 # --- folding what is too small to see -------------------------------------------------------------------
@@ -297,10 +484,12 @@ def _folded(parent: Node, nodes: list[Node]) -> list[Node]:
     nouns = {node.noun for node in nodes}
     noun = nouns.pop() if len(nouns) == 1 else "files"
     items = sum(node.items for node in nodes) if noun != "files" else sum(node.files for node in nodes)
+    removed = sum(node.changed.get(REMOVED, 0) for node in nodes)
+    name = f"{items} smaller {noun}" if items or not removed else f"{removed} removed {noun}"
     folded = Node(
-        f"{items} smaller {noun}",
+        name,
         "more",
-        f"{parent.path.rstrip('/')}: {items} smaller {noun}",
+        f"{parent.path.rstrip('/')}: {name}",
         sum(node.bytes for node in nodes),
         None if None in compressed else sum(c for c in compressed if c is not None),
         files=sum(node.files for node in nodes),
@@ -310,6 +499,7 @@ def _folded(parent: Node, nodes: list[Node]) -> list[Node]:
     )
     folded.weight = sum(node.weight for node in nodes)
     folded.share = sum(node.share for node in nodes)
+    _add_up(folded, nodes)
     return [folded]
 
 
@@ -341,6 +531,7 @@ class Preview:
     label: str
     label_x: str
     label_y: str
+    css: str = ""  # its change since the baseline, when it changed
 
 
 @dataclass(frozen=True)
@@ -360,25 +551,52 @@ class LegendItem:
 
 
 @dataclass(frozen=True)
+class ChangeKey:
+    name: str  # the legend's words: "grown"
+    css: str  # the tiles' class: "ch-grown"
+    count: int  # files, packages and parts of the slug with that change
+
+
+@dataclass(frozen=True)
 class Treemap:
     views: tuple[View, ...]  # the slug's first
     legend: tuple[LegendItem, ...]  # the components, each a way in however small its tile
+    changes: tuple[ChangeKey, ...] = ()  # since the baseline: what each tile colour means; () without one
 
 
-def build_treemap(report: AnalyzeReport, *, max_tiles: int = MAX_TILES) -> Treemap:
-    root = prune(slug_tree(report), max_tiles=max_tiles)
+def build_treemap(
+    report: AnalyzeReport, comparison: Comparison | None = None, *, max_tiles: int = MAX_TILES
+) -> Treemap:
+    """The treemap's views and legend; with `comparison`, its tiles coloured by change since the
+    baseline, and what was removed since then drawn at its old size."""
+    root = prune(slug_tree(report, comparison), max_tiles=max_tiles)
     views, ids = _views(root)
     legend = tuple(
         LegendItem(
             component.name,
-            _colour(component),
+            _colour(component) + _change_css(component),
             format_bytes(_size(component)),
             ids.get(id(component), ""),
         )
         for component in root.children
         if component.kind == "component"
     )
-    return Treemap(tuple(views), legend)
+    return Treemap(tuple(views), legend, _change_keys(root))
+
+
+def _change_keys(root: Node) -> tuple[ChangeKey, ...]:
+    """Every change colour, with how many entries have it (not compared: only when something is not)."""
+    if not root.change:
+        return ()
+    return tuple(
+        ChangeKey(CHANGE_NAMES[change], f"ch-{change}", root.changed.get(change, 0))
+        for change in CHANGE_NAMES
+        if change != UNCOMPARED or root.changed.get(change, 0)
+    )
+
+
+def _change_css(node: Node) -> str:
+    return f" ch-{node.change}" if node.change else ""
 
 
 def _views(root: Node) -> tuple[list[View], dict[int, str]]:
@@ -424,7 +642,7 @@ def _tiles(node: Node, colour: str, ids: dict[int, str]) -> list[Tile]:
                 _num(inner.y),
                 _num(inner.w),
                 _num(inner.h),
-                f"{colour or _colour(child)} k-{child.kind}",
+                f"{colour or _colour(child)} k-{child.kind}{_change_css(child)}",
                 _title(child),
                 _label(child.name, inner),
                 _num(inner.x + 3),
@@ -453,6 +671,7 @@ def _previews(node: Node, rect: Rect) -> tuple[Preview, ...]:
             _label(child.name, r) if r.h >= 2 * _LABEL_HEIGHT and r.w >= 60 else "",
             f"{r.x + 3:.0f}",
             f"{r.y + 11:.0f}",
+            f"ch-{child.change}" if child.change in _CHANGED else "",
         )
         for child, r in list(zip(children, rects, strict=True))[:_PREVIEWS]
         if r.w * r.h >= _PREVIEW_MIN_AREA and r.w >= 3 and r.h >= 3
@@ -460,13 +679,42 @@ def _previews(node: Node, rect: Rect) -> tuple[Preview, ...]:
 
 
 def _title(node: Node) -> str:
-    """The path, the size and the compressed size (app files and folders have none of their own)."""
+    """The path, the size and the compressed size (app files and folders have none of their own); since a
+    baseline, the sizes then and now and what changed inside."""
+    if node.change == REMOVED:
+        return f"{node.path}{_since(node)}"  # nothing of it today
     size = format_bytes(node.bytes)
     if node.compressed_bytes is not None:
         size += f" · {format_bytes(node.compressed_bytes)} compressed"
     count = f" · {node.files} {'file' if node.files == 1 else 'files'}" if node.kind != "file" else ""
     removable = " · a finding would remove it" if node.marked and node.kind == "file" else ""
-    return f"{node.path}\n{size}{count}{removable}"
+    return f"{node.path}\n{size}{count}{removable}{_since(node)}"
+
+
+def _since(node: Node) -> str:
+    """The lines on the change since the baseline ("" without one): its sizes then and now, the
+    difference in bytes and percent, a package's version change and requirement, what changed inside."""
+    if not node.change:
+        return ""
+    if node.sizes is None:
+        return "\nnot compared with the baseline"
+    before, after = node.sizes.before, node.sizes.after
+    delta = after - before
+    words = f"{node.change}: {format_bytes(after)}"  # short: a page of 2,500 tiles carries 2,500 of them
+    if delta:
+        share = f", {delta / before:+.1%}" if before else ""
+        difference = f"{format_bytes(delta, signed=True)}{share}"
+        words = f"{node.change}: {format_bytes(before)} -> {format_bytes(after)} ({difference})"
+    detail = f" · {node.detail}" if node.detail else ""
+    return f"\n{words}{detail}{_inside(node)}"
+
+
+def _inside(node: Node) -> str:
+    """For a folder, a component or a folded tile: the files and packages in it that changed."""
+    counts = [f"{node.changed[change]} {change}" for change in _CHANGED if node.changed.get(change)]
+    if node.kind in ("file", "package", "part") or not counts:
+        return ""
+    return f"\nchanged inside: {', '.join(counts)}"
 
 
 def _label(name: str, rect: Rect) -> str:
