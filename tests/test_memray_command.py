@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from slugprof.measure.memray_availability import MemrayAvailability
-from slugprof.measure.memray_command import _python_program_index, wrap_command
+from slugprof.measure.memray_command import wrap_command
 from slugprof.shell import command_list
+from slugprof.sources.launch import python_program_index
 
 # --- wrapping Procfile commands ---------------------------------------------------------------------
 
@@ -114,5 +115,5 @@ def test_without_memray_the_command_is_unchanged() -> None:
 )
 def test_pythons_own_flags_end_where_the_program_starts(arguments: str, program: str | None) -> None:
     (words,) = command_list(arguments) or [()]
-    index = _python_program_index(words)
+    index = python_program_index(words)
     assert (words[index].value if index < len(words) else None) == program

@@ -34,7 +34,8 @@ from slugprof.rules.mem_profile import (
 from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.dyno import DYNO_SIZES
-from slugprof.sources.gunicorn_config import command_env, read_gunicorn_config
+from slugprof.sources.gunicorn_config import read_gunicorn_config
+from slugprof.sources.launch import launch_of_command
 
 MIB = 1024 * 1024
 HELD_MIB = 40
@@ -492,13 +493,19 @@ def test_a_worker_class_it_does_not_know_has_no_expected_thread_count() -> None:
     assert config is not None and config.known_worker_threads is None
 
 
+def _assigned(command: str) -> dict[str, str]:
+    launch = launch_of_command(command)
+    assert launch is not None
+    return launch.assigned
+
+
 def test_variables_set_in_the_command_itself() -> None:
-    assert command_env("OMP_NUM_THREADS=1 MALLOC_ARENA_MAX=2 gunicorn app:app") == {
+    assert _assigned("OMP_NUM_THREADS=1 MALLOC_ARENA_MAX=2 gunicorn app:app") == {
         "OMP_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",
     }
     # The shell's words, split by the project's shell reader: quotes, and the command after `cd &&`.
-    assert command_env("cd site && WEB_CONCURRENCY='3' gunicorn app:app") == {"WEB_CONCURRENCY": "3"}
+    assert _assigned("cd site && WEB_CONCURRENCY='3' gunicorn app:app") == {"WEB_CONCURRENCY": "3"}
     config = read_gunicorn_config('cd site && gunicorn --workers "2" app:app', _no_file)
     assert config is not None and config.workers == 2
 

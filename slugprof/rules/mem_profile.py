@@ -26,7 +26,8 @@ from slugprof.model import (
 from slugprof.rules.registry import Hit, Needs, RuleInputs, append_edit, rule
 from slugprof.sources.dotenv import parse_dotenv
 from slugprof.sources.dyno import DYNO_SIZES
-from slugprof.sources.gunicorn_config import GunicornConfig, command_env, read_gunicorn_config
+from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
+from slugprof.sources.launch import launch_of_command
 from slugprof.units import format_binary
 
 # An import, or data held at import, of this much in each worker is worth sharing: the buildpack's
@@ -78,6 +79,7 @@ class _Run:
     fit: DynoFit | None  # the dyno it ran as
     size: DynoSize | None
     dotenv: dict[str, str]
+    assigned: dict[str, str]  # the variables the command assigns or exports for its program
     gunicorn: GunicornConfig | None  # None: the command does not run gunicorn
     fixed_workers: int | None  # the app's own count, whatever WEB_CONCURRENCY says
 
@@ -90,18 +92,20 @@ class _Run:
 
     def set_for_the_process(self, name: str) -> bool:
         """Whether the app's `.env` or its Procfile command sets `name`."""
-        return name in self.dotenv or name in command_env(self.report.app.command)
+        return name in self.dotenv or name in self.assigned
 
 
 def _run(inputs: RuleInputs) -> _Run:
     report = inputs.profile
     fit = next((row for row in report.dyno_fit if row.dyno == report.dyno), None)
     dotenv, _ = parse_dotenv(inputs.files.read_local_text(".env") or "")
+    launch = launch_of_command(report.app.command)
     return _Run(
         report=report,
         fit=fit,
         size=_size(report.dyno),
         dotenv=dotenv,
+        assigned=launch.assigned if launch is not None else {},
         gunicorn=read_gunicorn_config(report.app.command, inputs.files.read_text),
         fixed_workers=fixed_workers(report.dyno_fit),
     )

@@ -2,48 +2,29 @@
 as the web process, a web process that does not listen on $PORT on every interface, worker counts that
 do not follow the dyno, and Celery workers sized to cores the dyno does not have (heroku-facts 4, 5, 9.3).
 
-Each Procfile command is split by the project's shell reader; the server is the last command of the line
-(what runs after `cd app &&` or `python manage.py migrate &&`), past `VAR=value` assignments, `exec` and
-the wrappers that exec what they are given. Python files the command names (the script, a gunicorn
-config) are read with `ast`, never run. A command or a value that cannot be read for certain is left
-alone: a finding here is something the dyno will do.
+Each Procfile command is read as a Launch (`slugprof.sources.launch`): the server is the last command of
+the line (what runs after `cd app &&` or `python manage.py migrate &&`), past `VAR=value` assignments,
+`exec` and the wrappers that exec what they are given. Python files the command names (the script, a
+gunicorn config) are read with `ast`, never run. A command or a value that cannot be read for certain is
+left alone: a finding here is something the dyno will do.
 """
 
 from __future__ import annotations
 
 import ast
-import os
-import posixpath
 import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slugprof import heroku
-from slugprof.measure.memray_command import EXEC_WRAPPERS  # programs that exec the command they are given
 from slugprof.model import Edit, Fix, Location, Severity
 from slugprof.rules.registry import Hit, Needs, RuleInputs, rule
-from slugprof.shell import ShellSyntaxError, Word, command_list
 from slugprof.sources.buildfiles import BuildFiles
-from slugprof.sources.procfile import ProcfileLine, declared_lines
+from slugprof.sources.gunicorn_config import config_file
+from slugprof.sources.launch import Launch, Option, ProcfileLaunch, flag_indexes, launch_of_line, options
+from slugprof.sources.procfile import declared_lines
 
 PROCFILE = "Procfile"
-# gunicorn reads ./gunicorn.conf.py when no -c is given (gunicorn 27.0.1, gunicorn/config.py `ConfigFile`).
-GUNICORN_CONFIG = "gunicorn.conf.py"
-# Console scripts and the name this module knows each server by; `python -m MODULE` runs the same.
-SERVERS = {
-    "gunicorn": "gunicorn",
-    "uvicorn": "uvicorn",
-    "hypercorn": "hypercorn",
-    "daphne": "daphne",
-    "waitress-serve": "waitress",
-    "flask": "flask",
-    "celery": "celery",
-    "django-admin": "django",
-}
-MODULES = {"gunicorn", "uvicorn", "hypercorn", "daphne", "waitress", "flask", "celery", "django"}
-_PYTHON = re.compile(r"python(?:3(?:\.\d+)?)?")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_PYTHON_FLAGS_WITH_VALUE = {"-W", "-X", "--check-hash-based-pycs"}
 _PORT_VARIABLE = re.compile(r"\$PORT|\$\{PORT(?::?[-=?+][^}]*)?\}")
 _EVERY_INTERFACE = {"0.0.0.0", "", "::", "[::]", "*"}
 # What `.run(...)` on a Flask object starts: Werkzeug's development server, on 127.0.0.1:5000 unless
@@ -59,179 +40,20 @@ _CELERY_POOLS_IN_ONE_PROCESS = {"solo", "threads", "gevent", "eventlet"}
 # --- the Procfile's commands --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Launch:
-    """The program a Procfile line runs last, as this module reads it."""
-
-    line: ProcfileLine
-    words: tuple[Word, ...]  # the words of the line's last command (positions in the command text)
-    program: int  # the index in `words` of the server's own word (`gunicorn`, or `python` of `-m`)
-    server: str  # a value of SERVERS, "script" (python FILE.py), or "" (another program)
-    args: tuple[Word, ...]  # the words after the server (after `-m MODULE` or the script)
-    script: str | None = None  # python FILE.py: the file as written (relative to `folder`)
-    assigned: dict[str, str] = field(default_factory=dict)  # VAR=value before it, and `export`s
-    folder: str = ""  # where a `cd FOLDER &&` before it moves to, relative to the app root
-
-    @property
-    def command(self) -> str:
-        return self.line.process.command
-
-    @property
-    def values(self) -> list[str]:
-        return [word.value for word in self.args]
-
-    def names(self) -> str:
-        """The line for a title: "web: flask run" at "Procfile:2"."""
-        return f"`{self.line.text.strip()}` (Procfile line {self.line.number})"
-
-    def in_folder(self, path: str) -> str:
-        return posixpath.normpath(posixpath.join(self.folder, path)) if self.folder else path
-
-
-def launches(files: BuildFiles) -> list[Launch]:
+def launches(files: BuildFiles) -> list[ProcfileLaunch]:
     """The program each process type of the Procfile runs, for the lines this module can read."""
     data = files.read_bytes(PROCFILE)
     if data is None:
         return []
     found = []
     for line in declared_lines(data).values():
-        launch = _launch(line)
+        launch = launch_of_line(line)
         if launch is not None:
             found.append(launch)
     return found
 
 
-def _launch(line: ProcfileLine) -> Launch | None:
-    try:
-        commands = command_list(line.process.command)
-    except ShellSyntaxError:
-        return None
-    if not commands:
-        return None
-    before, last = commands[:-1], commands[-1]
-    assigned = _exported(before)
-    position = _program_position(last, assigned)
-    words = last
-    inner = _unwrapped(words, position)
-    while inner is not None:
-        position = _program_position(words, assigned, start=inner)
-        inner = _unwrapped(words, position)
-    if position >= len(words):
-        return None
-    server, args, script = _server(words, position)
-    return Launch(line, words, position, server, args, script, assigned, _folder(before))
-
-
-def _exported(commands: Sequence[tuple[Word, ...]]) -> dict[str, str]:
-    """The variables `export VAR=value` sets in the commands before the last."""
-    assigned: dict[str, str] = {}
-    for words in commands:
-        if words and words[0].value == "export":
-            for word in words[1:]:
-                if _ASSIGNMENT.match(word.value):
-                    name, _, value = word.value.partition("=")
-                    assigned[name] = value
-    return assigned
-
-
-def _folder(commands: Sequence[tuple[Word, ...]]) -> str:
-    """Where `cd FOLDER` commands before the last move to, relative to the app root."""
-    folder = ""
-    for words in commands:
-        if len(words) != 2 or words[0].value != "cd" or "$" in words[1].value:
-            continue
-        target = words[1].value
-        if target == "/app" or target.startswith("/app/"):  # the app's root on the dyno
-            folder, target = "", target[len("/app") :].lstrip("/")
-        folder = posixpath.normpath(posixpath.join(folder, target))
-    return "" if folder == "." else folder
-
-
-def _program_position(words: Sequence[Word], assigned: dict[str, str], start: int = 0) -> int:
-    """Where the program's word is, past `VAR=value` assignments (recorded in `assigned`) and `exec`."""
-    position = start
-    while position < len(words) and _ASSIGNMENT.match(words[position].value):
-        name, _, value = words[position].value.partition("=")
-        assigned[name] = value
-        position += 1
-    if position < len(words) and words[position].value == "exec":
-        position += 1
-    return position
-
-
-def _unwrapped(words: Sequence[Word], position: int) -> int | None:
-    """Where the command an exec wrapper runs starts (`ddtrace-run gunicorn ...`), or None."""
-    values = [os.path.basename(words[position].value)] if position < len(words) else []
-    values += [word.value for word in words[position + 1 :]]
-    for wrapper in EXEC_WRAPPERS:
-        if tuple(values[: len(wrapper)]) == wrapper and len(values) > len(wrapper):
-            return position + len(wrapper)
-    return None
-
-
-def _server(words: Sequence[Word], position: int) -> tuple[str, tuple[Word, ...], str | None]:
-    """(the server's name, its arguments, the script python runs) for the program at `position`."""
-    name = os.path.basename(words[position].value)
-    rest = tuple(words[position + 1 :])
-    if name in SERVERS:
-        return SERVERS[name], rest, None
-    if not _PYTHON.fullmatch(name):
-        return "", rest, None
-    index = _python_program_index(rest)
-    if index + 1 < len(rest) and rest[index].value == "-m":
-        module = rest[index + 1].value
-        return (module if module in MODULES else ""), rest[index + 2 :], None
-    if index < len(rest) and rest[index].value.endswith(".py"):
-        script = rest[index].value
-        if os.path.basename(script) == "manage.py":
-            return "django", rest[index + 1 :], script
-        return "script", rest[index + 1 :], script
-    return "", rest, None
-
-
-def _python_program_index(rest: Sequence[Word]) -> int:
-    """Where python's own flags (and their values) end: the script, `-m` or `-c`; len(rest) if none."""
-    index = 0
-    while index < len(rest) and rest[index].value.startswith("-") and rest[index].value not in ("-m", "-c"):
-        if rest[index].value in _PYTHON_FLAGS_WITH_VALUE:
-            index += 1
-        index += 1
-    return index
-
-
-# --- options and rewriting a command -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Option:
-    indexes: tuple[int, ...]  # the indexes in Launch.args of the option's words
-    value: str
-
-
-def options(args: Sequence[Word], names: Collection[str]) -> list[Option]:
-    """Each occurrence of an option with a value: `-b X`, `-bX` (one-letter names), `--bind X`,
-    `--bind=X`."""
-    found = []
-    index = 0
-    while index < len(args):
-        value = args[index].value
-        for name in names:
-            if value == name and index + 1 < len(args):
-                found.append(Option((index, index + 1), args[index + 1].value))
-                index += 1
-                break
-            if value.startswith(name) and name.startswith("--") and value[len(name) :].startswith("="):
-                found.append(Option((index,), value[len(name) + 1 :]))
-                break
-            if len(name) == 2 and value.startswith(name) and len(value) > 2:
-                found.append(Option((index,), value[2:]))
-                break
-        index += 1
-    return found
-
-
-def flag_indexes(args: Sequence[Word], names: Collection[str]) -> list[int]:
-    return [index for index, word in enumerate(args) if word.value in names]
+# --- rewriting a command -------------------------------------------------------------------------------
 
 
 def arg_words(launch: Launch, arg_indexes: Collection[int]) -> set[int]:
@@ -240,7 +62,9 @@ def arg_words(launch: Launch, arg_indexes: Collection[int]) -> set[int]:
     return {first_arg + index for index in arg_indexes}
 
 
-def rewritten(launch: Launch, drop: Collection[int] = (), insert: str = "", after: int | None = None) -> str:
+def rewritten(
+    launch: ProcfileLaunch, drop: Collection[int] = (), insert: str = "", after: int | None = None
+) -> str:
     """The Procfile line with the words at `drop` (indexes in `launch.words`) removed and `insert` put
     right after the word at `after`: by default the server's own words (`gunicorn`, `python -m
     uvicorn`), where every server's parser reads options."""
@@ -260,17 +84,17 @@ def rewritten(launch: Launch, drop: Collection[int] = (), insert: str = "", afte
     return launch.line.prefix + "".join(pieces).lstrip()
 
 
-def replaced(launch: Launch, command: str) -> str:
+def replaced(launch: ProcfileLaunch, command: str) -> str:
     """The Procfile line with its last command (assignments included) replaced by `command`."""
     text = launch.command
     return launch.line.prefix + text[: launch.words[0].start] + command + text[launch.words[-1].end :]
 
 
-def procfile_fix(launch: Launch, summary: str, new_line: str) -> Fix:
+def procfile_fix(launch: ProcfileLaunch, summary: str, new_line: str) -> Fix:
     return Fix(summary=summary, edits=(Edit(path=PROCFILE, old=launch.line.text, new=new_line),))
 
 
-def at(launch: Launch) -> Location:
+def at(launch: ProcfileLaunch) -> Location:
     return Location(path=PROCFILE, line=launch.line.number)
 
 
@@ -424,13 +248,11 @@ class GunicornConfigFile:
 
 
 def gunicorn_config(launch: Launch, files: BuildFiles) -> GunicornConfigFile | None:
-    """The config file gunicorn reads: `-c FILE`, else ./gunicorn.conf.py (gunicorn 27.0.1 `ConfigFile`:
-    the default is `./gunicorn.conf.py`, and a `-c` replaces it); None for a `python:` module or none."""
-    given = options(launch.args, ("-c", "--config"))
-    written = given[-1].value if given else GUNICORN_CONFIG
-    if written.startswith("python:") or "$" in written:
+    """The config file gunicorn reads (`-c FILE`, else ./gunicorn.conf.py), parsed; None for a `python:`
+    module, or when there is none."""
+    path = config_file(launch)
+    if path is None:
         return None
-    path = launch.in_folder(written.removeprefix("file:"))
     text = files.read_text(path)
     tree = parsed(files, path)
     return None if text is None or tree is None else GunicornConfigFile(path, text, tree)
@@ -445,7 +267,7 @@ class BindChange:
     insert: str = ""  # options to add after the server's words
     config_edit: Edit | None = None  # or: the config file's line to change
 
-    def fix(self, launch: Launch) -> Fix:
+    def fix(self, launch: ProcfileLaunch) -> Fix:
         if self.config_edit is not None:
             return Fix(
                 summary=f"remove the bind line from {self.config_edit.path}: gunicorn then binds "
@@ -459,12 +281,12 @@ class BindChange:
         )
 
 
-def _bind_words(launch: Launch, found: Sequence[Option]) -> frozenset[int]:
+def _bind_words(launch: ProcfileLaunch, found: Sequence[Option]) -> frozenset[int]:
     return frozenset(arg_words(launch, [index for option in found for index in option.indexes]))
 
 
-def _gunicorn_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
-    given = options(launch.args, ("-b", "--bind"))
+def _gunicorn_bind(launch: ProcfileLaunch, files: BuildFiles) -> BindChange | None:
+    given = options(launch.values, ("-b", "--bind"))
     if given:
         problems = _state([socket_address(option.value) for option in given])
         if problems is None:
@@ -493,10 +315,10 @@ def _defaults_said(server: str, given: Sequence[Sequence[Option]], defaults: str
     return [f"{server}'s defaults: {defaults}"] if not all(given) else []
 
 
-def _uvicorn_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
-    if options(launch.args, ("--uds", "--fd")):
+def _uvicorn_bind(launch: ProcfileLaunch, files: BuildFiles) -> BindChange | None:
+    if options(launch.values, ("--uds", "--fd")):
         return None
-    hosts, ports = options(launch.args, ("--host",)), options(launch.args, ("--port",))
+    hosts, ports = options(launch.values, ("--host",)), options(launch.values, ("--port",))
     # uvicorn's defaults: --host 127.0.0.1, --port 8000 (uvicorn/main.py); UVICORN_* variables set them.
     host = hosts[-1].value if hosts else launch.assigned.get("UVICORN_HOST", "127.0.0.1")
     port = ports[-1].value if ports else launch.assigned.get("UVICORN_PORT", "8000")
@@ -508,9 +330,9 @@ def _uvicorn_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
     return BindChange(tuple(shown), _bind_words(launch, hosts + ports), "--host 0.0.0.0 --port $PORT")
 
 
-def _hypercorn_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
-    given = options(launch.args, ("-b", "--bind"))
-    if not given and options(launch.args, ("-c", "--config")):
+def _hypercorn_bind(launch: ProcfileLaunch, files: BuildFiles) -> BindChange | None:
+    given = options(launch.values, ("-b", "--bind"))
+    if not given and options(launch.values, ("-c", "--config")):
         return None  # a config file may bind: not read here
     addresses = [socket_address(option.value) for option in given] or [
         Address("127.0.0.1", "8000", "127.0.0.1:8000")
@@ -527,10 +349,10 @@ def _hypercorn_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
     )
 
 
-def _daphne_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
-    if options(launch.args, ("-e", "--endpoint", "-u", "--unix-socket", "--fd")):
+def _daphne_bind(launch: ProcfileLaunch, files: BuildFiles) -> BindChange | None:
+    if options(launch.values, ("-e", "--endpoint", "-u", "--unix-socket", "--fd")):
         return None
-    hosts, ports = options(launch.args, ("-b", "--bind")), options(launch.args, ("-p", "--port"))
+    hosts, ports = options(launch.values, ("-b", "--bind")), options(launch.values, ("-p", "--port"))
     host = hosts[-1].value if hosts else "127.0.0.1"  # daphne's defaults: 127.0.0.1, port 8000
     port = ports[-1].value if ports else "8000"
     problems = _state([Address(host, port, f"{host}:{port}")])
@@ -545,11 +367,11 @@ def _daphne_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
     )
 
 
-def _waitress_bind(launch: Launch, files: BuildFiles) -> BindChange | None:
-    if options(launch.args, ("--unix-socket",)):
+def _waitress_bind(launch: ProcfileLaunch, files: BuildFiles) -> BindChange | None:
+    if options(launch.values, ("--unix-socket",)):
         return None
-    listens = options(launch.args, ("--listen",))
-    hosts, ports = options(launch.args, ("--host",)), options(launch.args, ("--port",))
+    listens = options(launch.values, ("--listen",))
+    hosts, ports = options(launch.values, ("--host",)), options(launch.values, ("--port",))
     if listens:
         addresses = [socket_address(option.value, "8080") for option in listens]
     else:  # waitress's defaults: host 0.0.0.0, port 8080 (waitress `Adjustments`)
@@ -580,7 +402,7 @@ _BIND_CHECKS = {
 }
 
 
-def bind_change(launch: Launch, files: BuildFiles) -> BindChange | None:
+def bind_change(launch: ProcfileLaunch, files: BuildFiles) -> BindChange | None:
     check = _BIND_CHECKS.get(launch.server)
     return check(launch, files) if check else None
 
@@ -625,12 +447,12 @@ def _module_of(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 
 
-def _flask_app_given(launch: Launch) -> str | None:
-    given = options(launch.args, ("--app", "-A"))
+def _flask_app_given(launch: ProcfileLaunch) -> str | None:
+    given = options(launch.values, ("--app", "-A"))
     return given[-1].value if given else launch.assigned.get("FLASK_APP")
 
 
-def _flask_run_target(launch: Launch, files: BuildFiles) -> str:
+def _flask_run_target(launch: ProcfileLaunch, files: BuildFiles) -> str:
     """What `flask run` serves, as a gunicorn target (Flask's discovery: --app or FLASK_APP, else
     wsgi.py, else app.py)."""
     given = _flask_app_given(launch)
@@ -646,7 +468,7 @@ def _flask_run_target(launch: Launch, files: BuildFiles) -> str:
     return "app:app"
 
 
-def _flask_run(launch: Launch, files: BuildFiles) -> DevServer | None:
+def _flask_run(launch: ProcfileLaunch, files: BuildFiles) -> DevServer | None:
     if launch.server != "flask" or "run" not in launch.values:
         return None
     target = _flask_run_target(launch, files)
@@ -660,7 +482,7 @@ def _flask_run(launch: Launch, files: BuildFiles) -> DevServer | None:
     )
 
 
-def _django_wsgi(launch: Launch, files: BuildFiles) -> str:
+def _django_wsgi(launch: ProcfileLaunch, files: BuildFiles) -> str:
     """The project's WSGI module for gunicorn: from DJANGO_SETTINGS_MODULE in manage.py, else the
     shallowest wsgi.py."""
     tree = parsed(files, launch.in_folder(launch.script or "manage.py"))
@@ -675,7 +497,7 @@ def _django_wsgi(launch: Launch, files: BuildFiles) -> str:
     return _module_of(found[0]) if found else "myproject.wsgi"
 
 
-def _django_runserver(launch: Launch, files: BuildFiles) -> DevServer | None:
+def _django_runserver(launch: ProcfileLaunch, files: BuildFiles) -> DevServer | None:
     if launch.server != "django" or "runserver" not in launch.values:
         return None
     target = _django_wsgi(launch, files)
@@ -699,11 +521,11 @@ _RELOAD_OPTIONS = (
 )
 
 
-def _reloader(launch: Launch, files: BuildFiles) -> DevServer | None:
+def _reloader(launch: ProcfileLaunch, files: BuildFiles) -> DevServer | None:
     if launch.server not in ("gunicorn", "uvicorn", "hypercorn") or "--reload" not in launch.values:
         return None
-    reload_words = arg_words(launch, flag_indexes(launch.args, ("--reload",)))
-    reload_words |= _bind_words(launch, options(launch.args, _RELOAD_OPTIONS))
+    reload_words = arg_words(launch, flag_indexes(launch.values, ("--reload",)))
+    reload_words |= _bind_words(launch, options(launch.values, _RELOAD_OPTIONS))
     evidence = [
         f"`{launch.server} --reload` watches the app's files and restarts on a change: a development "
         "option that costs a watcher on the dyno and restarts the server mid-request"
@@ -721,7 +543,7 @@ def _reloader(launch: Launch, files: BuildFiles) -> DevServer | None:
     )
 
 
-def _flask_script(launch: Launch, files: BuildFiles) -> DevServer | None:
+def _flask_script(launch: ProcfileLaunch, files: BuildFiles) -> DevServer | None:
     """`python app.py`, where app.py calls `app.run(...)` on a Flask app."""
     if launch.server != "script" or launch.script is None:
         return None
@@ -761,7 +583,7 @@ def _flask_script(launch: Launch, files: BuildFiles) -> DevServer | None:
     )
 
 
-def debug_variables(launch: Launch) -> list[tuple[str, str]]:
+def debug_variables(launch: ProcfileLaunch) -> list[tuple[str, str]]:
     """(variable, evidence) for FLASK_DEBUG or FLASK_ENV set for development in the command."""
     found = []
     debug = launch.assigned.get("FLASK_DEBUG", "")
@@ -784,7 +606,7 @@ def debug_variables(launch: Launch) -> list[tuple[str, str]]:
     return found
 
 
-def _debug_only(launch: Launch) -> DevServer | None:
+def _debug_only(launch: ProcfileLaunch) -> DevServer | None:
     found = debug_variables(launch)
     if not found:
         return None
@@ -801,7 +623,7 @@ def _debug_only(launch: Launch) -> DevServer | None:
     )
 
 
-def dev_server(launch: Launch, files: BuildFiles) -> DevServer | None:
+def dev_server(launch: ProcfileLaunch, files: BuildFiles) -> DevServer | None:
     """What makes this line a development server, and the production command."""
     for check in (_flask_run, _django_runserver, _reloader, _flask_script):
         found = check(launch, files)
@@ -811,7 +633,7 @@ def dev_server(launch: Launch, files: BuildFiles) -> DevServer | None:
     return _debug_only(launch)
 
 
-def _web(files: BuildFiles) -> Launch | None:
+def _web(files: BuildFiles) -> ProcfileLaunch | None:
     return next((launch for launch in launches(files) if launch.line.process.name == "web"), None)
 
 
@@ -931,9 +753,9 @@ def _count_evidence(kind: str, written: str) -> tuple[str, ...]:
     )
 
 
-def _cli_workers(launch: Launch) -> WorkerCount | None:
+def _cli_workers(launch: ProcfileLaunch) -> WorkerCount | None:
     names = ("-w", "--workers") if launch.server == "gunicorn" else ("--workers",)
-    given = options(launch.args, names)
+    given = options(launch.values, names)
     kind = _count_kind(given[-1].value) if given else ""
     if not kind:
         return None
@@ -946,7 +768,7 @@ def _cli_workers(launch: Launch) -> WorkerCount | None:
     return WorkerCount(_count_evidence(kind, f"`{written}`"), fix)
 
 
-def _config_workers(launch: Launch, files: BuildFiles) -> WorkerCount | None:
+def _config_workers(launch: ProcfileLaunch, files: BuildFiles) -> WorkerCount | None:
     config = gunicorn_config(launch, files)
     node = config.last("workers") if config else None
     if config is None or node is None or node.value is None:
@@ -963,11 +785,11 @@ def _config_workers(launch: Launch, files: BuildFiles) -> WorkerCount | None:
     return WorkerCount(_count_evidence(kind, f"{config.path}:{node.lineno} sets `{old.strip()}`"), fix)
 
 
-def worker_count(launch: Launch, files: BuildFiles) -> WorkerCount | None:
+def worker_count(launch: ProcfileLaunch, files: BuildFiles) -> WorkerCount | None:
     if launch.server not in ("gunicorn", "uvicorn"):
         return None
     found = _cli_workers(launch)
-    if found is None and launch.server == "gunicorn" and not options(launch.args, ("-w", "--workers")):
+    if found is None and launch.server == "gunicorn" and not options(launch.values, ("-w", "--workers")):
         found = _config_workers(launch, files)  # the command line overrides the config file
     return found
 
@@ -1016,14 +838,14 @@ def _configures_concurrency(files: BuildFiles) -> str | None:
     return None
 
 
-def celery_worker_without_concurrency(launch: Launch, files: BuildFiles) -> int | None:
+def celery_worker_without_concurrency(launch: ProcfileLaunch, files: BuildFiles) -> int | None:
     """The index in `launch.words` of the `worker` word of a prefork Celery worker that leaves its
     concurrency to the core count; None otherwise."""
     if launch.server != "celery" or "worker" not in launch.values:
         return None
-    if options(launch.args, ("-c", "--concurrency", "--autoscale")):
+    if options(launch.values, ("-c", "--concurrency", "--autoscale")):
         return None
-    pools = options(launch.args, ("-P", "--pool"))
+    pools = options(launch.values, ("-P", "--pool"))
     if pools and pools[-1].value in _CELERY_POOLS_IN_ONE_PROCESS:
         return None
     if _configures_concurrency(files) is not None:

@@ -1,33 +1,33 @@
 """What a gunicorn command asks for: workers, threads, worker class, preload, from its flags and its
 config file.
 
-gunicorn reads its config file (`-c FILE`, else `./gunicorn.conf.py`), then `GUNICORN_CMD_ARGS`, then
-the command line, each overriding the one before (gunicorn's "Configuration Overview"). The config file
-is Python: only module-level assignments of literals are read (`threads = 5`); a value computed at run
-time (`workers = int(os.environ.get("WEB_CONCURRENCY", 2))`) is not known here and stays None.
+The command is read as a Launch: gunicorn's console script or `python -m gunicorn`, behind `exec` and
+the exec wrappers (`ddtrace-run`), in the folder a `cd sub &&` moves to. gunicorn reads its config file
+(`-c FILE`, else `./gunicorn.conf.py`), then `GUNICORN_CMD_ARGS`, then the command line, each overriding
+the one before (gunicorn's "Configuration Overview"; gunicorn 27.0.1 gunicorn/app/base.py
+`Application.load_config`). The config file is Python: only module-level assignments of literals are
+read (`threads = 5`); a value computed at run time
+(`workers = int(os.environ.get("WEB_CONCURRENCY", 2))`) is not known here and stays None.
 """
 
 from __future__ import annotations
 
 import ast
-import re
+import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from slugprof.shell import ShellSyntaxError, command_list
+from slugprof.sources.launch import Launch, flag_indexes, last_option, launch_of_command
 
 DEFAULT_CONFIG = "gunicorn.conf.py"  # read from the working folder when no -c is given (gunicorn 20+)
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-# Flags whose value is the next word (or joined by "="), by the setting they set.
-_VALUE_FLAGS = {
-    "-w": "workers",
-    "--workers": "workers",
-    "--threads": "threads",
-    "-k": "worker_class",
-    "--worker-class": "worker_class",
-    "-c": "config",
-    "--config": "config",
+# The options with a value this reads, by the setting they set.
+_VALUE_OPTIONS = {
+    "workers": ("-w", "--workers"),
+    "threads": ("--threads",),
+    "worker_class": ("-k", "--worker-class"),
 }
+_CONFIG_OPTION = ("-c", "--config")
+_PRELOAD_FLAG = ("--preload",)
 
 
 @dataclass(frozen=True)
@@ -62,47 +62,27 @@ class GunicornConfig:
         return None
 
 
-def command_words(command: str) -> list[str]:
-    """The words of the program a Procfile command runs last (after `cd app &&`), as the dyno's shell
-    splits them with the project's one shell reader; on a quoting error, the command split at spaces."""
-    try:
-        commands = command_list(command)
-    except ShellSyntaxError:
-        return command.split()
-    return [word.value for word in commands[-1]] if commands else []
-
-
-def command_env(command: str) -> dict[str, str]:
-    """Variables the command sets for itself: `OMP_NUM_THREADS=1 gunicorn app:app`."""
-    values = {}
-    for word in command_words(command):
-        if not _ASSIGNMENT.match(word):
-            break
-        name, _, value = word.partition("=")
-        values[name] = value
-    return values
-
-
-def gunicorn_arguments(command: str) -> list[str] | None:
-    """The words after `gunicorn` in the command, or None when it does not run gunicorn."""
-    words = command_words(command)
-    for index, word in enumerate(words):
-        if word.rsplit("/", 1)[-1] == "gunicorn":
-            return words[index + 1 :]
-    return None
+def config_file(launch: Launch) -> str | None:
+    """The app-relative path of the config file gunicorn reads for `launch`: `-c FILE`, else
+    ./gunicorn.conf.py, in the folder the command runs in (gunicorn 27.0.1 gunicorn/config.py
+    `ConfigFile`: a `-c` replaces the default). None for a `python:` module, or a file named by a
+    variable."""
+    written = last_option(launch.values, _CONFIG_OPTION) or DEFAULT_CONFIG
+    if written.startswith("python:") or "$" in written:
+        return None
+    return posixpath.normpath(posixpath.join(launch.folder, written.removeprefix("file:")))
 
 
 def read_gunicorn_config(command: str, read_text: Callable[[str], str | None]) -> GunicornConfig | None:
     """What the gunicorn command asks for, its config file (read with `read_text`, by app-relative path)
     first and its flags over it; None when the command does not run gunicorn."""
-    arguments = gunicorn_arguments(command)
-    if arguments is None:
+    launch = launch_of_command(command)
+    if launch is None or launch.server != "gunicorn":
         return None
-    flags = _flags(arguments)
-    config_path = _text(flags.get("config")) or DEFAULT_CONFIG
-    text = read_text(config_path.removeprefix("./"))
+    config_path = config_file(launch)
+    text = read_text(config_path) if config_path is not None else None
     settings = _from_config_file(text) if text is not None else {}
-    settings.update(flags)
+    settings.update(_from_arguments(launch.values))
     return GunicornConfig(
         workers=_integer(settings.get("workers")),
         threads=_integer(settings.get("threads")),
@@ -112,22 +92,15 @@ def read_gunicorn_config(command: str, read_text: Callable[[str], str | None]) -
     )
 
 
-def _flags(arguments: Sequence[str]) -> dict[str, object]:
+def _from_arguments(arguments: Sequence[str]) -> dict[str, object]:
+    """The settings gunicorn's command-line arguments set (the last occurrence of each wins)."""
     found: dict[str, object] = {}
-    index = 0
-    while index < len(arguments):
-        word = arguments[index]
-        name, equals, joined = word.partition("=")
-        if word == "--preload":
-            found["preload_app"] = True
-        elif name in _VALUE_FLAGS and equals:
-            found[_VALUE_FLAGS[name]] = joined
-        elif word in _VALUE_FLAGS and index + 1 < len(arguments):
-            found[_VALUE_FLAGS[word]] = arguments[index + 1]
-            index += 1
-        elif word[:2] in ("-w", "-k", "-c") and len(word) > 2 and not word.startswith("--"):
-            found[_VALUE_FLAGS[word[:2]]] = word[2:]  # -w4
-        index += 1
+    for setting, names in _VALUE_OPTIONS.items():
+        value = last_option(arguments, names)
+        if value is not None:
+            found[setting] = value
+    if flag_indexes(arguments, _PRELOAD_FLAG):
+        found["preload_app"] = True
     return found
 
 
