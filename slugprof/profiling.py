@@ -184,7 +184,8 @@ def _profiled(
     workers = [process for process in processes if process.role == "worker"]
     cost = worker_cost(peak_total, [_worker_marginal(process) for process in workers])
     web_concurrency = env.get("WEB_CONCURRENCY")
-    fixed = _fixed_workers(len(workers), web_concurrency, read_gunicorn_config(command, _app_text(root)))
+    gunicorn = read_gunicorn_config(command, _app_text(root), environment=env)
+    fixed = _fixed_workers(len(workers), web_concurrency, gunicorn)
     fits = fit_dynos(cost, DYNO_SIZES, headroom=options.headroom, fixed_workers=fixed)
     notes.extend(_request_notes(run))
     report = ProfileReport(

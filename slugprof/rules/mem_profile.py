@@ -106,7 +106,7 @@ def _run(inputs: RuleInputs) -> _Run:
         size=_size(report.dyno),
         dotenv=dotenv,
         assigned=launch.assigned if launch is not None else {},
-        gunicorn=read_gunicorn_config(report.app.command, inputs.files.read_text),
+        gunicorn=read_gunicorn_config(report.app.command, inputs.files.read_text, environment=dotenv),
         fixed_workers=fixed_workers(report.dyno_fit),
     )
 

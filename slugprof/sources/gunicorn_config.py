@@ -1,5 +1,5 @@
-"""What a gunicorn command asks for: workers, threads, worker class, preload, from its flags and its
-config file.
+"""What a gunicorn command asks for: workers, threads, worker class, preload, from its flags,
+GUNICORN_CMD_ARGS and its config file.
 
 The command is read as a Launch: gunicorn's console script or `python -m gunicorn`, behind `exec` and
 the exec wrappers (`ddtrace-run`), in the folder a `cd sub &&` moves to. gunicorn reads its config file
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ast
 import posixpath
-from collections.abc import Callable, Sequence
+import shlex
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from slugprof.sources.launch import Launch, flag_indexes, last_option, launch_of_command
 
 DEFAULT_CONFIG = "gunicorn.conf.py"  # read from the working folder when no -c is given (gunicorn 20+)
+CMD_ARGS = "GUNICORN_CMD_ARGS"  # more command-line arguments, from the environment
 # The options with a value this reads, by the setting they set.
 _VALUE_OPTIONS = {
     "workers": ("-w", "--workers"),
@@ -32,7 +34,8 @@ _PRELOAD_FLAG = ("--preload",)
 
 @dataclass(frozen=True)
 class GunicornConfig:
-    """The settings the command and its config file name; None where neither says, or says at run time."""
+    """The settings the command, GUNICORN_CMD_ARGS and the config file name; None where none says, or
+    one says at run time."""
 
     workers: int | None = None  # a fixed count: gunicorn's default is $WEB_CONCURRENCY, else 1
     threads: int | None = None
@@ -62,26 +65,47 @@ class GunicornConfig:
         return None
 
 
-def config_file(launch: Launch) -> str | None:
-    """The app-relative path of the config file gunicorn reads for `launch`: `-c FILE`, else
-    ./gunicorn.conf.py, in the folder the command runs in (gunicorn 27.0.1 gunicorn/config.py
-    `ConfigFile`: a `-c` replaces the default). None for a `python:` module, or a file named by a
-    variable."""
-    written = last_option(launch.values, _CONFIG_OPTION) or DEFAULT_CONFIG
+def config_file(launch: Launch, environment: Mapping[str, str] | None = None) -> str | None:
+    """The app-relative path of the config file gunicorn reads for `launch`: `-c FILE` on the command
+    line, else in GUNICORN_CMD_ARGS, else ./gunicorn.conf.py, in the folder the command runs in
+    (gunicorn 27.0.1 gunicorn/app/base.py `Application.load_config`; gunicorn/config.py `ConfigFile`: a
+    `-c` replaces the default). None for a `python:` module, or a file named by a variable."""
+    written = (
+        last_option(launch.values, _CONFIG_OPTION)
+        or last_option(cmd_args(launch, environment), _CONFIG_OPTION)
+        or DEFAULT_CONFIG
+    )
     if written.startswith("python:") or "$" in written:
         return None
     return posixpath.normpath(posixpath.join(launch.folder, written.removeprefix("file:")))
 
 
-def read_gunicorn_config(command: str, read_text: Callable[[str], str | None]) -> GunicornConfig | None:
-    """What the gunicorn command asks for, its config file (read with `read_text`, by app-relative path)
-    first and its flags over it; None when the command does not run gunicorn."""
+def cmd_args(launch: Launch, environment: Mapping[str, str] | None = None) -> list[str]:
+    """GUNICORN_CMD_ARGS as gunicorn splits it (with Python's `shlex.split`: gunicorn 27.0.1
+    gunicorn/config.py `Config.get_cmd_args_from_env`), the command's own assignment or `export` over
+    the one in `environment`; none when it is not set, or its quotes do not close."""
+    value = launch.assigned.get(CMD_ARGS)
+    if value is None and environment is not None:
+        value = environment.get(CMD_ARGS)
+    try:
+        return shlex.split(value) if value else []
+    except ValueError:
+        return []
+
+
+def read_gunicorn_config(
+    command: str, read_text: Callable[[str], str | None], environment: Mapping[str, str] | None = None
+) -> GunicornConfig | None:
+    """What the gunicorn command asks for: its config file (read with `read_text`, by app-relative
+    path), then GUNICORN_CMD_ARGS (from the command, else from `environment`, the process's), then its
+    own flags, each over the one before; None when the command does not run gunicorn."""
     launch = launch_of_command(command)
     if launch is None or launch.server != "gunicorn":
         return None
-    config_path = config_file(launch)
+    config_path = config_file(launch, environment)
     text = read_text(config_path) if config_path is not None else None
     settings = _from_config_file(text) if text is not None else {}
+    settings.update(_from_arguments(cmd_args(launch, environment)))
     settings.update(_from_arguments(launch.values))
     return GunicornConfig(
         workers=_integer(settings.get("workers")),
