@@ -7,6 +7,7 @@ side lacks, `large` for a change of at least LARGE_BYTES or LARGE_SHARE of the e
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -124,13 +125,14 @@ def _file_changes(before: AnalyzeReport | None, after: AnalyzeReport | None) -> 
     if before is None or after is None:
         return ()
     changes = _changes(_with_folders(_shipped(before)), _with_folders(_shipped(after)), {})
-    files = [change.name for change in changes if not change.name.endswith("/")]
-    changed_under = {
-        change.name: sum(1 for path in files if path.startswith(change.name))
-        for change in changes
-        if change.name.endswith("/")
-    }
-    return tuple(change for change in changes if changed_under.get(change.name, 2) >= 2)
+    changed_under: Counter[str] = Counter()  # folder -> its changed files, counted once per file
+    for change in changes:
+        if not change.name.endswith("/"):
+            parts = change.name.split("/")[:-1]
+            changed_under.update("/".join(parts[:depth]) + "/" for depth in range(1, len(parts) + 1))
+    return tuple(
+        change for change in changes if not change.name.endswith("/") or changed_under[change.name] >= 2
+    )
 
 
 def _package_changes(before: AnalyzeReport | None, after: AnalyzeReport | None) -> tuple[Change, ...]:
