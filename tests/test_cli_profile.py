@@ -119,6 +119,19 @@ def test_file_backed_pages_the_workers_read_leave_the_dyno_figure_alone(tmp_path
     assert all(p["peak_rss_bytes"] - p["peak_anon_bytes"] > 60 * MIB for p in workers)
 
 
+def test_a_resource_tracker_beside_the_workers_is_not_a_worker(tmp_path: Path) -> None:
+    # With --preload the master imports the app, which starts multiprocessing's resource tracker: a child
+    # of the master as the workers are, but no worker (a uvicorn master starts one the same way).
+    tracker = "from multiprocessing import resource_tracker\nresource_tracker.ensure_running()\n"
+    app = make_app(tmp_path / "app", "web: gunicorn --preload app:app\n", {"app.py": tracker + HELLO})
+    report = profile_json(app, "--no-memray", "--requests", "2")
+    roles = [(p["command"], p["role"]) for p in report["processes"]]
+    helpers = [role for command, role in roles if "resource_tracker" in command]
+    assert helpers == ["other"], roles
+    assert [role for _, role in roles].count("worker") == 2, roles  # standard-1x: WEB_CONCURRENCY=2
+    assert report["dyno_fit"][0]["workers"] == 2
+
+
 def test_memray_finds_the_import_that_costs(tmp_path: Path) -> None:
     heavy_module = "BLOB = bytearray(30 * 1024 * 1024)\n"
     app = make_app(

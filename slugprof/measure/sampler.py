@@ -10,6 +10,7 @@ an older kernel), psutil's figures stand in and the anonymous ones are None.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +28,10 @@ PYTHON_SERVERS = frozenset(
 )
 
 _ROLE_ORDER: dict[ProcessRole, int] = {"master": 0, "worker": 1, "other": 2}
+# Children of a server that are not its workers: the helpers Python's multiprocessing starts next to them
+# (a uvicorn or hypercorn master's resource tracker, a forkserver), recognised by the module their
+# command line runs (CPython's multiprocessing/resource_tracker.py, forkserver.py, semaphore_tracker on 3.7).
+_HELPER_COMMANDS = re.compile(r"multiprocessing\.(?:resource_tracker|forkserver|semaphore_tracker)\b")
 
 
 @dataclass
@@ -129,7 +134,8 @@ class TreeSampler:
         with self._lock:
             parents = {pid: seen.parent for pid, seen in self._seen.items()}
             names = {pid: seen.name for pid, seen in self._seen.items()}
-        return _roles_from_tree(self.root_pid, parents, names)
+            commands = {pid: seen.command for pid, seen in self._seen.items()}
+        return _roles_from_tree(self.root_pid, parents, names, commands)
 
     def _run(self) -> None:
         next_tick = self._clock()
@@ -245,8 +251,9 @@ def _from_rollup(pid: int, rollup: dict[str, int], threads: int) -> ProcessSnaps
 
 def classify_roles(root_pid: int) -> dict[int, ProcessRole]:
     """Roles in the live tree under `root_pid`: the server process whose children are workers is the
-    "master" (looking through shell wrappers such as `sh -c`), its children are "worker"s, the rest
-    (the shell, a lone server, whatever workers start) "other".
+    "master" (looking through shell wrappers such as `sh -c`), its children are "worker"s, except the
+    helpers multiprocessing starts beside them (a resource tracker); the rest (the shell, a lone
+    server, whatever workers start, those helpers) "other".
     """
     try:
         root = psutil.Process(root_pid)
@@ -255,17 +262,22 @@ def classify_roles(root_pid: int) -> dict[int, ProcessRole]:
         return {}
     parents: dict[int, int | None] = {}
     names: dict[int, str] = {}
+    commands: dict[int, str] = {}
     for process in processes:
         try:
             parents[process.pid] = process.ppid() if process.pid != root_pid else None
             names[process.pid] = process.name()
+            commands[process.pid] = " ".join(process.cmdline())
         except psutil.Error:
             continue
-    return _roles_from_tree(root_pid, parents, names)
+    return _roles_from_tree(root_pid, parents, names, commands)
 
 
 def _roles_from_tree(
-    root_pid: int, parents: Mapping[int, int | None], names: Mapping[int, str]
+    root_pid: int,
+    parents: Mapping[int, int | None],
+    names: Mapping[int, str],
+    commands: Mapping[int, str] | None = None,
 ) -> dict[int, ProcessRole]:
     children: dict[int, list[int]] = {}
     for pid, parent in parents.items():
@@ -290,12 +302,16 @@ def _roles_from_tree(
         if server in visited:
             break
         visited.add(server)
-    workers = children.get(server, [])
+    workers = [pid for pid in children.get(server, []) if not _is_helper((commands or {}).get(pid, ""))]
     if workers and not _is_shell(names.get(server, "")):
         roles[server] = "master"
         for pid in workers:
             roles[pid] = "worker"
     return roles
+
+
+def _is_helper(command: str) -> bool:
+    return _HELPER_COMMANDS.search(command) is not None
 
 
 def _is_shell(name: str) -> bool:
