@@ -31,7 +31,7 @@ from slugprof.measure.memray_command import wrap_command
 from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import summarize_processes, worker_growth
 from slugprof.measure.slug_copy import SlugCopy, slug_copy
-from slugprof.measure.traffic import free_port
+from slugprof.measure.traffic import free_port, missing_program
 from slugprof.model import (
     DynoSize,
     ImportCost,
@@ -144,7 +144,7 @@ def _profiled(
     env = dyno_env(port)
     notes.extend(_build_steps(copy, environment, env, progress))
     progress.stage("Profiling the web process (sampler)")
-    run = _run(command, copy, env, port, options, progress)
+    run = _run(command, copy, environment, env, port, options, progress)
     memray = MemrayRun(MemrayMode.OFF)
     capture_by_role: dict[str, ProcessCapture] = {}
     imports: tuple[ImportCost, ...] = ()
@@ -261,6 +261,7 @@ def _with_findings(
 def _run(
     command: str,
     copy: SlugCopy,
+    environment: PythonEnvironment | None,
     env: Mapping[str, str],
     port: int,
     options: ProfileOptions,
@@ -280,12 +281,34 @@ def _run(
             progress=progress,
         )
     except AppFailure as failure:
-        absent = copy.absent_from_slug(f"{failure.output_tail}\n{failure}")
-        if absent is None:
+        said = _not_installed(failure, environment) or copy.absent_from_slug(
+            f"{failure.output_tail}\n{failure}"
+        )
+        if said is None:
             raise
         raise AppFailure(
-            f"{failure}; {absent}", output_tail=failure.output_tail, app_exit_status=failure.app_exit_status
+            f"{failure}; {said}", output_tail=failure.output_tail, app_exit_status=failure.app_exit_status
         ) from None
+
+
+def _not_installed(failure: AppFailure, environment: PythonEnvironment | None) -> str | None:
+    """For a program the shell could not find: which environment the command ran with, and what to
+    install there."""
+    program = missing_program(failure.output_tail) if failure.app_exit_status == 127 else None
+    if program is None:
+        return None
+    if environment is None:
+        return (
+            f"no virtualenv was found for the app (.venv, venv, env, $VIRTUAL_ENV or --env), so {program} "
+            "was looked for on slugprof's own PATH: create one with `python -m venv .venv && "
+            ".venv/bin/python -m pip install -r requirements.txt`, or give --env"
+        )
+    return (
+        f"the command ran with the app's environment ({environment.how_found}: {environment.interpreter}), "
+        f"which has no {program}: install it there with "
+        f"`{environment.interpreter} -m pip install {program}`, and list it in the app's requirements "
+        "(the dyno installs only those)"
+    )
 
 
 def _memray_pass(
@@ -323,7 +346,7 @@ def _memray_pass(
             return MemrayRun(MemrayMode.UNAVAILABLE, wrapped.note), {}, (), [wrapped.note]
         env.update(wrapped.env)
         progress.stage("Profiling the web process again, under memray")
-        run = _run(wrapped.command, copy, env, port, options, progress)
+        run = _run(wrapped.command, copy, environment, env, port, options, progress)
         summary = read_captures(captures, roles=run.roles, app_dir=copy.folder)
     capture_by_role: dict[str, ProcessCapture] = {}
     for capture in summary.processes:

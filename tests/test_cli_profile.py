@@ -172,6 +172,12 @@ def test_command_that_does_not_exist(tmp_path: Path) -> None:
     result = slugprof("profile", app, "--env", sys.executable, "-q", "--no-memray")
     assert result.returncode == 3
     assert "not found" in result.stderr
+    # The fix in words: which environment the command ran with, and what to install there.
+    assert (
+        f"the command ran with the app's environment (--env: {sys.executable}), which has no no-such-server"
+        in result.stderr
+    )
+    assert f"`{sys.executable} -m pip install no-such-server`" in result.stderr
 
 
 def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:

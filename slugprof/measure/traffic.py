@@ -367,6 +367,15 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def missing_program(output: str) -> str | None:
+    """The program the shell said it could not find (`gunicorn` of `sh: 1: gunicorn: not found`)."""
+    for line in reversed(output.splitlines()):
+        match = _SHELL_NOT_FOUND.match(line.strip())
+        if match:
+            return match.group("name").rsplit("/", 1)[-1]
+    return None
+
+
 def _command_not_found(output: str) -> str | None:
     for line in reversed(output.splitlines()):
         if _SHELL_NOT_FOUND.match(line.strip()):
