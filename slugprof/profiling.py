@@ -50,7 +50,7 @@ from slugprof.progress import NoProgress, Progress
 from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.approot import app_root, command_in_report, saved_path
 from slugprof.sources.buildfiles import BuildFiles
-from slugprof.sources.dotenv import read_dotenv
+from slugprof.sources.config_vars import ConfigSource, ConfigVars, read_config_vars
 from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
 from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
@@ -72,6 +72,7 @@ class ProfileOptions:
     port: int | None = None
     settings: Settings = field(default_factory=Settings)
     ignore: tuple[str, ...] = ()  # --ignore: rule ids to silence, with the settings' own
+    config: ConfigSource = field(default_factory=ConfigSource)  # where the config vars come from
 
 
 def profile(
@@ -96,7 +97,7 @@ class _Prepared:
     command: str
     dyno: DynoSize
     environment: PythonEnvironment | None
-    dotenv: dict[str, str]
+    config: ConfigVars
     notes: tuple[str, ...]
 
 
@@ -111,15 +112,15 @@ def _prepare(root: Path, options: ProfileOptions, environ: Mapping[str, str]) ->
     # One start of the app's interpreter answers both the environment's questions and memray's.
     questions = app_interpreter_questions() if options.memray else InterpreterQuestions()
     environment = find_environment(root, options.environment, environ, questions)
-    dotenv, notes_from_env = read_dotenv(root)
-    notes = list(notes_from_env)
+    config = read_config_vars(root, options.config, environ)
+    notes = list(config.notes)
     if environment is None:
         notes.append(
             "no virtualenv found for the app (.venv, venv, env, $VIRTUAL_ENV or --env): its command runs "
             "with the PATH slugprof was started with"
         )
     command = process_types[options.process_type].command
-    return _Prepared(command, dyno_by_name(options.dyno), environment, dict(dotenv), tuple(notes))
+    return _Prepared(command, dyno_by_name(options.dyno), environment, config, tuple(notes))
 
 
 def _profiled(
@@ -137,7 +138,7 @@ def _profiled(
 
     def dyno_env(port: int) -> dict[str, str]:
         return dyno_environment(
-            folder, dyno, port=port, dotenv=prepared.dotenv, base_env=environ, env_bin=env_bin
+            folder, dyno, port=port, dotenv=prepared.config.values, base_env=environ, env_bin=env_bin
         )
 
     port = options.port or free_port()
@@ -216,6 +217,7 @@ def _profiled(
         headroom=options.headroom,
         dyno_fit=tuple(fits),
         notes=tuple(notes),
+        config_vars=prepared.config.applied,
     )
     return report
 

@@ -14,7 +14,7 @@ from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
-    pass
+    from slugprof.sources.config_vars import ConfigSource
 
 
 class ProfileCommand:
@@ -55,6 +55,29 @@ failed to boot or crashed (its own error is shown).
             "--dyno", default=DEFAULT_DYNO, metavar="SIZE", help=f"dyno size (default {DEFAULT_DYNO})"
         )
         parser.add_argument("--env", metavar="PATH", help="the app's virtualenv (its bin goes first on PATH)")
+        config = parser.add_argument_group(
+            "config vars",
+            "What the process runs with: the app's .env by default (as `heroku local` reads it; a dyno reads "
+            "`heroku config`, never .env), then --heroku-config, then --set. The report names each variable "
+            "applied and where it came from, never its value.",
+        )
+        files = config.add_mutually_exclusive_group()
+        files.add_argument(
+            "--env-file", metavar="FILE", help="read the config vars from FILE instead of .env"
+        )
+        files.add_argument("--no-env-file", action="store_true", help="read no .env")
+        config.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a config var, over the others; repeatable (e.g. --set DEBUG=false)",
+        )
+        config.add_argument(
+            "--heroku-config",
+            metavar="APP",
+            help="the app's real config vars, through the Heroku CLI (installed, logged in), not .env",
+        )
         parser.add_argument(
             "--requests", type=int, default=20, metavar="N", help="GET requests to send (default 20)"
         )
@@ -131,6 +154,7 @@ failed to boot or crashed (its own error is shown).
             boot_timeout=args.boot_timeout,
             settings=load_settings(app_root, os.environ),
             ignore=ignored_ids(args.ignore),
+            config=config_source(args),
         )
         try:
             with progress_display(quiet=args.quiet) as progress:
@@ -144,3 +168,15 @@ failed to boot or crashed (its own error is shown).
             lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
         )
         return EXIT_OK
+
+
+def config_source(args: argparse.Namespace) -> ConfigSource:
+    """Where the config vars come from, as the flags say."""
+    from slugprof.sources.config_vars import ConfigSource, parse_set
+
+    return ConfigSource(
+        env_file=Path(args.env_file) if args.env_file else None,
+        read_env_file=not args.no_env_file,
+        sets=tuple(parse_set(text) for text in args.set),
+        heroku_app=args.heroku_config,
+    )

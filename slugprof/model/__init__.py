@@ -22,6 +22,7 @@ from slugprof.model.findings import (
 )
 from slugprof.model.profile import (
     AllocationSite,
+    ConfigVar,
     DynoFit,
     DynoSize,
     ImportCost,
@@ -71,6 +72,7 @@ __all__ = [
     "BuildVerdict",
     "BuildpackPart",
     "CompressionEstimate",
+    "ConfigVar",
     "DependencyInventory",
     "DependencySource",
     "DynoFit",

@@ -125,6 +125,15 @@ class MemrayRun:
 
 
 @dataclass(frozen=True)
+class ConfigVar:
+    """A config var the profiled process ran with: its name and where it came from, never its value."""
+
+    name: str
+    origin: str  # ".env", the --env-file given, "heroku config (APP)", "--set"
+    development: bool = False  # its value turns development mode on (DEBUG=true, ENVIRONMENT=development)
+
+
+@dataclass(frozen=True)
 class ProfiledApp:
     root: str  # the app folder, absolute (the home folder written as ~)
     process_type: str  # "web"
@@ -174,5 +183,6 @@ class ProfileReport:
     headroom: float
     dyno_fit: tuple[DynoFit, ...]
     notes: tuple[str, ...] = ()  # facts that are not advice (failed requests, memray's own notes)
+    config_vars: tuple[ConfigVar, ...] = ()  # what the process ran with, by name and origin
     findings: tuple[Finding, ...] = ()  # what the rules say about the run: the MEM family, and the files
     rules: RulesRun = field(default_factory=RulesRun)  # --ignore / [tool.slugprof] ignore

@@ -16,6 +16,7 @@ from slugprof.model import (
     MemoryMeasure,
     MemorySummary,
     ProcessProfile,
+    ProfileReport,
     RulesRun,
     Severity,
 )
@@ -106,6 +107,22 @@ def worker_cost_words(memory: MemorySummary) -> str:
         f"one more worker costs {format_binary(memory.worker_marginal_bytes)} ({what}, at its peak); "
         f"the rest of the dyno {format_binary(memory.base_bytes)}"
     )
+
+
+def config_vars_words(report: ProfileReport, *, limit: int = 12) -> str | None:
+    """The config vars the process ran with, by origin, names only: "config vars from .env: DEBUG,
+    SECRET_KEY"; None when it ran with none."""
+    if not report.config_vars:
+        return None
+    by_origin: dict[str, list[str]] = {}
+    for var in report.config_vars:
+        by_origin.setdefault(var.origin, []).append(var.name)
+    parts = []
+    for origin, names in by_origin.items():
+        shown = ", ".join(printable(name) for name in names[:limit])
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        parts.append(f"from {printable(origin)}: {shown}{more}")
+    return "config vars " + "; ".join(parts)
 
 
 PROCESS_COLUMNS = ("pid", "role", "RSS", "PSS", "anon", "USS", "heap (memray)", "threads")

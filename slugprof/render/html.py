@@ -33,6 +33,7 @@ from slugprof.render.charts import Threshold, memory_chart_svg
 from slugprof.render.common import (
     FIT_WORD,
     SLUG_STATUS_WORD,
+    config_vars_words,
     measure_words,
     other_totals,
     process_cells,
@@ -568,6 +569,9 @@ def _profile_facts(report: ProfileReport) -> list[str]:
         f"boot {report.boot_seconds:.1f} s; shutdown {report.shutdown_seconds:.1f} s"
         + ("" if report.graceful_shutdown else " (killed)"),
     ]
+    config = config_vars_words(report)
+    if config is not None:
+        facts.append(config)
     requests = report.requests
     if requests is not None:
         codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes.items())

@@ -11,6 +11,7 @@ from slugprof.model import ProfileReport, Severity
 from slugprof.render.common import (
     FIT_WORD,
     PROCESS_COLUMNS,
+    config_vars_words,
     measure_words,
     other_totals,
     print_findings,
@@ -67,6 +68,9 @@ def _summary(console: Console, report: ProfileReport) -> None:
         f"{other_totals(memory, explain=True)} · WEB_CONCURRENCY={report.web_concurrency or 'unset'} · "
         f"memray: {report.memray.mode.value}"
     )
+    config = config_vars_words(report)
+    if config is not None:
+        console.print(config)
     console.print(
         f"{report.app.process_type}: {report.app.command}  ·  boot {report.boot_seconds:.1f} s "
         f"(R10 at {R10_BOOT_TIMEOUT_SECONDS:.0f} s)"

@@ -325,6 +325,43 @@ def fixed_worker_count(inputs: RuleInputs) -> Iterator[Hit]:
     )
 
 
+@rule(
+    "MEM503",
+    "development-config-vars",
+    Severity.WARNING,
+    summary="The profile ran with config vars that turn development mode on (DEBUG=true, "
+    "ENVIRONMENT=development, a reload flag): it measured a development server.",
+    why="Development mode often turns on the reloader and off preload, and keeps debug data: Heroku's own "
+    "sample app commits ENVIRONMENT=development in its .env, and profiled with it a worker cost 25.1 MiB "
+    "where it costs 8.4 without. The dyno runs with the app's config vars, not with .env.",
+    fix="Profile with what the dyno runs: --heroku-config APP, --no-env-file, or --set NAME=VALUE for each.",
+    source="heroku-facts 4.3 (the dyno's config vars); Heroku's python-getting-started sample commits "
+    "ENVIRONMENT=development in its .env",
+    needs=Needs.PROFILE,
+)
+def development_config_vars(inputs: RuleInputs) -> Iterator[Hit]:
+    switches = [var for var in inputs.profile.config_vars if var.development]
+    if not switches:
+        return
+    names = ", ".join(var.name for var in switches)
+    origins = sorted({var.origin for var in switches})
+    yield Hit(
+        title=f"the profile ran with {names} set for development (from {', '.join(origins)}): it measured "
+        "a development server",
+        evidence=tuple(
+            f"{var.name} from {var.origin}: its value turns development mode on" for var in switches
+        ),
+        evidence_class=Evidence.MEASURED,
+        location=Location(".env") if ".env" in origins else None,
+        fix=Fix(
+            summary="profile with the dyno's config vars instead",
+            command="slugprof profile --heroku-config APP   (or --no-env-file, or --set "
+            + " --set ".join(f"{var.name}=..." for var in switches)
+            + ")",
+        ),
+    )
+
+
 # --- MEM51x-52x: what each worker pays at import ---------------------------------------------------------
 
 
