@@ -25,6 +25,7 @@ from slugprof.measure.memray_command import wrap_command
 from slugprof.measure.runner import run_web_process
 from slugprof.measure.sampler import TreeSampler
 from slugprof.measure.traffic import drive_requests, free_port, wait_until_serving
+from slugprof.model import Route
 from slugprof.processes import ManagedProcess
 
 MIB = 1024 * 1024
@@ -88,7 +89,7 @@ def requests_per_second(
         if sampler:
             sampler.start()
         started = time.perf_counter()
-        stats = drive_requests(port, ["/"], count, concurrency=4)
+        stats = drive_requests(port, [Route("GET", "/")], count, concurrency=4)
         seconds = time.perf_counter() - started
         if sampler:
             sampler.stop()

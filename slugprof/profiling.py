@@ -43,6 +43,7 @@ from slugprof.model import (
     ProcessProfile,
     ProfiledApp,
     ProfileReport,
+    Route,
     ToolInfo,
 )
 from slugprof.processes import AppFailure
@@ -65,7 +66,8 @@ class ProfileOptions:
     environment: str | None = None  # --env
     memray: bool = True
     requests: int = 20
-    urls: tuple[str, ...] = ("/",)
+    routes: tuple[Route, ...] | None = None  # None: the app's OpenAPI GET routes, else GET /
+    routes_from: str = ""  # where the routes came from: "--url", "--urls FILE"
     duration: float = 0.0
     headroom: float = 0.10
     boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS  # R10: Heroku gives up there; --boot-timeout to see past
@@ -278,7 +280,8 @@ def _run(
             port=port,
             boot_timeout=options.boot_timeout,
             requests=options.requests,
-            paths=options.urls,
+            routes=options.routes,
+            routes_from=options.routes_from,
             duration=options.duration,
             progress=progress,
         )

@@ -23,7 +23,7 @@ from slugprof.errors import ToolFailure
 from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import _roles_from_tree, classify_roles, summarize_processes, worker_growth
 from slugprof.measure.traffic import app_error, free_port
-from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot
+from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot, Route
 from slugprof.processes import AppFailure, run_command
 from slugprof.sources.dyno import dyno_by_name, dyno_environment
 
@@ -274,7 +274,12 @@ def test_app_that_never_binds_its_port_times_out_as_r10(app_dir: Path) -> None:
 def test_app_that_listens_but_never_answers(app_dir: Path) -> None:
     (app_dir / "mute.py").write_text(MUTE_SERVER, encoding="utf-8")
     with pytest.raises(AppFailure, match=r"listened on port \d+ but did not answer GET /health within 1.5 s"):
-        run(app_dir, f"{shlex.quote(sys.executable)} mute.py", boot_timeout=1.5, paths=["/health"])
+        run(
+            app_dir,
+            f"{shlex.quote(sys.executable)} mute.py",
+            boot_timeout=1.5,
+            routes=[Route("GET", "/health")],
+        )
 
 
 def test_busy_port_is_refused_before_starting(app_dir: Path) -> None:

@@ -14,6 +14,7 @@ from slugprof.errors import EXIT_OK, UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
+    from slugprof.model import Route
     from slugprof.sources.config_vars import ConfigSource
 
 
@@ -82,7 +83,16 @@ failed to boot or crashed (its own error is shown).
             "--requests", type=int, default=20, metavar="N", help="GET requests to send (default 20)"
         )
         parser.add_argument(
-            "--url", action="append", metavar="PATH", help="path to request; repeatable (default /)"
+            "--url",
+            action="append",
+            metavar="PATH",
+            help="a path to GET; repeatable (default: the GET routes without parameters of the app's "
+            "OpenAPI document at /openapi.json when it has one, else /)",
+        )
+        parser.add_argument(
+            "--urls",
+            metavar="FILE",
+            help="the requests to send, one per line: PATH, METHOD PATH, or METHOD PATH JSON-BODY",
         )
         parser.add_argument(
             "--duration",
@@ -134,10 +144,7 @@ failed to boot or crashed (its own error is shown).
             raise UsageError("--boot-timeout must be more than 0 seconds")
         if not 0 <= args.headroom < 100:
             raise UsageError("--headroom is a percentage from 0 to 99")
-        urls = tuple(args.url or ["/"])
-        for url in urls:
-            if not url.startswith("/"):
-                raise UsageError(f"--url {url}: give a path that starts with '/', e.g. /health")
+        routes, routes_from = _routes(args)
         output_format = args.format or format_from_extension(args.output) or "terminal"
         app_root = Path(args.app)
         options = ProfileOptions(
@@ -147,7 +154,8 @@ failed to boot or crashed (its own error is shown).
             environment=args.env,
             memray=not args.no_memray,
             requests=args.requests,
-            urls=urls,
+            routes=routes,
+            routes_from=routes_from,
             duration=args.duration,
             headroom=args.headroom / 100,
             port=args.port,
@@ -180,3 +188,15 @@ def config_source(args: argparse.Namespace) -> ConfigSource:
         sets=tuple(parse_set(text) for text in args.set),
         heroku_app=args.heroku_config,
     )
+
+
+def _routes(args: argparse.Namespace) -> tuple[tuple[Route, ...] | None, str]:
+    """The requests --url and --urls name, and where they came from; None when they name none."""
+    from slugprof.sources.routes import read_routes, route_of_path
+
+    routes = [route_of_path(path) for path in args.url or ()]
+    origins = ["--url"] if routes else []
+    if args.urls:
+        routes.extend(read_routes(Path(args.urls)))
+        origins.append(f"--urls {args.urls}")
+    return (tuple(routes), " and ".join(origins)) if routes else (None, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,13 +12,15 @@ from slugprof.errors import ToolFailure
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 from slugprof.measure.sampler import TreeSampler, classify_roles
 from slugprof.measure.traffic import (
+    OPENAPI_PATH,
     app_failure,
     drive_requests,
+    openapi_routes,
     port_in_use,
     wait_until_listening,
     wait_until_serving,
 )
-from slugprof.model import MemorySample, ProcessRole, RequestStats
+from slugprof.model import MemorySample, ProcessRole, RequestStats, Route
 from slugprof.processes import ManagedProcess
 from slugprof.progress import NoProgress, Progress
 
@@ -52,7 +55,8 @@ def run_web_process(
     port: int,
     boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS,
     requests: int = 0,
-    paths: Sequence[str] = ("/",),
+    routes: Sequence[Route] | None = None,
+    routes_from: str = "",
     duration: float = 0.0,
     sample_interval: float = 0.1,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT_SECONDS,
@@ -64,10 +68,13 @@ def run_web_process(
 
     An app that exits before it is stopped raises AppFailure (a ToolFailure) with its own error.
     Whatever happens, every process of the run is gone when this returns or raises.
+
+    `routes` are the requests sent, in turn; None: the GET routes without parameters of the app's
+    OpenAPI document when it publishes one, else `GET /`. `routes_from` says where given routes came from.
     """
     if port_in_use(port):
         raise ToolFailure(f"port {port} is already in use on this machine; choose another")
-    paths = tuple(paths) or ("/",)
+    first = routes[0].path if routes else "/"
 
     progress.stage(f"Starting the web process: {command}")
     with ManagedProcess([SHELL, "-c", command], cwd=cwd, env=env) as process:
@@ -77,7 +84,7 @@ def run_web_process(
         try:
             boot_seconds = wait_until_listening(port, process, boot_timeout)
             progress.stage(f"Listening on port {port} after {boot_seconds:.1f} s; waiting for an answer")
-            wait_until_serving(port, paths[0], process, boot_timeout)
+            wait_until_serving(port, first, process, boot_timeout)
             progress.stage("Waiting for every worker to finish booting")
             _wait_until_settled(sampler, process)
             process.remember_descendants()
@@ -85,8 +92,10 @@ def run_web_process(
 
             stats = None
             if requests > 0:
+                sent, said = (tuple(routes), routes_from) if routes else _default_routes(port)
                 progress.stage(f"Sending {requests} requests", total=requests)
-                stats = drive_requests(port, paths, requests, progress=progress)
+                stats = drive_requests(port, sent, requests, progress=progress)
+                stats = dataclasses.replace(stats, routes=tuple(r.shown() for r in sent), routes_from=said)
                 _check_running(process)
             if duration > 0:
                 progress.stage(f"Keeping the app up for {duration:g} s")
@@ -119,6 +128,14 @@ def run_web_process(
         output_tail=output_tail,
         pids=sampler.pids,
     )
+
+
+def _default_routes(port: int) -> tuple[tuple[Route, ...], str]:
+    """What to request when the user named nothing: the app's own GET routes, else its root."""
+    found = openapi_routes(port)
+    if found:
+        return found, f"the app's OpenAPI document ({OPENAPI_PATH})"
+    return (Route("GET", "/"),), "the default, GET /"
 
 
 def _check_running(process: ManagedProcess) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import os
 import re
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from slugprof.model import Latency, RequestStats
+from slugprof.model import Latency, RequestStats, Route
 from slugprof.processes import AppFailure, ManagedProcess
 from slugprof.progress import NoProgress, Progress
 
@@ -88,7 +89,7 @@ def wait_until_serving(port: int, path: str, process: ManagedProcess, timeout: f
             )
         # One attempt may wait for all the time left: a slow first answer is not worth re-asking
         # (each new attempt would queue one more request), and a server that dies resets it.
-        status, _ = _get(port, path, remaining)
+        status, _ = _send(port, Route("GET", path), remaining)
         if status:
             return time.monotonic() - process.started_at
         time.sleep(_POLL_SECONDS)
@@ -96,26 +97,28 @@ def wait_until_serving(port: int, path: str, process: ManagedProcess, timeout: f
 
 def drive_requests(
     port: int,
-    paths: Sequence[str],
+    routes: Sequence[Route],
     count: int,
     concurrency: int = 4,
     timeout: float = 10.0,
     *,
     progress: Progress | None = None,
 ) -> RequestStats:
-    """`count` GET requests to the loopback, `concurrency` at a time, cycling through `paths`.
+    """`count` requests to the loopback, `concurrency` at a time, cycling through `routes`.
 
     Each request has its own connection, so requests spread over the server's workers as new
     connections do on a dyno. Status 0 counts connection errors and timeouts.
     """
     progress = progress or NoProgress()
-    if count <= 0 or not paths:
+    if count <= 0 or not routes:
         return RequestStats(count=0, status_codes={}, latency_seconds=Latency(p50=0.0, p95=0.0, max=0.0))
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="slugprof-request")
     try:
-        futures = [executor.submit(_get, port, paths[index % len(paths)], timeout) for index in range(count)]
+        futures = [
+            executor.submit(_send, port, routes[index % len(routes)], timeout) for index in range(count)
+        ]
         for future in as_completed(futures):
             status, latency = future.result()
             statuses[status] += 1
@@ -136,19 +139,63 @@ def drive_requests(
     )
 
 
-def _get(port: int, path: str, timeout: float) -> tuple[int, float]:
+def _send(port: int, route: Route, timeout: float) -> tuple[int, float]:
+    status, _, seconds = _exchange(port, route, timeout)
+    return status, seconds
+
+
+def _exchange(port: int, route: Route, timeout: float) -> tuple[int, bytes, float]:
+    """One request on its own connection: its status (0 for a connection error), body and seconds."""
     began = time.perf_counter()
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    headers = {**_ROUTER_HEADERS, "X-Request-Id": str(uuid.uuid4())}
+    body = route.body.encode("utf-8") if route.body is not None else None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     try:
-        connection.request("GET", path, headers={**_ROUTER_HEADERS, "X-Request-Id": str(uuid.uuid4())})
+        connection.request(route.method, route.path, body=body, headers=headers)
         response = connection.getresponse()
-        response.read()
+        data = response.read()
         status = response.status
     except (OSError, http.client.HTTPException):
-        status = 0
+        status, data = 0, b""
     finally:
         connection.close()
-    return status, time.perf_counter() - began
+    return status, data, time.perf_counter() - began
+
+
+# FastAPI publishes its OpenAPI document here by default (FastAPI `openapi_url="/openapi.json"`).
+OPENAPI_PATH = "/openapi.json"
+MAX_OPENAPI_ROUTES = 10  # enough to spread requests over an app's pages; the rest add little
+
+
+def openapi_routes(port: int, timeout: float = 10.0) -> tuple[Route, ...]:
+    """The GET routes without parameters that the app's OpenAPI document lists, in its order; none
+    when it publishes no document there."""
+    status, data, _ = _exchange(port, Route("GET", OPENAPI_PATH), timeout)
+    if status != 200:
+        return ()
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return ()
+    paths = document.get("paths") if isinstance(document, dict) else None
+    if not isinstance(paths, dict):
+        return ()
+    routes = [Route("GET", path) for path, item in paths.items() if _plain_get(path, item)]
+    return tuple(routes[:MAX_OPENAPI_ROUTES])
+
+
+def _plain_get(path: object, item: object) -> bool:
+    """A GET operation whose path has no template and that requires no parameter."""
+    if not isinstance(path, str) or "{" in path or not path.startswith("/") or not isinstance(item, dict):
+        return False
+    operation = item.get("get")
+    if not isinstance(operation, dict):
+        return False
+    parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+    required = [p for p in parameters if isinstance(p, dict) and p.get("required")]
+    return not required and "requestBody" not in operation
 
 
 def _percentile(ordered: Sequence[float], fraction: float) -> float:

@@ -38,6 +38,7 @@ from slugprof.model.profile import (
     ProfiledApp,
     ProfileReport,
     RequestStats,
+    Route,
 )
 from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, ToolInfo
 from slugprof.model.resolution import (
@@ -105,6 +106,7 @@ __all__ = [
     "Resolution",
     "ResolvedFile",
     "ResolvedPackage",
+    "Route",
     "RulesRun",
     "Severity",
     "SizeMethod",

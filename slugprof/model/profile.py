@@ -94,10 +94,24 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class Route:
+    """One request the profile sends: a method, a path, and a JSON body for the methods that take one."""
+
+    method: str  # "GET", "POST"...
+    path: str  # "/items?limit=5"
+    body: str | None = None  # JSON text, sent as application/json
+
+    def shown(self) -> str:
+        return f"{self.method} {self.path}" + (" (with a JSON body)" if self.body is not None else "")
+
+
+@dataclass(frozen=True)
 class RequestStats:
     count: int
     status_codes: dict[int, int]  # status -> how many; 0 for connection errors
     latency_seconds: Latency
+    routes: tuple[str, ...] = ()  # what was requested, "GET /health", in the order sent
+    routes_from: str = ""  # "--url", "--urls FILE", "the app's OpenAPI document", "the default /"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from slugprof.model import (
     MemorySummary,
     ProcessProfile,
     ProfileReport,
+    RequestStats,
     RulesRun,
     Severity,
 )
@@ -123,6 +124,16 @@ def config_vars_words(report: ProfileReport, *, limit: int = 12) -> str | None:
         more = f" and {len(names) - limit} more" if len(names) > limit else ""
         parts.append(f"from {printable(origin)}: {shown}{more}")
     return "config vars " + "; ".join(parts)
+
+
+def routes_words(requests: RequestStats, *, limit: int = 6) -> str | None:
+    """ "to GET /, GET /health (from the app's OpenAPI document)"; None for a report without them."""
+    if not requests.routes:
+        return None
+    shown = ", ".join(printable(route) for route in requests.routes[:limit])
+    more = f" and {len(requests.routes) - limit} more" if len(requests.routes) > limit else ""
+    origin = f" (from {printable(requests.routes_from)})" if requests.routes_from else ""
+    return f"to {shown}{more}{origin}"
 
 
 PROCESS_COLUMNS = ("pid", "role", "RSS", "PSS", "anon", "USS", "heap (memray)", "threads")

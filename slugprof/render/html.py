@@ -37,6 +37,7 @@ from slugprof.render.common import (
     measure_words,
     other_totals,
     process_cells,
+    routes_words,
     saving_words,
     total_saving,
     worker_cost_words,
@@ -576,9 +577,10 @@ def _profile_facts(report: ProfileReport) -> list[str]:
     if requests is not None:
         codes = ", ".join(f"{status or 'error'}: {count}" for status, count in requests.status_codes.items())
         latency = requests.latency_seconds
+        routes = routes_words(requests)
         facts.append(
-            f"{requests.count} requests ({codes}); latency p50 {latency.p50 * 1000:.0f} ms, "
-            f"p95 {latency.p95 * 1000:.0f} ms, max {latency.max * 1000:.0f} ms"
+            f"{requests.count} requests ({codes}){' ' + routes if routes else ''}; latency p50 "
+            f"{latency.p50 * 1000:.0f} ms, p95 {latency.p95 * 1000:.0f} ms, max {latency.max * 1000:.0f} ms"
         )
     return facts
 

@@ -16,6 +16,7 @@ from slugprof.render.common import (
     other_totals,
     print_findings,
     process_cells,
+    routes_words,
     text_console,
     worker_cost_words,
 )
@@ -156,6 +157,9 @@ def _requests(console: Console, report: ProfileReport) -> None:
         f"{requests.count} requests ({codes}); latency p50 {latency.p50 * 1000:.0f} ms, "
         f"p95 {latency.p95 * 1000:.0f} ms"
     )
+    routes = routes_words(requests)
+    if routes is not None:
+        console.print(routes)
 
 
 def _notes(console: Console, report: ProfileReport) -> None:

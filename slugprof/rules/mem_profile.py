@@ -770,3 +770,36 @@ def shutdown_not_graceful(inputs: RuleInputs) -> Iterator[Hit]:
             edits=(edit,) if edit else (),
         ),
     )
+
+
+@rule(
+    "MEM560",
+    "no-request-answered",
+    Severity.WARNING,
+    summary="No request of the run was answered 2xx or 3xx: the figures are those of an app that served "
+    "nothing.",
+    why="What a worker holds once it has served (caches, connection pools, templates compiled, lazy "
+    "imports) is not in a run whose every request failed or hit a missing page, so the peak and the "
+    "worker cost understate the dyno.",
+    fix="Request pages the app serves: --url PATH (repeatable), or --urls FILE with METHOD PATH [JSON body] "
+    "lines.",
+    source="the run's own answers",
+    needs=Needs.PROFILE,
+)
+def no_request_answered(inputs: RuleInputs) -> Iterator[Hit]:
+    requests = inputs.profile.requests
+    if requests is None or requests.count == 0:
+        return
+    if any(200 <= status < 400 for status in requests.status_codes):
+        return
+    codes = ", ".join(f"{status or 'no answer'}: {count}" for status, count in requests.status_codes.items())
+    routes = ", ".join(requests.routes) or "the routes asked"
+    missing = set(requests.status_codes) == {404}
+    yield Hit(
+        title=f"every one of the {requests.count} requests "
+        + ("hit a page the app does not have (404)" if missing else "failed")
+        + ": the figures show an app that served nothing",
+        evidence=(f"answers: {codes}", f"requested: {routes}"),
+        evidence_class=Evidence.MEASURED,
+        fix=Fix(summary="request pages the app serves: --url PATH, or --urls FILE"),
+    )
