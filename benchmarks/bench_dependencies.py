@@ -39,7 +39,32 @@ from slugprof.measure.compress import estimate_compressed
 from slugprof.measure.sizing import size_packages
 from slugprof.model import GroupKind, ResolvedFile, ResolvedPackage, SizedPackage, Target, TarGroup, TarMember
 
-REQUIREMENTS = ("numpy", "pandas", "scipy", "scikit-learn", "django", "requests", "flask")
+REQUIREMENTS = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "django",
+    "requests",
+    "flask",
+    # what a Django app usually adds: an API, Postgres, the web server and static files, settings from
+    # the environment, a task queue, storage on S3, error reporting
+    "djangorestframework",
+    "psycopg[binary]",
+    "gunicorn",
+    "whitenoise",
+    "dj-database-url",
+    "django-environ",
+    "django-cors-headers",
+    "django-filter",
+    "django-extensions",
+    "django-storages",
+    "celery",
+    "redis",
+    "boto3",
+    "sentry-sdk",
+    "pillow",
+)
 INDEX_URL = "https://pypi.org/simple"
 TARGET_ERROR = 0.05
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
