@@ -29,8 +29,9 @@ from wheelfactory import STDLIB, build_sdist, build_wheel, stdlib_modules, write
 from slugprof.errors import ToolFailure
 from slugprof.measure import listings
 from slugprof.measure.listings import MEMBERS_FOLDER, WHEELS_FOLDER
+from slugprof.measure.neighbours import neighbour_ratios
 from slugprof.measure.sizing import size_packages
-from slugprof.measure.wheelzip import CorruptWheelError, member_bytes, read_central_directory
+from slugprof.measure.wheelzip import TAIL_BYTES, CorruptWheelError, member_bytes, read_central_directory
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 
 pytestmark = pytest.mark.slow
@@ -225,6 +226,23 @@ def _size(packages: list[ResolvedPackage], cache: Path | None, **options: bool) 
     )
 
 
+def _run_requests(wheel: Path) -> int:
+    """The range requests the neighbour runs of this wheel take: the reads outside its last 64 KiB,
+    which the first request already holds."""
+    data = wheel.read_bytes()
+    tail_start = max(0, len(data) - TAIL_BYTES)
+    members = read_central_directory(data[tail_start:], tail_start, lambda a, b: data[a:b])
+    outside: list[tuple[int, int]] = []
+
+    def read(start: int, end: int) -> bytes:
+        if not (start >= tail_start and end <= len(data)):
+            outside.append((start, end))
+        return data[start:end]
+
+    neighbour_ratios(members, read)
+    return len(outside)
+
+
 def _within(predicted: int, real: int, tolerance: float) -> bool:
     return abs(predicted - real) <= tolerance * real
 
@@ -245,8 +263,9 @@ def test_a_wheel_sized_from_its_central_directory_matches_a_real_install(
         real_demo,
     )
     assert _within(sized.pyc_bytes, real_demo.pyc_bytes, PYC_TOLERANCE), (sized.pyc_bytes, real_demo)
-    # one suffix range held the end record, the whole directory and entry_points.txt
-    assert index.count("/files/") == 1
+    # one suffix range held the end record, the whole directory and entry_points.txt; then the
+    # members of the neighbour runs, a range each run or less
+    assert index.count("/files/") == 1 + _run_requests(built.demo)
 
 
 def test_a_warm_run_makes_no_request_and_gives_the_same_figures(
@@ -270,8 +289,9 @@ def test_a_long_central_directory_takes_a_second_range_and_is_exact(
 
     [sized] = _size([_wheel(index, built.many)], None)
 
-    # the last 64 KiB, the directory's beginning, then METADATA (checked for what pip refuses), in one range
-    assert index.count("/files/") == 3
+    # the last 64 KiB, the directory's beginning, then METADATA (checked for what pip refuses), in one
+    # range; then the neighbour runs' members
+    assert index.count("/files/") == 3 + _run_requests(built.many)
     assert sized.measured and sized.file_count == real.files
     assert sized.pyc_bytes == 0
     assert _within(sized.installed_bytes, real.bytes, 0.001)  # no bytecode: exact but for RECORD's rows
@@ -352,7 +372,8 @@ def test_a_redirect_is_followed(built: Built, index: IndexServer) -> None:
     moved = _package("demo", f"{index.root}moved/{built.demo.name}", built.demo.name)
     [sized] = _size([moved], None)
     assert sized.measured
-    assert (index.count("/moved/"), index.count("/files/")) == (1, 1)
+    requests = 1 + _run_requests(built.demo)  # each range asked at the old address, then redirected
+    assert (index.count("/moved/"), index.count("/files/")) == (requests, requests)
 
 
 def test_a_wheel_whose_sha256_does_not_match_is_not_measured(built: Built, index: IndexServer) -> None:

@@ -305,6 +305,44 @@ def _filler(desc: _Desc, start: int, length: int) -> bytes:
     return random.Random(hashlib.blake2b(key, digest_size=8).digest()).randbytes(length)
 
 
+def member_stratum(name: str) -> str:
+    """The stratum of a file of this name: its extension, shared libraries as one."""
+    return _stratum(name)
+
+
+def member_length(arcname: str, size: int) -> int:
+    """The bytes a file of `size` bytes takes in the tar stream: header blocks, data, padding."""
+    return _header_len(f"{ARCHIVE_ROOT}/{_clean_arcname(arcname)}", "") + _padded(size)
+
+
+def tar_order(arcnames: Sequence[str]) -> list[str]:
+    """Names in the order GNU tar (sorted by name) writes them."""
+    return sorted(arcnames, key=lambda name: _sort_key(_clean_arcname(name)))
+
+
+def stream_costs(arcnames: Sequence[str], contents: Sequence[bytes], level: int = 6) -> list[int]:
+    """Each file's share of `gzip -<level>` of the tar stream of just these files (and the folders
+    their names imply), measured as the sampled estimate measures a piece: each PIECE of the stream
+    deflated with the WINDOW bytes of the stream before it. In the order given."""
+    group = TarGroup.app()
+    members = [
+        TarMember(name, group, len(data), content=data) for name, data in zip(arcnames, contents, strict=True)
+    ]
+    entries, _ = _entries(members)
+    stream = bytearray()
+    costs: dict[str, int] = {}
+    for entry in entries:
+        with _MemberBytes(entry.desc, strict=False) as member:
+            data = member.range(0, entry.desc.length)
+        cost = 0
+        for start in range(0, len(data), PIECE):
+            piece = data[start : start + PIECE]
+            cost += _deflated_size(piece, bytes(stream[-WINDOW:]), level)
+            stream += piece
+        costs[entry.desc.name] = cost
+    return [costs[f"{ARCHIVE_ROOT}/{_clean_arcname(name)}"] for name in arcnames]
+
+
 # --- reading members' bytes (in the workers) -----------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from slugprof.measure.bytecode import HEROKU_PYTHON_HOME, BytecodeTable, pyc_bytes, pyc_path, table_for
+from slugprof.measure.compress import member_stratum
 from slugprof.measure.stream_model import StreamModel, long_name
 from slugprof.measure.wheelzip import WheelListing, WheelMember
 from slugprof.model import ResolvedPackage, Target
@@ -153,7 +154,8 @@ def predict_installed(listing: WheelListing, package: ResolvedPackage, target: T
             continue
         path, in_site = _installed_path(member.name, data_prefix, project, layout)
         place(path)
-        totals.add(path, member.size, StreamModel.member(path, member))
+        ratio = listing.ratio(member_stratum(path))
+        totals.add(path, member.size, ratio * StreamModel.member(path, member))
         if in_site and path.endswith(".py"):
             compiled = f"{layout.site}/{pyc_path(path[len(layout.site) + 1 :], layout.python_minor)}"
             size = pyc_bytes(member.size, StreamModel.deflated(member), len(f"/app/{path}"), layout.table)

@@ -3,9 +3,10 @@
 For a wheel, one or two small HTTP range requests are enough: a suffix range for the zip's last 64 KiB
 (the end-of-central-directory record, zip64 too, and for most wheels the whole central directory),
 then the rest of the directory when it is longer. They give every member's name, uncompressed size and
-deflated size. A server that ignores ranges (a 200 instead of a 206) has already started sending the
+deflated size; a few more read the members of the runs of its tar stream that `neighbours` measures.
+A server that ignores ranges (a 200 instead of a 206) has already started sending the
 whole file: it is saved into the cache folder's `wheels/`, read there, then deleted. Each wheel's
-member list is cached in `wheel-members-v1/<sha256 or url-hash>.json`, so a warm run makes no request.
+member list is cached in `wheel-members-v3/<sha256 or url-hash>.json`, so a warm run makes no request.
 
 A source distribution is downloaded and built into a wheel with pip, then listed the same way.
 """
@@ -40,7 +41,7 @@ METHOD_RANGES: Final = SizeMethod.WHEEL_CENTRAL_DIRECTORY
 METHOD_DOWNLOAD: Final = SizeMethod.DOWNLOADED_WHEEL
 METHOD_BUILT: Final = SizeMethod.BUILT_SDIST
 
-MEMBERS_FOLDER: Final = versioned("wheel-members", 2)  # bump when a listing is stored differently
+MEMBERS_FOLDER: Final = versioned("wheel-members", 3)  # bump when a listing is stored differently
 WHEELS_FOLDER: Final = "wheels"
 SDISTS_FOLDER: Final = "sdists"
 
@@ -79,8 +80,9 @@ class ListingCache:
             entry_points = data.get("entry_points")
             method = SizeMethod(str(data["method"]))
             invalid = tuple(str(value) for value in data["invalid_requires"])
+            ratios = tuple((str(stratum), float(ratio)) for stratum, ratio in data["neighbour_ratios"])
             shown = str(entry_points) if entry_points is not None else None
-            return WheelListing(members, shown, method, invalid)
+            return WheelListing(members, shown, method, invalid, ratios)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -93,6 +95,7 @@ class ListingCache:
                 "method": listing.method.value,
                 "entry_points": listing.entry_points,
                 "invalid_requires": list(listing.invalid_requires),
+                "neighbour_ratios": [list(item) for item in listing.neighbour_ratios],
                 "members": [[m.name, m.size, m.compressed, m.method] for m in listing.members],
             },
         )

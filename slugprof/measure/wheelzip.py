@@ -196,6 +196,13 @@ class WheelListing:
     method: SizeMethod  # how the member list was read: ranges, a download or a built sdist
     # Requires-Dist values of its METADATA that are not PEP 508 (pip 24.1 and later refuse the wheel)
     invalid_requires: tuple[str, ...] = ()
+    # (stratum, ratio): its files' share in the tar stream, measured on runs of it, against the
+    # per-member model (see `neighbours`); strata not listed keep the model
+    neighbour_ratios: tuple[tuple[str, float], ...] = ()
+
+    def ratio(self, stratum: str) -> float:
+        """The measured correction of the per-member model for files of this stratum (1.0: none)."""
+        return dict(self.neighbour_ratios).get(stratum, 1.0)
 
 
 def _dist_info_member(members: Sequence[WheelMember], wanted: str) -> WheelMember | None:
@@ -230,7 +237,9 @@ def listing_of(members: list[WheelMember], read: ReadRange, method: SizeMethod) 
     if metadata is not None:
         with contextlib.suppress(CorruptWheelError):  # the sizes stand; only the metadata check is lost
             invalid = invalid_requires(member_bytes(metadata, read))
-    return WheelListing(tuple(members), entry_points, method, invalid)
+    from slugprof.measure.neighbours import neighbour_ratios  # it reads members with this module
+
+    return WheelListing(tuple(members), entry_points, method, invalid, neighbour_ratios(members, read))
 
 
 def read_local_wheel(path: Path, method: SizeMethod) -> WheelListing:
