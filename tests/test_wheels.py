@@ -18,20 +18,35 @@ import sysconfig
 import tarfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from indexserver import IndexServer, serve_index
-from wheelfactory import STDLIB, build_sdist, build_wheel, stdlib_modules, write_sdist
+from wheelfactory import (
+    LANGUAGES,
+    STDLIB,
+    build_sdist,
+    build_wheel,
+    stdlib_modules,
+    translations,
+    write_sdist,
+)
 
 from slugprof.errors import ToolFailure
 from slugprof.measure import listings
+from slugprof.measure.install_model import predict_installed
 from slugprof.measure.listings import MEMBERS_FOLDER, WHEELS_FOLDER
 from slugprof.measure.neighbours import neighbour_ratios
 from slugprof.measure.sizing import size_packages
-from slugprof.measure.wheelzip import TAIL_BYTES, CorruptWheelError, member_bytes, read_central_directory
+from slugprof.measure.wheelzip import (
+    TAIL_BYTES,
+    CorruptWheelError,
+    member_bytes,
+    read_central_directory,
+    read_local_wheel,
+)
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 
 pytestmark = pytest.mark.slow
@@ -499,3 +514,37 @@ def test_zip64_records_and_bytes_before_the_archive_read_as_zipfile_reads_them(
 def test_bytes_that_are_not_a_zip_raise_corrupt_wheel_error() -> None:
     with pytest.raises(CorruptWheelError):
         read_central_directory(b"\x00" * 100, 0, lambda start, end: b"")
+
+
+def _messages(count: int) -> list[str]:
+    """English sentences: the comment and docstring lines of a standard library module."""
+    lines = []
+    for line in (STDLIB / "argparse.py").read_text(encoding="utf-8").splitlines():
+        text = line.strip().lstrip("#").strip()
+        if 30 <= len(text) <= 90 and text.replace(" ", "").replace(",", "").replace(".", "").isalpha():
+            lines.append(text)
+    return list(dict.fromkeys(lines))[:count]
+
+
+def test_translations_that_share_text_across_files_are_sized_as_the_tar_stream_compresses_them(
+    tmp_path: Path,
+) -> None:
+    files: dict[str, str | bytes] = {
+        "polyglot/__init__.py": '"""A package with a catalogue per language."""\n',
+        **translations("polyglot", LANGUAGES, _messages(120)),
+    }
+    wheel = build_wheel(tmp_path / "index", "polyglot", files=files)
+    site = tmp_path / "real"
+    _pip_install(site, "--no-index", "--find-links", str(wheel.parent), "polyglot")
+    real = _measure(site)
+
+    with serve_index(wheel.parent) as server:
+        [sized] = _size([_wheel(server, wheel)], None)
+
+    assert sized.measured and sized.file_count == real.files
+    assert _within(sized.compressed_bytes, real.compressed, TOLERANCE), (sized.compressed_bytes, real)
+    # each file's own deflate size alone overstates them: the .po repeats its .mo, every language the
+    # msgids, which the stream's window finds and a zip, member by member, cannot
+    listing = read_local_wheel(wheel, SizeMethod.WHEEL_CENTRAL_DIRECTORY)
+    alone = predict_installed(replace(listing, neighbour_ratios=()), _wheel(server, wheel), TARGET)
+    assert alone.compressed > (1 + TOLERANCE) * real.compressed, (alone.compressed, real)

@@ -5,6 +5,7 @@
   an index, so uv reads its metadata and pip builds its wheel offline.
 - `write_sdist(dest, root, files)`: any sdist, from the files under its top folder.
 - `stdlib_modules(package, source)`: real Python source to fill them with.
+- `translations(package, languages, messages)`: gettext catalogues (.po and .mo), one per language.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import struct
 import sysconfig
 import tarfile
 import zipfile
@@ -32,6 +34,163 @@ def stdlib_modules(package: str, source: str) -> dict[str, str]:
         if "test" not in relative.parts and "tests" not in relative.parts:
             files[f"{package}/{relative.as_posix()}"] = path.read_text(encoding="utf-8")
     return files
+
+
+LANGUAGES = [
+    "af",
+    "ar",
+    "ast",
+    "az",
+    "be",
+    "bg",
+    "bn",
+    "br",
+    "bs",
+    "ca",
+    "ckb",
+    "cs",
+    "cy",
+    "da",
+    "de",
+    "dsb",
+    "el",
+    "en_AU",
+    "en_GB",
+    "eo",
+    "es",
+    "es_AR",
+    "es_CO",
+    "es_MX",
+    "es_VE",
+    "et",
+    "eu",
+    "fa",
+    "fi",
+    "fr",
+    "fy",
+    "ga",
+    "gd",
+    "gl",
+    "he",
+    "hi",
+    "hr",
+    "hsb",
+    "hu",
+    "hy",
+    "ia",
+    "id",
+    "ig",
+    "io",
+    "is",
+    "it",
+    "ja",
+    "ka",
+    "kab",
+    "kk",
+    "km",
+    "kn",
+    "ko",
+    "ky",
+    "lb",
+    "lt",
+    "lv",
+    "mk",
+    "ml",
+    "mn",
+    "mr",
+    "ms",
+    "my",
+    "nb",
+    "ne",
+    "nl",
+    "nn",
+    "os",
+    "pa",
+    "pl",
+    "pt",
+    "pt_BR",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "sq",
+    "sr",
+    "sr_Latn",
+    "sv",
+    "sw",
+    "ta",
+    "te",
+    "tg",
+    "th",
+    "tk",
+    "tr",
+    "tt",
+    "udm",
+    "ug",
+    "uk",
+    "ur",
+    "uz",
+    "vi",
+    "zh_Hans",
+    "zh_Hant",
+]
+
+
+def translations(package: str, languages: Sequence[str], messages: Sequence[str]) -> dict[str, bytes]:
+    """A gettext catalogue per language, as Django ships them: `<package>/locale/<lang>/LC_MESSAGES/`
+    `django.po` and the `django.mo` compiled from it (GNU .mo format). Every language translates the
+    same `messages`; a language's translation of a word is the same throughout (a made-up lexicon)."""
+    files: dict[str, bytes] = {}
+    for language in languages:
+        pairs = [(message, _translated(message, language)) for message in messages]
+        folder = f"{package}/locale/{language}/LC_MESSAGES"
+        files[f"{folder}/django.po"] = _po(package, language, pairs)
+        files[f"{folder}/django.mo"] = _mo(pairs)
+    return files
+
+
+def _translated(message: str, language: str) -> str:
+    words = []
+    for word in message.split():
+        digest = hashlib.blake2b(f"{language}\0{word.lower()}".encode(), digest_size=6).digest()
+        syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "ba", "do", "fu", "gi", "ha"]
+        words.append("".join(syllables[b % len(syllables)] for b in digest[: 1 + len(word) // 3]))
+    return " ".join(words)
+
+
+def _po(package: str, language: str, pairs: Sequence[tuple[str, str]]) -> bytes:
+    lines = [
+        f"# {package} translations for {language}.",
+        'msgid ""',
+        'msgstr ""',
+        f'"Project-Id-Version: {package}\\n"',
+        f'"Language: {language}\\n"',
+        '"Content-Type: text/plain; charset=UTF-8\\n"',
+        "",
+    ]
+    for number, (message, translation) in enumerate(pairs):
+        escaped = message.replace("\\", "\\\\").replace('"', '\\"')
+        lines += [f"#: {package}/module_{number % 17}.py:{number * 7 + 3}", f'msgid "{escaped}"']
+        lines += [f'msgstr "{translation}"', ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def _mo(pairs: Sequence[tuple[str, str]]) -> bytes:
+    """The GNU gettext binary catalogue of `pairs` (sorted by msgid, as msgfmt writes it)."""
+    entries = sorted((m.encode("utf-8"), t.encode("utf-8")) for m, t in pairs)
+    count = len(entries)
+    originals_at = 28
+    translations_at = originals_at + 8 * count
+    strings_at = translations_at + 8 * count
+    tables = [b"", b""]
+    blob = b""
+    for column in (0, 1):
+        for entry in entries:
+            text = entry[column]
+            tables[column] += struct.pack("<II", len(text), strings_at + len(blob))
+            blob += text + b"\0"
+    header = struct.pack("<7I", 0x950412DE, 0, count, originals_at, translations_at, 0, strings_at)
+    return header + tables[0] + tables[1] + blob
 
 
 def _record_hash(data: bytes) -> str:

@@ -43,7 +43,8 @@ SITE: Final = ".heroku/python/lib/python3.12/site-packages"  # where the measure
 CENSUS_BYTES: Final = 1024 * 1024  # a package's stream up to this long is measured whole
 RUN_BYTES: Final = 64 * 1024  # stream bytes measured in each run (after its 32 KiB window)
 BYTES_PER_RUN: Final = 512 * 1024  # one run per this much predicted compressed share ...
-MAX_RUNS: Final = 12  # ... up to this many
+MIN_RUNS: Final = 4  # at least this many (when the stream is longer than CENSUS_BYTES) ...
+MAX_RUNS: Final = 12  # ... and up to this many
 LARGE_MEMBER: Final = RUN_BYTES  # larger files end a run: the model is within about 1% for them
 MIN_STRATUM_FILES: Final = 8  # a stratum measured on fewer files keeps the per-member model
 MIN_STRATUM_BYTES: Final = 4096  # ... or on less predicted share than this
@@ -128,7 +129,7 @@ def _plan(files: list[_File]) -> _Plan:
         plan.measured.update(i for i, f in enumerate(files) if f.tar_length <= LARGE_MEMBER)
         return plan
     predicted = sum(f.predicted for f in files)
-    count = max(1, min(MAX_RUNS, math.ceil(predicted / BYTES_PER_RUN)))
+    count = max(MIN_RUNS, min(MAX_RUNS, math.ceil(predicted / BYTES_PER_RUN)))
     digest = hashlib.blake2b("\0".join(f.arcname for f in files[:64]).encode(), digest_size=8).digest()
     offset = int.from_bytes(digest, "big") / 2.0**64
     targets = [(offset + k) / count * predicted for k in range(count)]
