@@ -14,6 +14,7 @@ from slugprof.heroku import DEFAULT_ARCH, DEFAULT_STACK
 from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
+from slugprof.measure.runtime import RuntimeRequest, measure_runtime, temporary_scratch
 from slugprof.measure.slug import SizedSlug, SlugInventory, SlugLimits, size_slug
 from slugprof.model import (
     AnalyzeReport,
@@ -61,7 +62,16 @@ class AnalyzeOptions:
 def analyze(
     options: AnalyzeOptions, environ: Mapping[str, str], progress: Progress | None = None
 ) -> AnalyzeReport:
-    progress = progress or NoProgress()
+    if options.cache_dir is not None:
+        return _analyze(options, environ, progress or NoProgress(), None)
+    # No cache to keep the runtime's unpacked files in: a folder of this run's own, while it needs them.
+    with temporary_scratch() as scratch:
+        return _analyze(options, environ, progress or NoProgress(), Path(scratch))
+
+
+def _analyze(
+    options: AnalyzeOptions, environ: Mapping[str, str], progress: Progress, scratch: Path | None
+) -> AnalyzeReport:
     root = options.app_root
     root = app_root(root)
 
@@ -112,8 +122,22 @@ def analyze(
             "the buildpack runs `manage.py collectstatic` for Django apps: its output (STATIC_ROOT) will be "
             "in the slug too, and is not counted here"
         )
+    runtime = measure_runtime(
+        RuntimeRequest(
+            version=python.version,
+            stack=options.stack,
+            arch=options.arch,
+            base_url=options.settings.python_runtime_url,
+            cache_dir=options.cache_dir,
+            offline=options.offline,
+        ),
+        progress,
+        scratch,
+    )
     parts = tuple(
-        part for part in buildpack_parts(python, manager, options.settings) if part.name not in installed
+        part
+        for part in buildpack_parts(python, manager, options.settings, runtime)
+        if part.name not in installed
     )
     inventory = SlugInventory(app=app, dependencies=dependencies, buildpack=parts, python_minor=python.minor)
     limits = SlugLimits(limit_bytes=options.settings.slug_limit, soft_limit_bytes=options.settings.soft_limit)

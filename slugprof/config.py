@@ -42,6 +42,9 @@ class Settings:
     # tar.gz) plus a stripped libpython.
     python_runtime_size: int = 52 * MB
     python_runtime_compressed_size: int = 20 * MB
+    # Where the runtime archives are downloaded from, to measure the runtime instead (a mirror, or a
+    # file:// folder, may stand in for the buildpack's store).
+    python_runtime_url: str = heroku.PYTHON_RUNTIME_URL
     # Measured: pip 26.2.1 installed with its bytecode (Python 3.11), tar + gzip -6 of its files.
     pip_size: int = 11_700_000
     pip_compressed_size: int = 3_800_000
@@ -74,6 +77,7 @@ class Settings:
 _SIZE_KEYS = {field.name.replace("_", "-"): field.name for field in fields(Settings) if field.type == "int"}
 _TEXT_KEYS = {
     "default-python": "default_python",
+    "python-runtime-url": "python_runtime_url",
     "heroku-26-glibc": "heroku_26_glibc",
     "torch-cpu-index": "torch_cpu_index",
 }

@@ -173,6 +173,17 @@ STACK_ARCHES: Mapping[str, tuple[str, ...]] = {
     "heroku-26": ("amd64", "arm64"),
 }
 
+# Where the buildpack downloads its Python runtime: `python-{version}-ubuntu-{NN}.04-{arch}.tar.zst` under
+# this base (lib/python.sh's S3_BASE_URL, heroku-facts 3.2). The default of the python-runtime-url setting.
+PYTHON_RUNTIME_URL = "https://heroku-buildpack-python.s3.dualstack.us-east-1.amazonaws.com"
+
+
+def python_runtime_archive(version: str, stack: str, arch: str) -> str:
+    """The name of the buildpack's runtime archive for a full Python version on a stack and architecture:
+    `python-3.13.5-ubuntu-24.04-amd64.tar.zst` (heroku-facts 3.2: the stack's number is Ubuntu's)."""
+    return f"python-{version}-ubuntu-{stack.removeprefix('heroku-')}.04-{arch}.tar.zst"
+
+
 # --- Dynos --------------------------------------------------------------------------------------------
 
 

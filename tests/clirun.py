@@ -20,6 +20,7 @@ from typing import Any
 
 from filetree import write_files
 
+RUNTIME_STORE_VARIABLE = "SLUGPROF_PYTHON_RUNTIME_URL"
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"  # the Python the apps ask for
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # its wheel tag
 
@@ -83,12 +84,13 @@ def run_slugprof(
     **environment: str,
 ) -> subprocess.CompletedProcess[str]:
     """`slugprof ARGV...` in its own interpreter, as a user runs it: without the caller's virtualenv,
-    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept), `variables` and
-    `environment` added."""
+    WEB_CONCURRENCY or SLUGPROF_ settings (the caller's XDG_CACHE_HOME is kept, and the runtime store
+    the test session points every run at: see conftest), `variables` and `environment` added."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY") and not key.startswith("SLUGPROF_")
+        if key not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")
+        and (not key.startswith("SLUGPROF_") or key == RUNTIME_STORE_VARIABLE)
     }
     env.update(variables or {})
     env.update(environment)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# No test reaches the buildpack's store of Python runtimes. Runs that serve no runtime of their own find
+# this empty store on disk (a not-found at once, no network), so they size the runtime from the settings
+# and say so; every `slugprof` run a test starts inherits it (clirun keeps this one SLUGPROF_ variable),
+# and in-process analyses pass it in their Settings.
+NO_RUNTIME_STORE = Path(tempfile.mkdtemp(prefix="slugprof-no-runtimes-")).as_uri()
+os.environ["SLUGPROF_PYTHON_RUNTIME_URL"] = NO_RUNTIME_STORE
 
 
 @pytest.fixture

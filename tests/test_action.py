@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from clirun import write_app
+from clirun import RUNTIME_STORE_VARIABLE, write_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "ci" / "github-check.sh"
@@ -45,7 +45,11 @@ def run_check_step(tmp_path: Path, app: Path, **inputs: str) -> tuple[subprocess
     runner = tmp_path / "runner"
     runner.mkdir(exist_ok=True)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLUGPROF_", "CHECK_", "GITHUB_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLUGPROF_", "CHECK_", "GITHUB_")) or k == RUNTIME_STORE_VARIABLE
+        },
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "RUNNER_TEMP": str(runner),
         "GITHUB_OUTPUT": str(runner / "output"),

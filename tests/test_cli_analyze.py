@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import RUNTIME_STORE_VARIABLE
 from wheelfactory import build_wheel
 
 from slugprof.cli import main
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 CLEAN_ENV = {
     key: value
     for key, value in os.environ.items()
-    if key not in ("VIRTUAL_ENV",) and not key.startswith("SLUGPROF_")
+    if key not in ("VIRTUAL_ENV",) and (not key.startswith("SLUGPROF_") or key == RUNTIME_STORE_VARIABLE)
 }
 
 

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import GitRunner
+from conftest import NO_RUNTIME_STORE, GitRunner
 from test_rules_build import Repo, one
 from wheelfactory import build_wheel
 
@@ -57,7 +57,7 @@ def measured(repo: Repo) -> AnalyzeReport:
     reaches the network: `--no-index`)."""
     options = AnalyzeOptions(
         app_root=repo.root,
-        settings=Settings(),
+        settings=Settings(python_runtime_url=NO_RUNTIME_STORE),
         resolve=True,
         offline=False,
         cache_dir=repo.root.parent / "cache",

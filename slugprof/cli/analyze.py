@@ -39,7 +39,8 @@ Exits 0 when it measured, whatever the size or the verdict (use `slugprof check`
 2 for bad input, 3 when it failed.
 
 settings ([tool.slugprof] in the app's pyproject.toml, or SLUGPROF_<NAME> variables):
-  slug-limit, soft-limit, python-runtime-size, python-runtime-compressed-size,
+  slug-limit, soft-limit, python-runtime-url (where the runtime is downloaded to be measured),
+  python-runtime-size, python-runtime-compressed-size (when it cannot be),
   pip-size, setuptools-size, pipenv-size (and their -compressed-size), default-python,
   ignore (rule ids)
 """

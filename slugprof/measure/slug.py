@@ -45,7 +45,7 @@ class SlugInventory:
 
     app: AppInventory
     dependencies: DependencyInventory
-    buildpack: tuple[BuildpackPart, ...]  # parts sized from settings, and the profile.d scripts
+    buildpack: tuple[BuildpackPart, ...]  # the runtime, parts sized from settings, the profile.d scripts
     python_minor: str  # "3.13": names the site-packages folder
 
 
@@ -84,12 +84,12 @@ def size_slug(
         progress=progress or NoProgress(),
     )
     # Parts sized from settings are outside the tar stream: their compressed size is added to it.
-    outside_stream = sum(part.compressed_bytes or 0 for part in inventory.buildpack)
+    outside_stream = sum(part.compressed_bytes or 0 for part in inventory.buildpack if not part.members)
     app = replace(inventory.app, compressed_bytes=_group_compressed(compression, TarGroup.app()))
     dependencies = _with_compressed_shares(inventory.dependencies, compression)
     buildpack = tuple(
         replace(part, compressed_bytes=_group_compressed(compression, TarGroup.buildpack(part.name)))
-        if part.compressed_bytes is None
+        if part.compressed_bytes is None or part.members
         else part
         for part in inventory.buildpack
     )
@@ -98,7 +98,8 @@ def size_slug(
 
 
 def tar_members(inventory: SlugInventory) -> list[TarMember]:
-    """The slug's tar stream: the app's included files, the installed packages, the buildpack's files."""
+    """The slug's tar stream: the app's included files, the installed packages, the buildpack's files
+    (the runtime's when it was measured, and the .profile.d scripts)."""
     app = inventory.app
     root = str(real_path(app.root))
     members: list[TarMember] = []
@@ -123,6 +124,8 @@ def tar_members(inventory: SlugInventory) -> list[TarMember]:
     site_packages = f".heroku/python/lib/python{inventory.python_minor}/site-packages"
     for package in inventory.dependencies.packages:
         members.extend(_package_members(package, site_packages))
+    for part in inventory.buildpack:
+        members.extend(part.members)  # the runtime's files, when they were measured
     if any(part.name == "profile.d" for part in inventory.buildpack):
         group = TarGroup.buildpack("profile.d")
         for name, content in PROFILE_D_SCRIPTS.items():
@@ -219,7 +222,7 @@ def _slug(
             "python",
             sum(p.bytes for p in runtime),
             sum(p.compressed_bytes or 0 for p in runtime),
-            measured=False,
+            measured=bool(runtime) and all(p.measured for p in runtime),
         ),
         SlugComponent(
             "dependencies",

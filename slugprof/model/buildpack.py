@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slugprof.model.codec import transient
+from slugprof.model.slug import TarMember
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,6 @@ class BuildpackPart:
     source: str  # where the figure comes from
     files: tuple[str, ...] = transient(())  # files on disk when measured
     compressed_bytes: int | None = None  # a setting's figure, or the compressor's once it ran
+    # Its files in the slug's tar stream when they were measured (the runtime unpacked from its archive):
+    # the compressor then measures its compressed share.
+    members: tuple[TarMember, ...] = transient(())

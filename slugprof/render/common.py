@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from slugprof.model import (
+    AnalyzeReport,
     Finding,
     Fix,
     Location,
@@ -71,6 +72,17 @@ def total_saving(findings: Iterable[Finding]) -> int | None:
     bound when two fixes remove the same files); None when none is measured."""
     measured = [f.savings_compressed_bytes for f in findings if f.savings_compressed_bytes is not None]
     return sum(saving for saving in measured if saving > 0) if measured else None
+
+
+def runtime_words(report: AnalyzeReport) -> str:
+    """Where the Python runtime's figures come from: "the Python runtime measured from
+    python-3.13.5-ubuntu-24.04-amd64.tar.zst", or the setting used and why."""
+    part = next((part for part in report.buildpack if part.name == "python"), None)
+    if part is None:
+        return "no Python runtime counted"
+    if part.measured:
+        return f"the Python runtime {printable(part.source)}"
+    return f"the Python runtime from {printable(part.source)}"
 
 
 def printable(text: str) -> str:

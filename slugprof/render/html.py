@@ -38,6 +38,7 @@ from slugprof.render.common import (
     other_totals,
     process_cells,
     routes_words,
+    runtime_words,
     saving_words,
     total_saving,
     worker_cost_words,
@@ -411,7 +412,7 @@ def _analyze_facts(report: AnalyzeReport) -> list[str]:
         if slug.compressed_method == "exact"
         else f"estimated from {format_bytes(slug.sampled_bytes)} compressed samples"
     )
-    facts.append(f"compressed size {how}; the Python runtime and buildpack tools from settings")
+    facts.append(f"compressed size {how}; {runtime_words(report)}; buildpack tools from settings")
     return facts
 
 

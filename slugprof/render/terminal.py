@@ -9,7 +9,14 @@ from rich.table import Table
 from rich.text import Text
 
 from slugprof.model import AnalyzeReport, BuildOutcome, DependencySource, Severity, SlugignoreRule
-from slugprof.render.common import SLUG_STATUS_WORD, print_findings, printable, text_console, where
+from slugprof.render.common import (
+    SLUG_STATUS_WORD,
+    print_findings,
+    printable,
+    runtime_words,
+    text_console,
+    where,
+)
 from slugprof.units import PRINTED_UNIT_NOTE, format_bytes
 
 _STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "over": "bold red", "incomplete": "bold yellow"}
@@ -233,7 +240,7 @@ def _notes(console: Console, report: AnalyzeReport) -> None:
     else:
         how = "exact (a real tar streamed through gzip -6)"
     console.print(
-        f"Compressed size {how}; Python runtime and buildpack tools from settings; {PRINTED_UNIT_NOTE}."
+        f"Compressed size {how}; {runtime_words(report)}; buildpack tools from settings; {PRINTED_UNIT_NOTE}."
     )
 
 

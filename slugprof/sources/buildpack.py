@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from slugprof.config import Settings
 from slugprof.heroku import BUILDPACK_PYTHON_FOLDER, PYTHONS_WITH_SETUPTOOLS, VIRTUALENV_FOLDERS
-from slugprof.model import BuildpackPart, PythonVersionChoice
+from slugprof.measure.runtime import RuntimeMeasurement, RuntimeUnmeasured
+from slugprof.model import BuildpackPart, PythonVersionChoice, TarGroup
 from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.python_version import PYTHON_VERSION_FILE, read_version_request
 
@@ -84,20 +85,43 @@ def choose_python_version(files: BuildFiles, settings: Settings, manager: str) -
     return PythonVersionChoice(settings.default_python, f"buildpack default ({request.origin} refused)")
 
 
-def buildpack_parts(
-    python: PythonVersionChoice, manager: PackageManagerChoice, settings: Settings
-) -> tuple[BuildpackPart, ...]:
-    """The runtime and tools the buildpack leaves in the slug, sized from settings."""
-    # (name, description, size, compressed size, where the figure comes from)
-    sized: list[tuple[str, str, int, int, str]] = [
-        (
-            "python",
-            f"Python {python.version} runtime (.heroku/python)",
-            settings.python_runtime_size,
-            settings.python_runtime_compressed_size,
-            "setting python-runtime-size (derived from a stripped CPython standard library)",
+def runtime_part(python: PythonVersionChoice, settings: Settings, runtime: RuntimeFigures) -> BuildpackPart:
+    """The Python runtime: its files measured from the buildpack's archive, or, when that could not be
+    had, the python-runtime-size setting and why it was used."""
+    description = f"Python {python.version} runtime (.heroku/python)"
+    if isinstance(runtime, RuntimeMeasurement):
+        return BuildpackPart(
+            name="python",
+            description=f"Python {runtime.version} runtime (.heroku/python)",
+            bytes=runtime.bytes,
+            measured=True,
+            source=f"measured from {runtime.archive}",
+            members=runtime.members(TarGroup.buildpack("python")),
         )
-    ]
+    why = runtime.reason if runtime is not None else "not looked for"
+    return BuildpackPart(
+        name="python",
+        description=description,
+        bytes=settings.python_runtime_size,
+        compressed_bytes=settings.python_runtime_compressed_size,
+        measured=False,
+        source=f"the setting python-runtime-size, not measured: {why}",
+    )
+
+
+RuntimeFigures = RuntimeMeasurement | RuntimeUnmeasured | None
+
+
+def buildpack_parts(
+    python: PythonVersionChoice,
+    manager: PackageManagerChoice,
+    settings: Settings,
+    runtime: RuntimeFigures = None,
+) -> tuple[BuildpackPart, ...]:
+    """The runtime (measured from its archive when it could be) and the tools the buildpack leaves in
+    the slug, sized from settings."""
+    # (name, description, size, compressed size, where the figure comes from)
+    sized: list[tuple[str, str, int, int, str]] = []
     if manager.name == "pip":
         sized.append(
             (
@@ -128,7 +152,8 @@ def buildpack_parts(
                 "setting pipenv-size (measured: pipenv 2026.7.1 and its dependencies)",
             )
         )
-    parts = [
+    parts = [runtime_part(python, settings, runtime)]
+    parts += [
         BuildpackPart(
             name=name,
             description=description,
