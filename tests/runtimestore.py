@@ -62,7 +62,8 @@ def installed_bytes(tree: Path) -> int:
     return total
 
 
-def _zstd(data: bytes) -> bytes:
+def zstd_compress(data: bytes) -> bytes:
+    """zstd as the archives use it: the standard library's from Python 3.14, else zstandard's."""
     if sys.version_info >= (3, 14):  # pragma: no cover
         from compression import zstd
 
@@ -78,7 +79,7 @@ def pack_runtime(tree: Path, archive: Path) -> Path:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
         tar.add(tree, arcname=".")
     archive.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_bytes(_zstd(buffer.getvalue()))
+    archive.write_bytes(zstd_compress(buffer.getvalue()))
     return archive
 
 

@@ -16,7 +16,7 @@ import pytest
 from clirun import run_slugprof, write_app
 from indexserver import serve_index
 from progressrecorder import RecordingProgress
-from runtimestore import installed_bytes, pack_runtime, slug_tar_gzip, write_runtime
+from runtimestore import installed_bytes, pack_runtime, slug_tar_gzip, write_runtime, zstd_compress
 
 from slugprof.cli import main
 from slugprof.config import Settings, load_settings
@@ -120,21 +120,53 @@ def test_a_failing_server_and_a_broken_archive_are_said(store: Path, tmp_path: P
     assert garbled.reason.startswith(f"{ARCHIVE} could not be unpacked: not zstd")
 
 
-def test_a_member_outside_the_runtime_is_refused(tmp_path: Path) -> None:
-    evil = tmp_path / "evil"
+def _packed(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    """A store folder holding ARCHIVE made of exactly these members."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("../outside.txt")
-        info.size = 3
-        tar.addfile(info, io.BytesIO(b"bad"))
-    import zstandard
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / ARCHIVE).write_bytes(zstd_compress(buffer.getvalue()))
+    return store
 
-    evil.mkdir()
-    (evil / ARCHIVE).write_bytes(zstandard.ZstdCompressor().compress(buffer.getvalue()))
+
+def test_a_member_outside_the_runtime_is_refused(tmp_path: Path) -> None:
+    outside = tarfile.TarInfo("../outside.txt")
+    outside.size = 3
+    evil = _packed(tmp_path, [(outside, b"bad")])
     result = measure_runtime(_request(evil.as_uri(), tmp_path / "cache"), RecordingProgress())
     assert isinstance(result, RuntimeUnmeasured) and "outside the runtime's folder" in result.reason
     assert not (tmp_path / "cache" / "outside.txt").exists()
     assert not list((tmp_path / "cache").rglob("outside.txt"))
+
+
+def test_a_hard_link_is_unpacked_as_the_file_it_links_to(tmp_path: Path) -> None:
+    original = tarfile.TarInfo("./bin/python3.13")
+    original.size = 5
+    link = tarfile.TarInfo("./bin/python3.13-copy")
+    link.type = tarfile.LNKTYPE
+    link.linkname = "./bin/python3.13"
+    store = _packed(tmp_path, [(original, b"\x7fELF!"[:5]), (link, None)])
+    result = measure_runtime(_request(store.as_uri(), tmp_path / "cache"), RecordingProgress())
+    assert isinstance(result, RuntimeMeasurement), result
+    assert [(file.path, file.kind, file.size) for file in result.files] == [
+        ("bin/python3.13", "file", 5),
+        ("bin/python3.13-copy", "file", 5),
+    ]
+    assert (result.tree / "bin" / "python3.13-copy").read_bytes() == b"\x7fELF!"[:5]
+
+
+def test_a_member_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    folder = tarfile.TarInfo("lib")
+    folder.type = tarfile.SYMTYPE
+    folder.linkname = "/etc"
+    through = tarfile.TarInfo("lib/passwd")
+    through.size = 2
+    store = _packed(tmp_path, [(folder, None), (through, b"no")])
+    result = measure_runtime(_request(store.as_uri(), tmp_path / "cache"), RecordingProgress())
+    assert isinstance(result, RuntimeUnmeasured) and "passes through a symlink" in result.reason
 
 
 def test_the_url_setting_is_read_from_pyproject(tmp_path: Path) -> None:
