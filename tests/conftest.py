@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import tempfile
@@ -14,7 +15,9 @@ import pytest
 # this empty store on disk (a not-found at once, no network), so they size the runtime from the settings
 # and say so; every `slugprof` run a test starts inherits it (clirun keeps this one SLUGPROF_ variable),
 # and in-process analyses pass it in their Settings.
-NO_RUNTIME_STORE = Path(tempfile.mkdtemp(prefix="slugprof-no-runtimes-")).as_uri()
+_EMPTY_STORE = tempfile.mkdtemp(prefix="slugprof-no-runtimes-")
+atexit.register(os.rmdir, _EMPTY_STORE)
+NO_RUNTIME_STORE = Path(_EMPTY_STORE).as_uri()
 os.environ["SLUGPROF_PYTHON_RUNTIME_URL"] = NO_RUNTIME_STORE
 
 
