@@ -67,6 +67,9 @@ class Settings:
     max_memory: int | None = None
     dyno: str = heroku.DEFAULT_DYNO
     fail_on: str = "error"
+    # What "gb" means in a Fir dyno size's name (`dyno-2c-1gb`): "GiB" as Cedar's "GB" is, or "GB". Unverified
+    # (heroku-facts 9.4), hence a setting.
+    fir_memory_unit: str = heroku.DEFAULT_FIR_MEMORY_UNIT
     # How much the compressed slug may grow against a baseline: "5%" or "2 MB" (None: any growth).
     max_slug_growth: str | None = None
     # Rule ids whose findings are silenced (`ignore = ["BUILD110"]`); the report counts them.
@@ -85,7 +88,7 @@ _LIST_KEYS = {"ignore": "ignore"}
 # Limits that may be unset (None: the default the check derives), sizes all the same.
 _OPTIONAL_SIZE_KEYS = {"max-slug": "max_slug", "max-memory": "max_memory"}
 # Names with a fixed set of values, each checked where it is read.
-_CHOICE_KEYS = {"fail-on": "fail_on", "dyno": "dyno"}
+_CHOICE_KEYS = {"fail-on": "fail_on", "dyno": "dyno", "fir-memory-unit": "fir_memory_unit"}
 # A size or a share ("5%"), checked when read; `max-growth` is the short spelling.
 _GROWTH_KEYS = {"max-slug-growth": "max_slug_growth", "max-growth": "max_slug_growth"}
 FAIL_ON = ("error", "warning", "info", "never")
@@ -152,8 +155,14 @@ def _apply(settings: Settings, values: Mapping[str, Any], *, source: str) -> Set
 
 
 def _choice(key: str, value: object, source: str) -> str:
-    """A `fail-on` or `dyno` value, checked: a UsageError naming the key, where it came from, and the
-    values it takes."""
+    """A `fail-on`, `dyno` or `fir-memory-unit` value, checked: a UsageError naming the key, where it came
+    from, and the values it takes."""
+    if key == "fir-memory-unit":
+        units = {unit.lower(): unit for unit in heroku.FIR_MEMORY_UNITS}
+        unit = units.get(str(value).strip().lower())
+        if unit is None:
+            raise UsageError(f"{source}: {key} = {value!r} is not one of: {', '.join(units.values())}")
+        return unit
     text = str(value).strip().lower()
     choices = FAIL_ON if key == "fail-on" else tuple(plan.name for plan in heroku.DYNO_PLANS)
     if text not in choices:

@@ -14,7 +14,7 @@ from enum import Enum
 
 from slugprof.compare import Comparison
 from slugprof.errors import EXIT_FAILURE, EXIT_LIMIT, EXIT_OK
-from slugprof.heroku import DYNO_PLANS
+from slugprof.heroku import DEFAULT_FIR_MEMORY_UNIT, DYNO_PLANS, FIR_MEMORY_UNITS
 from slugprof.model import AnalyzeReport, Finding, MemoryMeasure, ProfileReport, Severity
 from slugprof.model.report import findings_of
 from slugprof.units import format_binary, format_bytes
@@ -37,6 +37,7 @@ class GateLimits:
     fail_on: Severity | None  # findings of this severity or worse fail; None: findings never fail
     growth_bytes: int | None = None  # how much the compressed slug may grow against the baseline
     growth_share: float | None = None  # the same as a share of the baseline ("5%": 0.05)
+    fir_memory_unit: str = DEFAULT_FIR_MEMORY_UNIT  # what a Fir size's "gb" is: "GiB" or "GB"
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ def _memory_limit(limits: GateLimits) -> tuple[int, str] | None:
     if limits.max_memory_bytes is not None:
         return limits.max_memory_bytes, "max-memory"
     plan = next((plan for plan in DYNO_PLANS if plan.name == limits.dyno), None)
-    return (plan.memory_mib * MIB, f"the {plan.name} quota") if plan is not None else None
+    if plan is None:
+        return None
+    return plan.memory_bytes(FIR_MEMORY_UNITS[limits.fir_memory_unit]), f"the {plan.name} quota"
 
 
 def _memory_verdict(profile: ProfileReport | None, limits: GateLimits) -> LimitVerdict:

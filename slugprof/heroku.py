@@ -7,12 +7,15 @@ A number the notes mark unverified is not a rule here but the default of a setti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 MB = 1000**2  # Heroku quotes slug sizes in decimal megabytes ("max is 1000M", heroku-facts 9.1)
 MIB = 1024**2  # and dyno memory in binary ones (its "GB" is GiB, heroku-facts 4.1)
+GIB = 1024**3
+GB = 1000**3
 
 # --- Boot and shutdown --------------------------------------------------------------------------------
 
@@ -193,18 +196,79 @@ def web_concurrency_for(memory_mib: int, cores: int) -> int:
     return min(cores * 2 + 1, max(1, memory_mib // 256))
 
 
+# The platform generations: Cedar (the classic buildpacks, the slug) and Fir (Cloud Native Buildpacks, an
+# OCI image; heroku-facts 6, 9.4). Cedar stays the default.
+GENERATIONS: tuple[str, ...] = ("cedar", "fir")
+DEFAULT_GENERATION = "cedar"
+# gunicorn's worker count when WEB_CONCURRENCY is not set: `Workers.default =
+# int(os.environ.get("WEB_CONCURRENCY", 1))` (heroku-facts 9.4). Fir sets none (heroku-facts 3.11, 4.4).
+GUNICORN_DEFAULT_WORKERS = 1
+# What "gb" in a Fir size's name may mean; whether it is GiB, as Cedar's "GB" is, is unverified
+# (heroku-facts 9.4), so it is the fir-memory-unit setting and GiB only its default.
+FIR_MEMORY_UNITS: Mapping[str, int] = {"GiB": GIB, "GB": GB}
+DEFAULT_FIR_MEMORY_UNIT = "GiB"
+
+
 @dataclass(frozen=True)
 class DynoPlan:
-    """One Cedar dyno size as the platform defines it."""
+    """One dyno size as the platform defines it."""
 
     name: str
-    memory_mib: int  # the cgroup limit observed on the dyno (heroku-facts 4.1)
+    # Cedar: the cgroup limit observed on the dyno (heroku-facts 4.1). Fir: the name's "gb" figure x 1024,
+    # its size in MiB when "gb" is GiB; `memory_bytes` reads it in the unit of the fir-memory-unit setting.
+    memory_mib: int
     r15_multiplier: float  # R15 restarts the dyno at quota x this (heroku-facts 4.2)
-    cores: int  # `nproc` there, which the WEB_CONCURRENCY formula reads (heroku-facts 4.1)
+    # Cedar: `nproc` there, which the WEB_CONCURRENCY formula reads (heroku-facts 4.1); Fir: the name's.
+    cores: int
+    generation: str = "cedar"
 
     @property
-    def web_concurrency(self) -> int:
+    def web_concurrency(self) -> int | None:
+        """What the platform sets WEB_CONCURRENCY to: the classic buildpack's formula on Cedar, nothing on
+        Fir (heroku-facts 4.4)."""
+        if self.generation == "fir":
+            return None
         return web_concurrency_for(self.memory_mib, self.cores)
+
+    def memory_bytes(self, fir_unit_bytes: int = GIB) -> int:
+        """The quota in bytes; a Fir size's "gb" read as `fir_unit_bytes` (GiB or GB)."""
+        if self.generation == "fir":
+            return self.memory_mib * fir_unit_bytes // 1024
+        return self.memory_mib * MIB
+
+
+# The 17 Fir sizes, as heroku/cli lists them (heroku-facts 9.4): cores and memory are in the name.
+FIR_DYNO_NAMES: tuple[str, ...] = (
+    "dyno-1c-0.5gb",
+    "dyno-2c-1gb",
+    "dyno-1c-4gb",
+    "dyno-2c-8gb",
+    "dyno-4c-16gb",
+    "dyno-8c-32gb",
+    "dyno-16c-64gb",
+    "dyno-2c-4gb",
+    "dyno-4c-8gb",
+    "dyno-8c-16gb",
+    "dyno-16c-32gb",
+    "dyno-32c-64gb",
+    "dyno-1c-8gb",
+    "dyno-2c-16gb",
+    "dyno-4c-32gb",
+    "dyno-8c-64gb",
+    "dyno-16c-128gb",
+)
+_FIR_NAME = re.compile(r"^dyno-(?P<cores>\d+)c-(?P<gb>\d+(?:\.\d+)?)gb$")
+
+
+def fir_plan(name: str) -> DynoPlan:
+    """A Fir size from its name: its cores, its memory, and a restart at 100% of the quota, with no R14
+    grace (heroku-facts 4.2, 9.4)."""
+    match = _FIR_NAME.match(name)
+    if match is None:
+        raise ValueError(f"not a Fir dyno size: {name!r}")
+    return DynoPlan(
+        name, round(float(match.group("gb")) * 1024), 1.0, int(match.group("cores")), generation="fir"
+    )
 
 
 # Memory and nproc: heroku-facts 4.1 (eco and basic behave as standard-1x). R15: 2x up to
@@ -229,8 +293,12 @@ DYNO_PLANS: tuple[DynoPlan, ...] = (
         for space in ("private", "shield")
         for suffix, mib, _, cores in (("s", 1024, 1.0, 2), *_PERFORMANCE)
     ),
+    *(fir_plan(name) for name in FIR_DYNO_NAMES),
 )
 
 # The --dyno default: 512 MiB, as eco, basic and one-off dynos (heroku-facts 4.1), where the buildpack's
 # formula gives 2 workers (heroku-facts 4.4).
 DEFAULT_DYNO = "standard-1x"
+# Fir's smallest size, its counterpart (heroku-facts 4.1): the --dyno default with --generation fir.
+DEFAULT_FIR_DYNO = "dyno-1c-0.5gb"
+DEFAULT_DYNOS: Mapping[str, str] = {"cedar": DEFAULT_DYNO, "fir": DEFAULT_FIR_DYNO}

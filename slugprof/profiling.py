@@ -52,7 +52,7 @@ from slugprof.sources.appfiles import collect_app_files
 from slugprof.sources.approot import app_root, command_in_report, saved_path
 from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.config_vars import ConfigSource, ConfigVars, read_config_vars
-from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
+from slugprof.sources.dyno import dyno_by_name, dyno_environment, dyno_sizes
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
 from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
 from slugprof.sources.procfile import read_procfile
@@ -122,7 +122,8 @@ def _prepare(root: Path, options: ProfileOptions, environ: Mapping[str, str]) ->
             "with the PATH slugprof was started with"
         )
     command = process_types[options.process_type].command
-    return _Prepared(command, dyno_by_name(options.dyno), environment, config, tuple(notes))
+    dyno = dyno_by_name(options.dyno, options.settings.fir_memory_unit)
+    return _Prepared(command, dyno, environment, config, tuple(notes))
 
 
 def _profiled(
@@ -189,7 +190,8 @@ def _profiled(
     web_concurrency = env.get("WEB_CONCURRENCY")
     gunicorn = read_gunicorn_config(command, _app_text(root), environment=env)
     fixed = _fixed_workers(len(workers), web_concurrency, gunicorn)
-    fits = fit_dynos(cost, DYNO_SIZES, headroom=options.headroom, fixed_workers=fixed)
+    table = dyno_sizes(dyno.generation, options.settings.fir_memory_unit)  # the dyno's generation's sizes
+    fits = fit_dynos(cost, table, headroom=options.headroom, fixed_workers=fixed)
     notes.extend(_request_notes(run))
     report = ProfileReport(
         tool=ToolInfo(version=__version__),
@@ -197,6 +199,7 @@ def _profiled(
         app=ProfiledApp(root=saved_path(root), process_type=options.process_type, command=command),
         dyno=dyno.name,
         web_concurrency=web_concurrency,
+        generation=dyno.generation,
         memray=memray,
         # Rounded to the millisecond: finer digits are noise, and the saved report stays readable.
         boot_seconds=round(run.boot_seconds, 3),

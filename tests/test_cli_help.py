@@ -11,6 +11,7 @@ import pytest
 from slugprof import heroku
 from slugprof.cli import build_parser, main
 from slugprof.config import Settings
+from slugprof.sources.dyno import default_dyno, generation_of
 from slugprof.units import format_bytes
 
 # What the pipelines pull in (renderers, sampler, memray, wheel tags, the cache, compression workers,
@@ -83,7 +84,12 @@ def test_parser_defaults_are_the_cores() -> None:
     assert (analyze.stack, analyze.arch) == (heroku.DEFAULT_STACK, heroku.DEFAULT_ARCH)
     assert (analyze.stack, analyze.arch) == ("heroku-24", "amd64")
     profile = build_parser().parse_args(["profile"])
-    assert profile.dyno == heroku.DEFAULT_DYNO == "standard-1x"
+    assert profile.dyno is None and profile.generation is None  # the generation's default, below
+    assert (
+        default_dyno(generation_of(profile.dyno, profile.generation)) == heroku.DEFAULT_DYNO == "standard-1x"
+    )
+    assert default_dyno(generation_of(None, "fir")) == heroku.DEFAULT_FIR_DYNO == "dyno-1c-0.5gb"
+    assert generation_of("dyno-2c-1gb", None) == "fir"
     assert profile.boot_timeout == heroku.R10_BOOT_TIMEOUT_SECONDS == 60.0
 
 
@@ -98,7 +104,7 @@ def test_help_shows_the_cores_defaults(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         main(["profile", "--help"])
     profile_help = " ".join(capsys.readouterr().out.split())
-    assert "(default standard-1x)" in profile_help
+    assert "(default standard-1x; dyno-1c-0.5gb with --generation fir)" in profile_help
     assert "(default 60, Heroku's R10)" in profile_help
     assert "(SIGTERM, 30 s, then SIGKILL)" in profile_help
     assert "dyno sizes: " + ", ".join(plan.name for plan in heroku.DYNO_PLANS) in profile_help

@@ -1,5 +1,6 @@
 from slugprof.measure.dynofit import MIB, WorkerCost, fit_dynos, max_workers, worker_cost
 from slugprof.model import DynoSize
+from slugprof.sources.dyno import dyno_sizes
 
 STANDARD_1X = DynoSize("standard-1x", 512 * MIB, 2.0, 8, 2)
 PRIVATE_S = DynoSize("private-s", 1024 * MIB, 1.0, 8, 4)
@@ -36,3 +37,14 @@ def test_max_workers_keeps_the_headroom() -> None:
     assert max_workers(WorkerCost(100 * MIB, 100 * MIB, 2), 512 * MIB, 0.10) == 3
     assert max_workers(WorkerCost(100 * MIB, 100 * MIB, 2), 512 * MIB, 0.0) == 4
     assert max_workers(WorkerCost(500 * MIB, 100 * MIB, 2), 512 * MIB, 0.10) == 0
+
+
+def test_fir_sizes_restart_above_their_quota_with_no_r14_between() -> None:
+    fir = dyno_sizes("fir")
+    small = next(size for size in fir if size.name == "dyno-1c-0.5gb")
+    just_over = fit_dynos(WorkerCost(100 * MIB, small.memory_bytes - 100 * MIB + 1, 1), [small])[0]
+    assert (just_over.status, just_over.workers, just_over.r15_bytes) == ("r15", 1, small.memory_bytes)
+    at_quota = fit_dynos(WorkerCost(100 * MIB, small.memory_bytes - 100 * MIB, 1), [small])[0]
+    assert at_quota.status == "ok"
+    # Without a count of its own, each Fir size runs gunicorn's default: one worker.
+    assert {fit.workers for fit in fit_dynos(WorkerCost(10 * MIB, 10 * MIB, 1), fir)} == {1}

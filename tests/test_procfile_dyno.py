@@ -2,9 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from slugprof.config import load_settings
 from slugprof.errors import UsageError
 from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, web_concurrency_for
-from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment
+from slugprof.sources.dyno import DYNO_SIZES, dyno_by_name, dyno_environment, dyno_sizes, generation_of
 from slugprof.sources.procfile import ProcessType, declared_lines, read_procfile
 
 # --- Procfile ---------------------------------------------------------------------------------
@@ -101,9 +102,13 @@ def test_dyno_table_matches_the_buildpacks_published_web_concurrency() -> None:
         "performance-xl": 17, "private-xl": 17, "shield-xl": 17,
         "performance-2xl": 33, "private-2xl": 33, "shield-2xl": 33,
     }  # fmt: skip
-    assert {size.name: size.web_concurrency for size in DYNO_SIZES} == published
-    for size in DYNO_SIZES:
+    cedar = dyno_sizes("cedar")
+    assert {size.name: size.web_concurrency for size in cedar} == published
+    for size in cedar:
         assert size.web_concurrency == web_concurrency_for(size.memory_bytes // MIB, size.cores)
+    # Fir's buildpack sets none (heroku-facts 3.11, 4.4): gunicorn's own default, 1, is what runs.
+    assert {size.web_concurrency for size in dyno_sizes("fir")} == {None}
+    assert {size.workers for size in dyno_sizes("fir")} == {1}
 
 
 def test_dyno_memory_and_r15_rules() -> None:
@@ -133,7 +138,7 @@ def test_dyno_sizes_are_herokus_table_in_its_order() -> None:
     assert [size.name for size in DYNO_SIZES] == [plan.name for plan in DYNO_PLANS]
     for size, plan in zip(DYNO_SIZES, DYNO_PLANS, strict=True):
         assert (size.memory_bytes, size.r15_multiplier, size.cores, size.web_concurrency) == (
-            plan.memory_mib * MIB,
+            plan.memory_bytes(),
             plan.r15_multiplier,
             plan.cores,
             plan.web_concurrency,
@@ -192,3 +197,57 @@ def test_dyno_environment_when_the_app_sets_web_concurrency(tmp_path: Path) -> N
     assert env["GUNICORN_CMD_ARGS"] == "--timeout 20"
     assert env["LANG"] == "en_US.UTF-8"
     assert "PATH" not in env
+
+
+# --- Fir ----------------------------------------------------------------------------------------
+
+
+def test_the_fir_sizes_are_the_cli_s_seventeen_with_cores_and_memory_from_their_names() -> None:
+    fir = dyno_sizes("fir")
+    # heroku-facts 9.4: the 17 names heroku/cli lists.
+    assert len(fir) == 17 and len({size.name for size in fir}) == 17
+    assert {size.generation for size in fir} == {"fir"}
+    assert not {size.name for size in fir} & {size.name for size in dyno_sizes("cedar")}
+    small = dyno_by_name("dyno-1c-0.5gb")
+    assert (small.cores, small.memory_bytes) == (1, 512 * MIB)
+    large = dyno_by_name("DYNO-16C-128GB")
+    assert (large.cores, large.memory_bytes) == (16, 128 * 1024**3)
+    # Fir restarts a dyno at 100% of its quota, with no R14 grace (heroku-facts 4.2, 9.4).
+    assert {size.r15_multiplier for size in fir} == {1.0}
+
+
+def test_a_fir_dyno_s_gb_is_gib_by_default_and_gb_with_the_setting(tmp_path: Path) -> None:
+    assert dyno_by_name("dyno-2c-1gb").memory_bytes == 1024**3
+    assert dyno_by_name("dyno-2c-1gb", "GB").memory_bytes == 1000**3
+    assert dyno_by_name("dyno-1c-0.5gb", "GB").memory_bytes == 500_000_000
+    assert dyno_by_name("standard-2x", "GB").memory_bytes == 1024 * MIB  # Cedar's is measured: GiB
+    assert load_settings(tmp_path, {}).fir_memory_unit == "GiB"
+    assert load_settings(tmp_path, {"SLUGPROF_FIR_MEMORY_UNIT": "gb"}).fir_memory_unit == "GB"
+    (tmp_path / "pyproject.toml").write_text('[tool.slugprof]\nfir-memory-unit = "GB"\n')
+    settings = load_settings(tmp_path, {})
+    assert dyno_by_name("dyno-4c-16gb", settings.fir_memory_unit).memory_bytes == 16 * 1000**3
+    with pytest.raises(UsageError, match=r"fir-memory-unit = 'MB' is not one of: GiB, GB"):
+        load_settings(tmp_path, {"SLUGPROF_FIR_MEMORY_UNIT": "MB"})
+
+
+def test_a_dyno_of_the_other_generation_is_a_usage_error() -> None:
+    assert generation_of("dyno-2c-1gb", "fir") == generation_of("dyno-2c-1gb", None) == "fir"
+    assert generation_of(None, None) == generation_of("standard-2x", None) == "cedar"
+    with pytest.raises(
+        UsageError, match=r"standard-2x is a Cedar dyno size, not a Fir one: choose one of dyno-"
+    ):
+        generation_of("standard-2x", "fir")
+    with pytest.raises(UsageError, match=r"dyno-2c-1gb is a Fir dyno size"):
+        generation_of("dyno-2c-1gb", "cedar")
+
+
+def test_a_fir_dyno_s_environment_has_no_web_concurrency_from_the_platform(tmp_path: Path) -> None:
+    fir = dyno_by_name("dyno-2c-1gb")
+    base = {"PATH": "/usr/bin", "WEB_CONCURRENCY": "9", "DYNO_RAM": "4096"}
+    env = dyno_environment(tmp_path, fir, port=5000, dotenv={}, base_env=base, env_bin=None)
+    assert "WEB_CONCURRENCY" not in env and "WEB_CONCURRENCY_SET_BY" not in env and "DYNO_RAM" not in env
+    # The app's own config var is what sets it there.
+    env = dyno_environment(
+        tmp_path, fir, port=5000, dotenv={"WEB_CONCURRENCY": "3"}, base_env=base, env_bin=None
+    )
+    assert env["WEB_CONCURRENCY"] == "3" and "WEB_CONCURRENCY_SET_BY" not in env

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render
 from slugprof.errors import EXIT_OK, UsageError
-from slugprof.heroku import ARCHES, DEFAULT_ARCH, DEFAULT_STACK, SLUG_BUDGET_BYTES, SOFT_LIMIT_BYTES, STACKS
+from slugprof.heroku import (
+    ARCHES,
+    DEFAULT_ARCH,
+    DEFAULT_GENERATION,
+    DEFAULT_STACK,
+    GENERATIONS,
+    SLUG_BUDGET_BYTES,
+    SOFT_LIMIT_BYTES,
+    STACKS,
+)
 from slugprof.units import format_bytes
 
 if TYPE_CHECKING:
@@ -158,7 +167,18 @@ def add_measure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=int, metavar="N", help="processes to compress with (default: all cores)"
     )
+    add_generation_option(parser)
     add_ignore_option(parser)
+
+
+def add_generation_option(parser: argparse.ArgumentParser) -> None:
+    """`--generation cedar|fir`: which of Heroku's platform generations the app runs on."""
+    parser.add_argument(
+        "--generation",
+        choices=GENERATIONS,
+        help=f"Heroku's platform generation: cedar (the slug, classic buildpacks) or fir (an OCI image built "
+        f"with Cloud Native Buildpacks, arm64 dynos) (default {DEFAULT_GENERATION})",
+    )
 
 
 def add_ignore_option(parser: argparse.ArgumentParser) -> None:

@@ -243,15 +243,20 @@ def _pull_request_comment(markdown: str, verdicts: list[str]) -> None:
 def _settings(args: argparse.Namespace, root: Path) -> Settings:
     if not root.is_dir():
         raise UsageError(f"{root}: no such folder (give the app's folder, or saved results ending in .json)")
-    return measure_settings(
+    from slugprof.sources.dyno import default_dyno, generation_of
+
+    dyno = args.dyno or (default_dyno(args.generation) if args.generation else None)
+    settings = measure_settings(
         args,
         root,
         max_slug=args.max_slug,
         max_memory=args.max_memory,
         max_slug_growth=args.max_slug_growth,
-        dyno=args.dyno,
+        dyno=dyno,
         fail_on=args.fail_on,
     )
+    generation_of(settings.dyno, args.generation)  # a dyno of the other generation is a usage error
+    return settings
 
 
 def _limits(settings: Settings) -> GateLimits:
@@ -268,6 +273,7 @@ def _limits(settings: Settings) -> GateLimits:
         fail_on=fail_on(settings.fail_on),
         growth_bytes=growth_bytes,
         growth_share=growth_share,
+        fir_memory_unit=settings.fir_memory_unit,
     )
 
 

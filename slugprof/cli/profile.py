@@ -8,10 +8,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slugprof.cli.analyze import add_ignore_option, ignored_ids
+from slugprof.cli.analyze import add_generation_option, add_ignore_option, ignored_ids
 from slugprof.cli.output import FORMATS, emit, format_from_extension, progress_display, render
 from slugprof.errors import EXIT_OK, UsageError
-from slugprof.heroku import DEFAULT_DYNO, DYNO_PLANS, R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
+from slugprof.heroku import (
+    DEFAULT_DYNO,
+    DEFAULT_FIR_DYNO,
+    DYNO_PLANS,
+    R10_BOOT_TIMEOUT_SECONDS,
+    SHUTDOWN_TIMEOUT_SECONDS,
+)
 
 if TYPE_CHECKING:
     from slugprof.model import Route
@@ -39,6 +45,11 @@ run without memray, which would otherwise add its own footprint.
 
 dyno sizes: {", ".join(plan.name for plan in DYNO_PLANS)}
 
+--generation fir (or a Fir --dyno such as dyno-2c-1gb) runs the process as a Fir dyno runs it: no
+WEB_CONCURRENCY from the platform (gunicorn then starts 1 worker), a restart at 100% of the
+quota, and the dyno fit over Fir's sizes. Fir's "gb" is read as GiB unless the fir-memory-unit
+setting says GB.
+
 The findings come from the rules: the MEM family reads the run (the dyno fit, the imports each
 worker pays, growth, threads, boot and shutdown), and the rules that read the app's files run too.
 `slugprof rules` lists them; `--ignore ID` or `ignore = ["ID"]` in [tool.slugprof] silences one.
@@ -53,8 +64,11 @@ failed to boot or crashed (its own error is shown).
             "--process", default="web", metavar="NAME", help="Procfile process type (default web)"
         )
         parser.add_argument(
-            "--dyno", default=DEFAULT_DYNO, metavar="SIZE", help=f"dyno size (default {DEFAULT_DYNO})"
+            "--dyno",
+            metavar="SIZE",
+            help=f"dyno size (default {DEFAULT_DYNO}; {DEFAULT_FIR_DYNO} with --generation fir)",
         )
+        add_generation_option(parser)
         parser.add_argument("--env", metavar="PATH", help="the app's virtualenv (its bin goes first on PATH)")
         config = parser.add_argument_group(
             "config vars",
@@ -135,6 +149,7 @@ failed to boot or crashed (its own error is shown).
         from slugprof.config import load_settings
         from slugprof.processes import AppFailure
         from slugprof.profiling import ProfileOptions, profile
+        from slugprof.sources.dyno import default_dyno, generation_of
 
         if args.requests < 0:
             raise UsageError("--requests must be 0 or more")
@@ -147,10 +162,11 @@ failed to boot or crashed (its own error is shown).
         routes, routes_from = _routes(args)
         output_format = args.format or format_from_extension(args.output) or "terminal"
         app_root = Path(args.app)
+        generation = generation_of(args.dyno, args.generation)
         options = ProfileOptions(
             app_root=app_root,
             process_type=args.process,
-            dyno=args.dyno,
+            dyno=args.dyno or default_dyno(generation),
             environment=args.env,
             memray=not args.no_memray,
             requests=args.requests,

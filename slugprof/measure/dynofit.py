@@ -3,7 +3,8 @@
 A gunicorn dyno costs a base (the master, and whatever the workers share with it) plus a marginal
 cost per worker: the memory only that worker wrote, at its peak (its USS where the system does not
 say). The prediction for N workers is base + N x marginal, checked against the quota (R14 above it:
-swapping) and the restart threshold (R15 at quota x the dyno's multiplier).
+swapping) and the restart threshold (R15 at quota x the dyno's multiplier: 1 on Fir, which restarts a
+dyno at 100% of its quota).
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ def fit_dynos(
     """For each dyno: the prediction at its worker count, its status, and the most workers that fit.
 
     `fixed_workers` is the app's own worker count when it overrides WEB_CONCURRENCY (a `-w` flag, a
-    config file); otherwise each dyno runs the buildpack's WEB_CONCURRENCY for its size.
+    config file); otherwise each dyno runs the buildpack's WEB_CONCURRENCY for its size, or where the
+    platform sets none (Fir), gunicorn's default of one worker. `dynos` is the table of one generation.
     """
     fits = []
     for dyno in dynos:
-        workers = fixed_workers if fixed_workers is not None else dyno.web_concurrency
+        workers = fixed_workers if fixed_workers is not None else dyno.workers
         predicted = cost.base_bytes + workers * cost.marginal_bytes
         status: Literal["ok", "r14", "r15"] = "ok"
         if predicted > dyno.memory_bytes * dyno.r15_multiplier:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from slugprof.heroku import GUNICORN_DEFAULT_WORKERS
 from slugprof.model.findings import Finding, RulesRun
 from slugprof.model.report import SCHEMA_VERSION, ToolInfo
 
@@ -18,7 +19,14 @@ class DynoSize:
     memory_bytes: int  # the quota (Heroku's "512 MB" is 512 MiB: the cgroup limit)
     r15_multiplier: float  # the dyno restarts (R15) at quota x this; above 1x it swaps first (R14)
     cores: int  # nproc on that dyno, which the buildpack's WEB_CONCURRENCY formula reads
-    web_concurrency: int  # what the buildpack sets WEB_CONCURRENCY to on it
+    web_concurrency: int | None  # what the buildpack sets WEB_CONCURRENCY to on it; None: nothing (Fir)
+    generation: str = "cedar"  # or "fir"
+
+    @property
+    def workers(self) -> int:
+        """The workers gunicorn starts there when the app does not fix its count: WEB_CONCURRENCY, else
+        gunicorn's own default."""
+        return self.web_concurrency if self.web_concurrency is not None else GUNICORN_DEFAULT_WORKERS
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,7 @@ class ProfileReport:
     app: ProfiledApp
     dyno: str  # the dyno size it ran as
     web_concurrency: str | None  # WEB_CONCURRENCY the process saw
+    generation: str = "cedar"  # the platform generation of `dyno` and of the dyno-fit table: or "fir"
     memray: MemrayRun
     boot_seconds: float
     shutdown_seconds: float

@@ -120,7 +120,7 @@ def fixed_workers(fits: Sequence[DynoFit]) -> int | None:
     WEB_CONCURRENCY); None when each size runs the buildpack's WEB_CONCURRENCY for it."""
     for row in fits:
         size = _size(row.dyno)
-        if size is not None and row.workers != size.web_concurrency:
+        if size is not None and row.workers != size.workers:
             return row.workers
     return None
 
@@ -164,7 +164,7 @@ def _count_source(run: _Run) -> list[str]:
     report, workers = run.report, run.workers
     if run.fixed_workers is not None:
         return [f"{workers} workers: the app's own count (its command or config fixes it)"]
-    lines = [f"{workers} workers: the buildpack's WEB_CONCURRENCY for {report.dyno} (heroku-facts 4.4)"]
+    lines = [_platform_count(run)]
     dotenv = run.dotenv.get("WEB_CONCURRENCY")
     ran = sum(1 for process in report.processes if process.role == "worker")
     if dotenv is not None and dotenv != str(workers):
@@ -173,6 +173,20 @@ def _count_source(run: _Run) -> list[str]:
             "does not: the dyno runs the buildpack's count unless WEB_CONCURRENCY is a config var"
         )
     return lines
+
+
+def _on_fir(run: _Run) -> bool:
+    return run.size is not None and run.size.generation == "fir"
+
+
+def _platform_count(run: _Run) -> str:
+    """Where the count the dyno runs comes from when the app does not fix one."""
+    if _on_fir(run):
+        return (
+            f"{run.workers} worker: gunicorn's default, since Fir sets no WEB_CONCURRENCY (heroku-facts "
+            "9.4): set it as a config var to run more"
+        )
+    return f"{run.workers} workers: the buildpack's WEB_CONCURRENCY for {run.report.dyno} (heroku-facts 4.4)"
 
 
 def _smallest_fitting(run: _Run) -> DynoFit | None:
@@ -268,8 +282,12 @@ def web_concurrency_in_dotenv(inputs: RuleInputs) -> Iterator[Hit]:
     value = run.dotenv.get("WEB_CONCURRENCY")
     if value is None or run.size is None:
         return
-    default = run.size.web_concurrency
-    evidence = [f"the buildpack's WEB_CONCURRENCY on {run.report.dyno}: {default} (heroku-facts 4.4)"]
+    default = run.size.workers
+    evidence = [
+        f"Fir sets no WEB_CONCURRENCY: gunicorn runs {default} worker on {run.report.dyno} (heroku-facts 9.4)"
+        if _on_fir(run)
+        else f"the buildpack's WEB_CONCURRENCY on {run.report.dyno}: {default} (heroku-facts 4.4)"
+    ]
     if run.fixed_workers is not None:
         evidence.append(f"the app runs {run.fixed_workers} workers whatever WEB_CONCURRENCY says")
     if value.isdigit() and run.fit is not None:
@@ -358,6 +376,42 @@ def development_config_vars(inputs: RuleInputs) -> Iterator[Hit]:
             command="slugprof profile --heroku-config APP   (or --no-env-file, or --set "
             + " --set ".join(f"{var.name}=..." for var in switches)
             + ")",
+        ),
+    )
+
+
+@rule(
+    "MEM504",
+    "fir-web-concurrency-unset",
+    Severity.INFO,
+    summary="On a Fir dyno nothing sets WEB_CONCURRENCY, so gunicorn runs its default of one worker where "
+    "more fit.",
+    why="Fir's buildpack sets no WEB_CONCURRENCY (Cedar's sizes it to the dyno), and gunicorn's default is "
+    '`int(os.environ.get("WEB_CONCURRENCY", 1))`: the dyno serves one request at a time per thread.',
+    fix="Set the count that fits as a config var: `heroku config:set WEB_CONCURRENCY=N`.",
+    source="heroku-facts 3.11, 4.4 (no WEB_CONCURRENCY for Fir dynos), 9.4 (gunicorn's default)",
+    needs=Needs.PROFILE,
+)
+def fir_web_concurrency_unset(inputs: RuleInputs) -> Iterator[Hit]:
+    run = _run(inputs)
+    fit = run.fit
+    if not _on_fir(run) or fit is None or run.fixed_workers is not None:
+        return
+    if run.set_for_the_process("WEB_CONCURRENCY") or fit.max_workers <= fit.workers:
+        return
+    report = run.report
+    yield Hit(
+        title=f"{report.dyno} runs {fit.workers} worker: Fir sets no WEB_CONCURRENCY, and {fit.max_workers} "
+        f"fit with {report.headroom:.0%} to spare",
+        evidence=(
+            _platform_count(run),
+            f"{fit.max_workers} workers fit in its {format_binary(fit.quota_bytes)} quota at "
+            f"{format_binary(report.memory.worker_marginal_bytes)} per worker ({_marginal_words(report)})",
+        ),
+        evidence_class=Evidence.MEASURED,
+        fix=Fix(
+            summary=f"set WEB_CONCURRENCY on Fir: {fit.max_workers} workers fit on {report.dyno}",
+            command=f"heroku config:set WEB_CONCURRENCY={fit.max_workers}",
         ),
     )
 

@@ -7,32 +7,81 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from slugprof.errors import UsageError
-from slugprof.heroku import DYNO_PLANS, MIB, DynoPlan
+from slugprof.heroku import (
+    DEFAULT_DYNOS,
+    DEFAULT_FIR_MEMORY_UNIT,
+    DYNO_PLANS,
+    FIR_MEMORY_UNITS,
+    GENERATIONS,
+    MIB,
+    DynoPlan,
+)
 from slugprof.model import DynoSize
 
 
-def _size(plan: DynoPlan) -> DynoSize:
+def _size(plan: DynoPlan, fir_unit_bytes: int) -> DynoSize:
     return DynoSize(
         name=plan.name,
-        memory_bytes=plan.memory_mib * MIB,
+        memory_bytes=plan.memory_bytes(fir_unit_bytes),
         r15_multiplier=plan.r15_multiplier,
         cores=plan.cores,
         web_concurrency=plan.web_concurrency,
+        generation=plan.generation,
     )
 
 
-# Heroku's table of dyno sizes (slugprof.heroku) as the model's DynoSize, in the same order.
-DYNO_SIZES: tuple[DynoSize, ...] = tuple(_size(plan) for plan in DYNO_PLANS)
+def fir_unit_bytes(unit: str) -> int:
+    """The bytes of a Fir size's "gb" for the fir-memory-unit setting ("GiB" or "GB")."""
+    try:
+        return FIR_MEMORY_UNITS[unit]
+    except KeyError:
+        raise UsageError(f"fir-memory-unit {unit!r} is not one of: {', '.join(FIR_MEMORY_UNITS)}") from None
 
 
-def dyno_by_name(name: str) -> DynoSize:
-    """The dyno size called `name` (any case), or a UsageError listing the valid names."""
+_DEFAULT_UNIT_BYTES = FIR_MEMORY_UNITS[DEFAULT_FIR_MEMORY_UNIT]
+# Heroku's table of dyno sizes (slugprof.heroku) as the model's DynoSize, in the same order; Fir's "gb" read
+# as the default unit.
+DYNO_SIZES: tuple[DynoSize, ...] = tuple(_size(plan, _DEFAULT_UNIT_BYTES) for plan in DYNO_PLANS)
+
+
+def dyno_sizes(generation: str, fir_unit: str = DEFAULT_FIR_MEMORY_UNIT) -> tuple[DynoSize, ...]:
+    """The sizes of one generation ("cedar" or "fir"), Fir's memory in `fir_unit`: the dyno-fit table."""
+    if generation not in GENERATIONS:
+        raise UsageError(f"unknown generation {generation!r}: choose one of {', '.join(GENERATIONS)}")
+    unit_bytes = fir_unit_bytes(fir_unit)
+    return tuple(_size(plan, unit_bytes) for plan in DYNO_PLANS if plan.generation == generation)
+
+
+def dyno_by_name(name: str, fir_unit: str = DEFAULT_FIR_MEMORY_UNIT) -> DynoSize:
+    """The dyno size called `name` (any case), Fir's memory in `fir_unit`, or a UsageError listing the
+    valid names."""
     wanted = name.strip().lower()
-    for size in DYNO_SIZES:
-        if size.name == wanted:
-            return size
-    names = ", ".join(size.name for size in DYNO_SIZES)
+    for plan in DYNO_PLANS:
+        if plan.name == wanted:
+            return _size(plan, fir_unit_bytes(fir_unit))
+    names = ", ".join(plan.name for plan in DYNO_PLANS)
     raise UsageError(f"unknown dyno size {name!r}; choose one of: {names}")
+
+
+def generation_of(dyno: str | None, generation: str | None) -> str:
+    """The generation a run is for: `--generation`, else the one `--dyno` belongs to, else Cedar. A dyno
+    of the other generation is a UsageError."""
+    if generation is not None and generation not in GENERATIONS:
+        raise UsageError(f"unknown generation {generation!r}: choose one of {', '.join(GENERATIONS)}")
+    if dyno is None:
+        return generation or "cedar"
+    named = dyno_by_name(dyno).generation
+    if generation is not None and named != generation:
+        raise UsageError(
+            f"{dyno} is a {named.capitalize()} dyno size, not a {generation.capitalize()} one: choose one of "
+            f"{', '.join(size.name for size in dyno_sizes(generation))}"
+        )
+    return named
+
+
+def default_dyno(generation: str) -> str:
+    """The --dyno default for a generation: standard-1x on Cedar, dyno-1c-0.5gb on Fir."""
+    return DEFAULT_DYNOS[generation]
 
 
 def dyno_environment(
@@ -62,12 +111,17 @@ def dyno_environment(
     env["LANG"] = env.get("LANG") or "en_US.UTF-8"
     env["PYTHONPATH"] = env.get("PYTHONPATH") or str(app_root)  # $HOME, the app, on a dyno
 
-    # .profile.d/WEB_CONCURRENCY.sh: skipped when the app's config vars set WEB_CONCURRENCY.
-    env["DYNO_RAM"] = str(dyno.memory_bytes // MIB)
+    # .profile.d/WEB_CONCURRENCY.sh: skipped when the app's config vars set WEB_CONCURRENCY. Fir's buildpack
+    # has no such script: nothing sets it there but the app (heroku-facts 3.11).
     env.pop("WEB_CONCURRENCY_SET_BY", None)
-    if "WEB_CONCURRENCY" not in dotenv:
-        env["WEB_CONCURRENCY"] = str(dyno.web_concurrency)
-        env["WEB_CONCURRENCY_SET_BY"] = "heroku/python"
+    if dyno.web_concurrency is None:
+        env.pop("WEB_CONCURRENCY", None)
+        env.pop("DYNO_RAM", None)
+    else:
+        env["DYNO_RAM"] = str(dyno.memory_bytes // MIB)
+        if "WEB_CONCURRENCY" not in dotenv:
+            env["WEB_CONCURRENCY"] = str(dyno.web_concurrency)
+            env["WEB_CONCURRENCY_SET_BY"] = "heroku/python"
 
     # .profile.d/python.gunicorn.sh
     env["FORWARDED_ALLOW_IPS"] = "*"
