@@ -10,12 +10,13 @@ from pathlib import Path
 from slugprof import __version__
 from slugprof.config import Settings
 from slugprof.errors import ToolFailure
-from slugprof.heroku import DEFAULT_ARCH, DEFAULT_STACK
+from slugprof.heroku import DEFAULT_ARCH, DEFAULT_GENERATION, DEFAULT_STACK, FIR_ARCH, IMAGE_GZIP_LEVEL
 from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
+from slugprof.measure.image import image_of, image_parts
 from slugprof.measure.runtime import RuntimeRequest, measure_runtime, temporary_scratch
-from slugprof.measure.slug import SizedSlug, SlugInventory, SlugLimits, size_slug
+from slugprof.measure.slug import SLUG_LEVEL, SizedSlug, SlugInventory, SlugLimits, size_slug
 from slugprof.model import (
     AnalyzeReport,
     AppInventory,
@@ -40,6 +41,7 @@ from slugprof.sources.buildpack import (
 )
 from slugprof.sources.dotenv import read_dotenv
 from slugprof.sources.environment import find_environment
+from slugprof.sources.project_toml import fir_app_files, read_project_toml, slugignore_note
 from slugprof.sources.requirements import read_build_requirements, read_requirements_txt
 
 
@@ -57,6 +59,7 @@ class AnalyzeOptions:
     arch: str = DEFAULT_ARCH
     build_sdists: bool = False
     ignore: tuple[str, ...] = ()  # --ignore: rule ids to silence, with the settings' own
+    generation: str = DEFAULT_GENERATION  # "fir": an image for arm64 dynos, not a slug
 
 
 def analyze(
@@ -74,12 +77,17 @@ def _analyze(
 ) -> AnalyzeReport:
     root = options.app_root
     root = app_root(root)
+    fir = options.generation == "fir"
+    if fir:
+        options = replace(options, arch=FIR_ARCH)  # Fir dynos are arm64 (heroku-facts 9.4)
 
+    notes: list[str] = []
     app = collect_app_files(root, progress)
+    if fir:
+        app = _fir_app(root, app, notes)
     files = BuildFiles.of(root, app)
     manager = choose_package_manager(files)
     python = choose_python_version(files, options.settings, manager.name)
-    notes: list[str] = []
 
     environment = None
     if not options.resolve:
@@ -139,7 +147,14 @@ def _analyze(
         for part in buildpack_parts(python, manager, options.settings, runtime)
         if part.name not in installed
     )
-    inventory = SlugInventory(app=app, dependencies=dependencies, buildpack=parts, python_minor=python.minor)
+    level = IMAGE_GZIP_LEVEL if fir else SLUG_LEVEL
+    inventory = SlugInventory(
+        app=app,
+        dependencies=dependencies,
+        buildpack=image_parts(parts, level) if fir else parts,
+        python_minor=python.minor,
+        compression_level=level,
+    )
     limits = SlugLimits(limit_bytes=options.settings.slug_limit, soft_limit_bytes=options.settings.soft_limit)
     sized = size_slug(
         inventory,
@@ -159,12 +174,22 @@ def _analyze(
         buildpack=sized.buildpack,
         slug=sized.slug,
         notes=tuple(notes),
+        generation=options.generation,
+        image=image_of(sized.slug, level) if fir else None,
     )
     resolve_edited = None
     if dependencies.source == DependencySource.RESOLVED:
         resolve_edited = _EditedResolution(root, options, python.version, manager, environ, files)
     measured = _Measured(inventory, limits, sized, resolve_edited)
     return _with_findings(report, files, options, measured, progress)
+
+
+def _fir_app(root: Path, app: AppInventory, notes: list[str]) -> AppInventory:
+    """The app's files as a Fir build takes them: project.toml's rules, never .slugignore (said)."""
+    note = slugignore_note(app)
+    if note is not None:
+        notes.append(note)
+    return fir_app_files(app, read_project_toml(root))
 
 
 def _without_environment(app: AppInventory, root: Path, prefix: Path, notes: list[str]) -> AppInventory:

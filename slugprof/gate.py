@@ -15,7 +15,7 @@ from enum import Enum
 from slugprof.compare import Comparison
 from slugprof.errors import EXIT_FAILURE, EXIT_LIMIT, EXIT_OK
 from slugprof.heroku import DEFAULT_FIR_MEMORY_UNIT, DYNO_PLANS, FIR_MEMORY_UNITS
-from slugprof.model import AnalyzeReport, Finding, MemoryMeasure, ProfileReport, Severity
+from slugprof.model import AnalyzeReport, Finding, Image, MemoryMeasure, ProfileReport, Severity
 from slugprof.model.report import findings_of
 from slugprof.units import format_binary, format_bytes
 
@@ -110,6 +110,8 @@ def _slug_verdict(analysis: AnalyzeReport | None, limits: GateLimits) -> LimitVe
     limit = limits.max_slug_bytes
     if analysis is None:
         return LimitVerdict("max-slug", Outcome.NOT_CHECKED, "no analysis of the slug was given")
+    if analysis.image is not None:
+        return LimitVerdict("max-slug", Outcome.NOT_CHECKED, image_verdict(analysis.image))
     slug = analysis.slug
     share = slug.compressed_bytes / limit if limit else 0.0
     figure = (
@@ -126,6 +128,15 @@ def _slug_verdict(analysis: AnalyzeReport | None, limits: GateLimits) -> LimitVe
             f"{figure} without the dependencies, which were not measured (see the report's notes)",
         )
     return LimitVerdict("max-slug", Outcome.PASS, figure)
+
+
+def image_verdict(image: Image) -> str:
+    """A Fir image's one line: its estimate, and that no limit is documented for it."""
+    return (
+        f"image {format_bytes(image.compressed_bytes)} ± {format_bytes(image.compressed_error)} compressed "
+        f"(layers at gzip -{image.compression_level}): Fir builds an image, not a slug, and no image size "
+        "limit is documented"
+    )
 
 
 def _memory_limit(limits: GateLimits) -> tuple[int, str] | None:

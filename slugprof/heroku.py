@@ -207,6 +207,11 @@ GUNICORN_DEFAULT_WORKERS = 1
 # (heroku-facts 9.4), so it is the fir-memory-unit setting and GiB only its default.
 FIR_MEMORY_UNITS: Mapping[str, int] = {"GiB": GIB, "GB": GB}
 DEFAULT_FIR_MEMORY_UNIT = "GiB"
+# Fir dynos run on arm64 (Graviton): `manylinux_*_aarch64` wheels (heroku-facts 9.4).
+FIR_ARCH = "arm64"
+# A Fir build is an OCI image whose layers the image tooling compresses with gzip level 1 by default; no
+# image size limit is documented (heroku-facts 6, 9.4).
+IMAGE_GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ def analyze_options(
         arch=args.arch,
         build_sdists=args.build_sdists,
         ignore=ignored_ids(args.ignore),
+        generation=args.generation or DEFAULT_GENERATION,
     )
 
 

@@ -37,6 +37,13 @@ UNMEASURED_ALLOWANCE = 0.25
 # the validation set (numpy, pandas, scipy, scikit-learn, django, requests, flask) +0.9% compressed;
 # single packages typically within 8%; sets of generated API clients up to +20% (an upper bound).
 RESOLVED_MODEL_ERROR = 0.10
+SLUG_LEVEL = 6  # `tar czf`: gzip's default level (heroku-facts 1.3)
+# The wheel model predicts shares of gzip -6 (slugprof.measure.stream_model). At another level a resolved
+# package's share is scaled by the ratio of the two levels, measured: tar streams of an installed
+# site-packages (569 MB: 198.1 MB at level 1 against 175.2 MB at 6, 1.131), a standard library (53 MB:
+# 1.137), matplotlib alone 1.110, django alone 1.206 (its translations). Ratio and spread, per level:
+LEVEL_RATIO_TO_SLUG: dict[int, float] = {1: 1.135, 6: 1.0}
+LEVEL_RATIO_ERROR: dict[int, float] = {1: 0.07, 6: 0.0}  # django's +6%, matplotlib's -2%: within 7%
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class SlugInventory:
     dependencies: DependencyInventory
     buildpack: tuple[BuildpackPart, ...]  # the runtime, parts sized from settings, the profile.d scripts
     python_minor: str  # "3.13": names the site-packages folder
+    # gzip's level: 6 for the slug (heroku-facts 1.3), 1 for a Fir image's layers (heroku-facts 9.4).
+    compression_level: int = SLUG_LEVEL
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ def size_slug(
     """Compress the slug's tar stream (or estimate it) and attribute the bytes to who put them there."""
     compression = estimate_compressed(
         tar_members(inventory),
+        level=inventory.compression_level,
         exact=exact,
         cache_dir=cache_dir,
         workers=workers,
@@ -86,14 +96,16 @@ def size_slug(
     # Parts sized from settings are outside the tar stream: their compressed size is added to it.
     outside_stream = sum(part.compressed_bytes or 0 for part in inventory.buildpack if not part.members)
     app = replace(inventory.app, compressed_bytes=_group_compressed(compression, TarGroup.app()))
-    dependencies = _with_compressed_shares(inventory.dependencies, compression)
+    dependencies = _with_compressed_shares(inventory.dependencies, compression, inventory.compression_level)
     buildpack = tuple(
         replace(part, compressed_bytes=_group_compressed(compression, TarGroup.buildpack(part.name)))
         if part.compressed_bytes is None or part.members
         else part
         for part in inventory.buildpack
     )
-    slug = _slug(app, dependencies, buildpack, compression, limits, outside_stream)
+    slug = _slug(
+        app, dependencies, buildpack, compression, limits, outside_stream, inventory.compression_level
+    )
     return SizedSlug(app, dependencies, buildpack, compression, slug)
 
 
@@ -179,11 +191,17 @@ def _group_compressed(compression: CompressionEstimate, group: TarGroup) -> int:
 
 
 def _with_compressed_shares(
-    dependencies: DependencyInventory, compression: CompressionEstimate
+    dependencies: DependencyInventory, compression: CompressionEstimate, level: int = SLUG_LEVEL
 ) -> DependencyInventory:
-    """Each package's compressed share (installed: the compressor's, resolved: the wheel model's), and
-    each top-level requirement's exclusive share: what removing it alone would take off the slug."""
+    """Each package's compressed share (installed: the compressor's, resolved: the wheel model's, scaled
+    to `level`), and each top-level requirement's exclusive share: what removing it alone would take off
+    the slug."""
     packages = dependencies.packages
+    if dependencies.source == DependencySource.RESOLVED and level != SLUG_LEVEL:
+        ratio = LEVEL_RATIO_TO_SLUG[level]
+        packages = tuple(
+            replace(package, compressed_bytes=round(package.compressed_bytes * ratio)) for package in packages
+        )
     if dependencies.source == DependencySource.ENVIRONMENT:
         groups = {estimate.group: estimate.compressed_bytes for estimate in compression.groups}
         packages = tuple(
@@ -210,6 +228,7 @@ def _slug(
     compression: CompressionEstimate,
     limits: SlugLimits,
     unmeasured_compressed: int,
+    level: int = SLUG_LEVEL,
 ) -> Slug:
     # Resolved packages are not on disk: their compressed share comes from the wheel model.
     resolved = dependencies.source == DependencySource.RESOLVED
@@ -246,7 +265,9 @@ def _slug(
     error = (
         compression.error_bytes
         + round(UNMEASURED_ALLOWANCE * (unmeasured_compressed + estimated_resolved))
-        + round(RESOLVED_MODEL_ERROR * (resolved_compressed - estimated_resolved))
+        + round(
+            (RESOLVED_MODEL_ERROR + LEVEL_RATIO_ERROR[level]) * (resolved_compressed - estimated_resolved)
+        )
     )
     return Slug(
         compressed_bytes=compressed,

@@ -9,7 +9,7 @@ from slugprof.model.app import AppInventory
 from slugprof.model.buildpack import BuildpackPart, PythonVersionChoice
 from slugprof.model.dependencies import DependencyInventory
 from slugprof.model.findings import BuildVerdict, Finding, RulesRun
-from slugprof.model.slug import Slug
+from slugprof.model.slug import Image, Slug
 
 if TYPE_CHECKING:
     from slugprof.model.profile import ProfileReport
@@ -39,6 +39,8 @@ class AnalyzeReport:
     buildpack: tuple[BuildpackPart, ...]
     slug: Slug
     notes: tuple[str, ...] = ()  # caveats of the measurement
+    generation: str = "cedar"  # or "fir": the platform generation the app was analyzed for
+    image: Image | None = None  # Fir's image estimate; None on Cedar, and in reports saved before it
     build: BuildVerdict | None = None  # None only in reports saved before schema 3
     findings: tuple[Finding, ...] = ()
     rules: RulesRun = field(default_factory=RulesRun)

@@ -107,6 +107,29 @@ class SlugComponent:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImageLayer:
+    """One layer of a Fir image as the estimate sizes it: the Python runtime, the dependencies, the app."""
+
+    name: str  # "python", "dependencies", "app"
+    bytes: int
+    compressed_bytes: int  # gzip at the image tooling's level
+    measured: bool  # False: sized from a setting, or from the wheel model's gzip -6 share scaled to it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Image:
+    """The OCI image a Fir build makes, estimated: its layers, each compressed as the image tooling does.
+
+    No size limit for an image is documented (heroku-facts 6, 9.4): there is no limit to judge it by."""
+
+    compression_level: int  # gzip's level: 1, the image tooling's default
+    compressed_bytes: int
+    compressed_error: int  # half-width of a 95% interval
+    layers: tuple[ImageLayer, ...]
+    limit_bytes: int | None = None  # none documented
+
+
+@dataclass(frozen=True, kw_only=True)
 class Slug:
     bytes: int = field(init=False, default=0)  # uncompressed: the components' sum; derived
     compressed_bytes: int

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from slugprof.compare import Comparison
+from slugprof.gate import image_verdict
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
 from slugprof.model.report import findings_of
 from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, printable
@@ -78,16 +79,23 @@ def _findings(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> l
     return sorted(found, key=lambda f: (-f.severity.rank, -(f.savings_compressed_bytes or 0), f.id))
 
 
+def _size_verdict(analyze: AnalyzeReport) -> str:
+    """The slug against its limit; on Fir, the image, for which no limit is documented."""
+    if analyze.image is not None:
+        return f"**Fir**: {image_verdict(analyze.image)}"
+    slug = analyze.slug
+    share = slug.compressed_bytes / slug.limit_bytes if slug.limit_bytes else 0.0
+    return (
+        f"**Slug {format_bytes(slug.compressed_bytes)}** ± {format_bytes(slug.compressed_error)}"
+        f" compressed of the {format_bytes(slug.limit_bytes)} limit ({share:.0%}):"
+        f" {SLUG_STATUS_WORD[slug.status]}"
+    )
+
+
 def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None, findings: list[Finding]) -> str:
     pieces = []
     if analyze is not None:
-        slug = analyze.slug
-        share = slug.compressed_bytes / slug.limit_bytes if slug.limit_bytes else 0.0
-        pieces.append(
-            f"**Slug {format_bytes(slug.compressed_bytes)}** ± {format_bytes(slug.compressed_error)}"
-            f" compressed of the {format_bytes(slug.limit_bytes)} limit ({share:.0%}):"
-            f" {SLUG_STATUS_WORD[slug.status]}"
-        )
+        pieces.append(_size_verdict(analyze))
         build = analyze.build
         if build is not None:
             pieces.append(

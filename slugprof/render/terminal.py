@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from slugprof.gate import image_verdict
 from slugprof.model import AnalyzeReport, BuildOutcome, DependencySource, Severity, SlugignoreRule
 from slugprof.render.common import (
     SLUG_STATUS_WORD,
@@ -62,16 +63,20 @@ def _build_failure(console: Console, report: AnalyzeReport) -> None:
 
 
 def _verdict(console: Console, report: AnalyzeReport) -> None:
-    """The slug against its limit, and the build's verdict, one line each."""
-    slug = report.slug
-    share = slug.compressed_bytes / slug.limit_bytes if slug.limit_bytes else 0.0
-    line = Text()
-    line.append("Slug ")
-    line.append(format_bytes(slug.compressed_bytes), style="bold")
-    line.append(f" ± {format_bytes(slug.compressed_error)} compressed")
-    line.append(f" of the {format_bytes(slug.limit_bytes)} limit ({share:.0%})  ")
-    line.append(SLUG_STATUS_WORD[slug.status], style=_STATUS_STYLE[slug.status])
-    console.print(line)
+    """The slug against its limit (on Fir, the image, which has none), and the build's verdict, one line
+    each."""
+    if report.image is not None:
+        console.print(f"Fir: {image_verdict(report.image)}")
+    else:
+        slug = report.slug
+        share = slug.compressed_bytes / slug.limit_bytes if slug.limit_bytes else 0.0
+        line = Text()
+        line.append("Slug ")
+        line.append(format_bytes(slug.compressed_bytes), style="bold")
+        line.append(f" ± {format_bytes(slug.compressed_error)} compressed")
+        line.append(f" of the {format_bytes(slug.limit_bytes)} limit ({share:.0%})  ")
+        line.append(SLUG_STATUS_WORD[slug.status], style=_STATUS_STYLE[slug.status])
+        console.print(line)
     if report.build is not None and report.build.outcome == BuildOutcome.BUILDS:
         warnings = len(report.build.warnings)
         console.print(f"Build: Heroku would build it ({_count(warnings, 'warning')} in the build log)")
@@ -80,10 +85,10 @@ def _verdict(console: Console, report: AnalyzeReport) -> None:
 def _summary(console: Console, report: AnalyzeReport) -> None:
     slug = report.slug
     _verdict(console, report)
-    console.print(
-        f"{format_bytes(slug.bytes)} uncompressed · soft limit {format_bytes(slug.soft_limit_bytes)} "
-        f"(boot time) · {report.app.root}"
+    limits = (
+        f"soft limit {format_bytes(slug.soft_limit_bytes)} (boot time)" if report.image is None else "Fir"
     )
+    console.print(f"{format_bytes(slug.bytes)} uncompressed · {limits} · {report.app.root}")
     console.print(
         f"Python {report.python.version} ({report.python.source}) · package manager: {report.package_manager}"
     )

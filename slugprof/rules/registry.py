@@ -42,6 +42,13 @@ FAMILIES: dict[str, str] = {
 _ID = re.compile(r"^(?P<family>[A-Z]+)(?P<number>\d{3})$")
 
 
+# The rules about the slug's limits and .slugignore: neither exists on Fir, which builds an OCI image with
+# no documented size limit and picks its files with project.toml (heroku-facts 6, 9.4).
+SLUG_ONLY = frozenset(
+    {"SLUG200", "SLUG201", "SLUG202", "SLUG210", "SLUG220", "SLUG221", "SLUG222", "SLUG223"}
+)
+
+
 class Needs(str, Enum):
     """What a rule reads besides the files: it runs only when that was measured."""
 
@@ -117,8 +124,11 @@ class Rule:
         return match.group("family") if match else ""
 
     def findings(self, inputs: RuleInputs) -> list[Finding]:
-        """The rule's findings; none when what it needs was not measured."""
+        """The rule's findings; none when what it needs was not measured, or on Fir for a rule about the
+        slug's limits or .slugignore."""
         if self.needs not in inputs.available:
+            return []
+        if self.id in SLUG_ONLY and inputs.analysis is not None and inputs.analysis.generation == "fir":
             return []
         return [
             Finding(
