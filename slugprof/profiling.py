@@ -24,7 +24,7 @@ from slugprof.config import Settings
 from slugprof.errors import UsageError
 from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS
 from slugprof.measure.collectstatic import collectstatic_step, run_collectstatic
-from slugprof.measure.dynofit import fit_dynos, worker_cost
+from slugprof.measure.dynofit import WorkerCost, fit_dynos, worker_cost
 from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
 from slugprof.measure.memray_captures import ProcessCapture, read_captures
 from slugprof.measure.memray_command import wrap_command
@@ -45,6 +45,7 @@ from slugprof.model import (
     ProfileReport,
     Route,
     ToolInfo,
+    VariantRun,
 )
 from slugprof.processes import AppFailure
 from slugprof.progress import NoProgress, Progress
@@ -56,6 +57,7 @@ from slugprof.sources.dyno import dyno_by_name, dyno_environment, dyno_sizes
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
 from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
 from slugprof.sources.procfile import read_procfile
+from slugprof.sources.variants import Variant
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class ProfileOptions:
     port: int | None = None
     settings: Settings = field(default_factory=Settings)
     ignore: tuple[str, ...] = ()  # --ignore: rule ids to silence, with the settings' own
+    variants: tuple[Variant, ...] = ()  # --try: runs again with one change each, measured
     config: ConfigSource = field(default_factory=ConfigSource)  # where the config vars come from
 
 
@@ -158,35 +161,19 @@ def _profiled(
         )
         notes.extend(memray_notes)
 
-    growth = worker_growth(run.samples, run.roles)
-    processes = [
-        _with_capture(
-            dataclasses.replace(
-                process,
-                command=command_in_report(process.command, folder),
-                growth_bytes_per_second=growth.get(process.pid),
-            ),
-            capture_by_role.get(process.role),
-        )
-        for process in summarize_processes(
-            run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
-        )
-    ]
-    measure = _measure(run.samples)
+    measured = _measured_run(run, environment, folder, capture_by_role)
+    processes, measure, cost = measured.processes, measured.measure, measured.cost
+    peak_total, peak_pss, peak_rss = measured.peak_total, measured.peak_pss, measured.peak_rss
     if measure == MemoryMeasure.PSS and run.samples:
         notes.append(
             "this system's /proc gives no anonymous-memory figure (Pss_Anon): the peak is summed PSS, which "
             "also counts the file-backed pages (the interpreter, libraries, mapped files) a dyno does not"
         )
-    peak_pss = max((sample.total_pss_bytes for sample in run.samples), default=0)
-    peak_total = (
-        max((sample.headline_bytes for sample in run.samples), default=0)
-        if measure == MemoryMeasure.ANONYMOUS
-        else peak_pss
-    )
-    peak_rss = max((sample.total_rss_bytes for sample in run.samples), default=0)
     workers = [process for process in processes if process.role == "worker"]
-    cost = worker_cost(peak_total, [_worker_marginal(process) for process in workers])
+    variants = tuple(
+        _variant_run(variant, command, copy, environment, dyno_env, options, progress)
+        for variant in options.variants
+    )
     web_concurrency = env.get("WEB_CONCURRENCY")
     gunicorn = read_gunicorn_config(command, _app_text(root), environment=env)
     fixed = _fixed_workers(len(workers), web_concurrency, gunicorn)
@@ -223,8 +210,82 @@ def _profiled(
         dyno_fit=tuple(fits),
         notes=tuple(notes),
         config_vars=prepared.config.applied,
+        variants=variants,
     )
     return report
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What one run's samples say of the dyno's memory."""
+
+    processes: tuple[ProcessProfile, ...]
+    measure: MemoryMeasure
+    peak_total: int  # the headline
+    peak_pss: int
+    peak_rss: int
+    cost: WorkerCost
+
+
+def _measured_run(
+    run: RunResult,
+    environment: PythonEnvironment | None,
+    folder: Path,
+    captures: Mapping[str, ProcessCapture],
+) -> _Measured:
+    growth = worker_growth(run.samples, run.roles)
+    processes = tuple(
+        _with_capture(
+            dataclasses.replace(
+                process,
+                command=command_in_report(process.command, folder),
+                growth_bytes_per_second=growth.get(process.pid),
+            ),
+            captures.get(process.role),
+        )
+        for process in summarize_processes(
+            run.samples, run.roles, run.commands, _control_socket_threads(run, environment)
+        )
+    )
+    measure = _measure(run.samples)
+    peak_pss = max((sample.total_pss_bytes for sample in run.samples), default=0)
+    anonymous = measure == MemoryMeasure.ANONYMOUS
+    peak_total = max((s.headline_bytes for s in run.samples), default=0) if anonymous else peak_pss
+    peak_rss = max((sample.total_rss_bytes for sample in run.samples), default=0)
+    workers = [process for process in processes if process.role == "worker"]
+    cost = worker_cost(peak_total, [_worker_marginal(process) for process in workers])
+    return _Measured(processes, measure, peak_total, peak_pss, peak_rss, cost)
+
+
+def _variant_run(
+    variant: Variant,
+    command: str,
+    copy: SlugCopy,
+    environment: PythonEnvironment | None,
+    dyno_env: Callable[[int], dict[str, str]],
+    options: ProfileOptions,
+    progress: Progress,
+) -> VariantRun:
+    """The app run again under the sampler with `variant` applied; a failure is its outcome, not an error."""
+    port = free_port()
+    env = variant.environment(dyno_env(port))
+    progress.stage(f"Trying {variant.name}: the web process again")
+    try:
+        run = _run(command, copy, environment, env, port, options, progress)
+    except AppFailure as failure:
+        return VariantRun(variant.name, served=False, detail=f"the app failed with it: {failure}")
+    measured = _measured_run(run, environment, copy.folder, {})
+    answered = run.requests is None or any(200 <= code < 400 for code in run.requests.status_codes)
+    return VariantRun(
+        variant.name,
+        served=answered,
+        detail="" if answered else "no request was answered 2xx or 3xx: the app did not serve with it",
+        peak_total_bytes=measured.peak_total,
+        worker_marginal_bytes=measured.cost.marginal_bytes,
+        base_bytes=measured.cost.base_bytes,
+        workers=sum(1 for process in measured.processes if process.role == "worker"),
+        boot_seconds=round(run.boot_seconds, 3),
+    )
 
 
 def _build_steps(

@@ -131,6 +131,15 @@ failed to boot or crashed (its own error is shown).
             f"(default {R10_BOOT_TIMEOUT_SECONDS:.0f}, Heroku's R10)",
         )
         parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
+        parser.add_argument(
+            "--try",
+            dest="variants",
+            action="append",
+            default=[],
+            metavar="VARIANT",
+            help="run the app again with one change and report the measured difference; repeatable: "
+            "preload, workers=N, threads=N, env:NAME=VALUE (e.g. env:MALLOC_ARENA_MAX=2)",
+        )
         parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
         parser.add_argument("--format", choices=FORMATS, help="output format")
         parser.add_argument(
@@ -150,6 +159,7 @@ failed to boot or crashed (its own error is shown).
         from slugprof.processes import AppFailure
         from slugprof.profiling import ProfileOptions, profile
         from slugprof.sources.dyno import default_dyno, generation_of
+        from slugprof.sources.variants import parse_variant
 
         if args.requests < 0:
             raise UsageError("--requests must be 0 or more")
@@ -179,6 +189,7 @@ failed to boot or crashed (its own error is shown).
             settings=load_settings(app_root, os.environ),
             ignore=ignored_ids(args.ignore),
             config=config_source(args),
+            variants=tuple(parse_variant(text) for text in args.variants),
         )
         try:
             with progress_display(quiet=args.quiet) as progress:

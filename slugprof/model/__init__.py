@@ -39,6 +39,7 @@ from slugprof.model.profile import (
     ProfileReport,
     RequestStats,
     Route,
+    VariantRun,
 )
 from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, ToolInfo
 from slugprof.model.resolution import (
@@ -124,4 +125,5 @@ __all__ = [
     "TarMember",
     "Target",
     "ToolInfo",
+    "VariantRun",
 ]

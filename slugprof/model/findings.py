@@ -73,6 +73,9 @@ class Finding:
     savings_bytes: int | None = None  # what the fix frees, uncompressed (measured by re-running the model)
     savings_compressed_bytes: int | None = None
     change: SlugChange | None = None  # what the fix removes from the slug, when it removes something
+    # What the fix frees of the dyno's peak memory, measured by running the app with it (`profile --try`);
+    # None when no run measured it.
+    memory_savings_bytes: int | None = None
 
 
 class BuildOutcome(str, Enum):

@@ -156,6 +156,20 @@ class ConfigVar:
 
 
 @dataclass(frozen=True)
+class VariantRun:
+    """The app run again with one change (`profile --try`), measured as the first run was."""
+
+    name: str  # "preload", "workers=3", "env:MALLOC_ARENA_MAX=2"
+    served: bool  # it booted and answered at least one request 2xx/3xx (False: it failed, said in detail)
+    detail: str = ""  # why it did not serve; or what the run showed
+    peak_total_bytes: int | None = None  # the headline, as the first run's (`memory.measure`)
+    worker_marginal_bytes: int | None = None
+    base_bytes: int | None = None
+    workers: int = 0  # the workers it ran
+    boot_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class ProfiledApp:
     root: str  # the app folder, absolute (the home folder written as ~)
     process_type: str  # "web"
@@ -207,5 +221,6 @@ class ProfileReport:
     dyno_fit: tuple[DynoFit, ...]
     notes: tuple[str, ...] = ()  # facts that are not advice (failed requests, memray's own notes)
     config_vars: tuple[ConfigVar, ...] = ()  # what the process ran with, by name and origin
+    variants: tuple[VariantRun, ...] = ()  # --try: the same app run again with one change each
     findings: tuple[Finding, ...] = ()  # what the rules say about the run: the MEM family, and the files
     rules: RulesRun = field(default_factory=RulesRun)  # --ignore / [tool.slugprof] ignore

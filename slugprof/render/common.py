@@ -21,6 +21,7 @@ from slugprof.model import (
     RequestStats,
     RulesRun,
     Severity,
+    VariantRun,
 )
 from slugprof.units import format_binary, format_bytes
 
@@ -55,9 +56,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def saving_words(finding: Finding) -> str | None:
-    """ "saves 2.1 MB compressed (5.3 MB on disk)", or "adds ..." for a swap that costs bytes; None when
-    the fix changes nothing in the slug or its saving could not be measured."""
+    """ "saves 2.1 MB compressed (5.3 MB on disk)", or "adds ..." for a swap that costs bytes; for a
+    memory fix a `--try` run measured, "frees 40.0 MiB of the dyno's peak"; None when the fix changes
+    nothing measured."""
     compressed = finding.savings_compressed_bytes
+    memory = finding.memory_savings_bytes
+    if compressed is None and memory is not None:
+        verb = "frees" if memory >= 0 else "adds"
+        return f"{verb} {format_binary(abs(memory))} of the dyno's peak memory (measured by --try)"
     if compressed is None:
         return None
     verb = "saves" if compressed >= 0 else "adds"
@@ -146,6 +152,27 @@ def routes_words(requests: RequestStats, *, limit: int = 6) -> str | None:
     more = f" and {len(requests.routes) - limit} more" if len(requests.routes) > limit else ""
     origin = f" (from {printable(requests.routes_from)})" if requests.routes_from else ""
     return f"to {shown}{more}{origin}"
+
+
+VARIANT_COLUMNS = ("tried", "peak", "change", "one more worker", "workers", "outcome")
+
+
+def variant_cells(report: ProfileReport, variant: VariantRun) -> tuple[str, ...]:
+    """A `--try` run beside the first run, as every renderer's table shows it (VARIANT_COLUMNS)."""
+    if not variant.served or variant.peak_total_bytes is None:
+        return (variant.name, "", "", "", str(variant.workers or ""), variant.detail or "did not serve")
+    delta = variant.peak_total_bytes - report.memory.peak_total_bytes
+    sign = "+" if delta > 0 else "-" if delta < 0 else ""
+    share = f" ({delta / report.memory.peak_total_bytes:+.0%})" if report.memory.peak_total_bytes else ""
+    marginal = variant.worker_marginal_bytes
+    return (
+        variant.name,
+        format_binary(variant.peak_total_bytes),
+        f"{sign}{format_binary(abs(delta))}{share}",
+        format_binary(marginal) if marginal is not None else "",
+        str(variant.workers),
+        "served",
+    )
 
 
 PROCESS_COLUMNS = ("pid", "role", "RSS", "PSS", "anon", "USS", "heap (memray)", "threads")

@@ -41,6 +41,7 @@ from slugprof.render.common import (
     runtime_words,
     saving_words,
     total_saving,
+    variant_cells,
     worker_cost_words,
 )
 from slugprof.render.comparison import render_comparison
@@ -120,6 +121,7 @@ class ProfileView:
     chart: Markup
     thresholds: tuple[str, ...]
     measure: str  # what the dyno total is
+    variants: tuple[Row, ...]  # --try runs, against the first
     fits: tuple[Row, ...]
     headroom: str
     imports: tuple[Row, ...]
@@ -518,6 +520,7 @@ def _profile(report: ProfileReport) -> ProfileView:
         chart=Markup(memory_chart_svg(report, thresholds)) if memory.samples else Markup(""),
         thresholds=tuple(f"{t.label}: {format_binary(t.bytes)}" for t in thresholds),
         measure=measure_words(memory),
+        variants=tuple(Row(variant_cells(report, variant)) for variant in report.variants),
         fits=tuple(_fits(report)),
         headroom=f"{report.headroom:.0%}",
         imports=tuple(

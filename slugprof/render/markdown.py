@@ -16,7 +16,7 @@ from slugprof.compare import Comparison
 from slugprof.gate import image_verdict
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
 from slugprof.model.report import findings_of
-from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, printable
+from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, VARIANT_COLUMNS, printable, variant_cells
 from slugprof.render.comparison import render_comparison
 from slugprof.units import format_binary, format_bytes
 
@@ -194,6 +194,12 @@ def _memory_details(report: ProfileReport) -> str:
             f"| {escape(fit.dyno)} | {format_binary(fit.quota_bytes)} | {fit.workers} | "
             f"{format_binary(fit.predicted_bytes)} | {fit.status} | {fit.max_workers} |"
         )
+    if report.variants:
+        rows += ["", "| " + " | ".join(VARIANT_COLUMNS) + " |", "|---|---:|---:|---:|---:|---|"]
+        rows += [
+            "| " + " | ".join(escape(cell) for cell in variant_cells(report, variant)) + " |"
+            for variant in report.variants
+        ]
     return _details("Dyno fit", "\n".join(rows))
 
 

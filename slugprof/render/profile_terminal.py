@@ -11,6 +11,7 @@ from slugprof.model import ProfileReport, Severity
 from slugprof.render.common import (
     FIT_WORD,
     PROCESS_COLUMNS,
+    VARIANT_COLUMNS,
     config_vars_words,
     measure_words,
     other_totals,
@@ -18,6 +19,7 @@ from slugprof.render.common import (
     process_cells,
     routes_words,
     text_console,
+    variant_cells,
     worker_cost_words,
 )
 from slugprof.units import format_binary
@@ -37,6 +39,7 @@ def render_profile_terminal(
     _summary(console, report)
     _processes(console, report)
     _dyno_fit(console, report)
+    _variants(console, report)
     _imports(console, report)
     _heap_sites(console, report)
     _requests(console, report)
@@ -145,6 +148,18 @@ def _heap_sites(console: Console, report: ProfileReport) -> None:
     for site in heaviest.top_sites[:5]:
         sites.add_row(site.location, format_binary(site.bytes), str(site.count))
     console.print(sites)
+
+
+def _variants(console: Console, report: ProfileReport) -> None:
+    if not report.variants:
+        return
+    table = Table(title="Tried again with one change (--try), against the run above", title_justify="left")
+    for column in VARIANT_COLUMNS:
+        table.add_column(column, justify="left" if column in ("tried", "outcome") else "right")
+    for variant in report.variants:
+        table.add_row(*variant_cells(report, variant))
+    console.print(table)
+    console.print()
 
 
 def _requests(console: Console, report: ProfileReport) -> None:

@@ -7,7 +7,7 @@ its memory moved, its threads, and the app's own files for what the command and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
@@ -459,6 +459,33 @@ def _fork_unsafe_fix(names: str, libraries: str) -> Fix:
     )
 
 
+def _measured_saving(
+    report: ProfileReport, hint: str, matches: Callable[[str], bool]
+) -> tuple[int | None, str]:
+    """What a `--try` run of the fix freed of the dyno's peak, and the evidence line saying so; None and
+    "not measured" when no such run served."""
+    variant = next((v for v in report.variants if matches(v.name)), None)
+    if variant is None:
+        return None, f"saving not measured: `slugprof profile --try {hint}` measures it"
+    if not variant.served or variant.peak_total_bytes is None:
+        return None, f"--try {variant.name}: {variant.detail or 'the run did not serve'}"
+    saving = report.memory.peak_total_bytes - variant.peak_total_bytes
+    verb = "frees" if saving >= 0 else "adds"
+    return saving, (
+        f"--try {variant.name} measured: peak {format_binary(variant.peak_total_bytes)} against "
+        f"{format_binary(report.memory.peak_total_bytes)}, it {verb} {format_binary(abs(saving))}"
+    )
+
+
+def _is_preload(name: str) -> bool:
+    return name == "preload"
+
+
+def _sets_one_of(variables: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a variant sets one of `variables` (`env:OPENBLAS_NUM_THREADS=1`)."""
+    return lambda name: name.startswith("env:") and name[4:].partition("=")[0] in variables
+
+
 def _import_hit(inputs: RuleInputs, run: _Run, costs: list[ImportCost]) -> Hit:
     workers = run.workers
     each = sum(cost.bytes for cost in costs)
@@ -471,12 +498,15 @@ def _import_hit(inputs: RuleInputs, run: _Run, costs: list[ImportCost]) -> Hit:
     unsafe = _fork_unsafe_loaded(run.report)
     if unsafe:
         evidence.append(f"the workers load {', '.join(unsafe)}, which is not fork-safe (heroku-facts 9.3)")
+    saving, said = _measured_saving(run.report, "preload", _is_preload)
+    evidence.append(said)
     return Hit(
         title=f"each of {workers} workers pays {format_binary(each)} to import {names}: "
         f"{format_binary(each * workers)} in all",
         evidence=tuple(evidence),
         evidence_class=Evidence.MEASURED,
         fix=_fork_unsafe_fix(names, ", ".join(unsafe)) if unsafe else _preload_fix(inputs, run, names),
+        memory_savings_bytes=saving if not unsafe else None,
     )
 
 
@@ -531,11 +561,13 @@ def data_loaded_at_import(inputs: RuleInputs) -> Iterator[Hit]:
             continue
         if not inputs.files.exists(match["path"]):
             continue  # a library's module, or a file the dyno does not get
+        saving, said = _measured_saving(run.report, "preload", _is_preload)
         yield Hit(
             title=f"{match['path']}:{match['line']} holds {format_binary(size)} at import in each worker "
             f"({format_binary(size * workers)} over {workers} workers)",
-            evidence=(f"memray: held at the worker's heap peak, allocated at {location}",),
+            evidence=(f"memray: held at the worker's heap peak, allocated at {location}", said),
             evidence_class=Evidence.MEASURED,
+            memory_savings_bytes=saving,
             location=Location(match["path"], int(match["line"])),
             fix=Fix(
                 summary="load it once in the master under --preload (the workers share it), read it lazily "
@@ -702,12 +734,15 @@ def blas_threads_per_core(inputs: RuleInputs) -> Iterator[Hit]:
             f"on {run.report.dyno} nproc is {run.size.cores} (heroku-facts 4.1): a pool sized to it runs "
             f"{run.size.cores} threads in each process"
         )
+    saving, said = _measured_saving(run.report, f"env:{unset[0]}=1", _sets_one_of(BLAS_VARIABLES))
+    evidence.append(said)
     yield Hit(
         title=f"{', '.join(modules)} run thread pools sized to the host's cores: "
         f"{len(excess)} process{'es' if len(excess) > 1 else ''} with more threads than asked",
         evidence=tuple(evidence),
         evidence_class=Evidence.MEASURED,
         fix=_blas_fix(unset),
+        memory_savings_bytes=saving,
     )
 
 
@@ -727,11 +762,16 @@ def threads_without_malloc_arena_max(inputs: RuleInputs) -> Iterator[Hit]:
     if run.gunicorn is None or not run.gunicorn.threaded or run.set_for_the_process("MALLOC_ARENA_MAX"):
         return
     where = run.gunicorn.config_path or "the command"
+    saving, said = _measured_saving(
+        run.report, f"env:MALLOC_ARENA_MAX={MALLOC_ARENA_MAX}", _sets_one_of(("MALLOC_ARENA_MAX",))
+    )
     yield Hit(
         title=f"{run.gunicorn.threads_per_worker} threads per worker without MALLOC_ARENA_MAX",
+        memory_savings_bytes=saving,
         evidence=(
             f"threads = {run.gunicorn.threads_per_worker} ({where})",
             "MALLOC_ARENA_MAX is not set in .env or the Procfile",
+            said,
         ),
         evidence_class=Evidence.FILES,
         fix=Fix(

@@ -101,6 +101,7 @@ class Hit:
     location: Location | None = None
     evidence_class: Evidence = Evidence.FILES
     change: SlugChange | None = None  # what the fix removes: the pipeline measures its saving
+    memory_savings_bytes: int | None = None  # what a --try run of the fix freed of the dyno's memory
 
 
 Check = Callable[[RuleInputs], Iterable[Hit]]
@@ -140,6 +141,7 @@ class Rule:
                 fix=hit.fix,
                 location=hit.location,
                 change=hit.change,
+                memory_savings_bytes=hit.memory_savings_bytes,
             )
             for hit in self.check(inputs)
         ]
