@@ -207,6 +207,7 @@ def _profiled(
         imports=tuple(imports),
         requests=run.requests,
         headroom=options.headroom,
+        worker_model=cost.worker_model,
         dyno_fit=tuple(fits),
         notes=tuple(notes),
         config_vars=prepared.config.applied,

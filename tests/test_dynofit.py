@@ -48,3 +48,24 @@ def test_fir_sizes_restart_above_their_quota_with_no_r14_between() -> None:
     assert at_quota.status == "ok"
     # Without a count of its own, each Fir size runs gunicorn's default: one worker.
     assert {fit.workers for fit in fit_dynos(WorkerCost(10 * MIB, 10 * MIB, 1), fir)} == {1}
+
+
+def test_without_workers_each_size_is_judged_on_the_whole_peak_with_no_count() -> None:
+    cost = worker_cost(300 * MIB, [])
+    assert not cost.worker_model and worker_cost(300 * MIB, [10 * MIB]).worker_model
+    fits = {
+        peak: fit_dynos(worker_cost(peak * MIB, []), [STANDARD_1X, PRIVATE_S]) for peak in (300, 700, 1100)
+    }
+    # 300 MiB fits 512 MiB; 700 MiB swaps on it (R14 below 2 x 512) and fits 1 GiB; 1,100 MiB
+    # restarts both (R15: over 2 x 512 MiB, and over 1 GiB where Private restarts at its quota).
+    assert [[fit.status for fit in rows] for rows in fits.values()] == [
+        ["ok", "ok"],
+        ["r14", "ok"],
+        ["r15", "r15"],
+    ]
+    for peak, rows in fits.items():
+        for fit in rows:
+            assert (fit.workers, fit.max_workers, fit.predicted_bytes) == (0, 0, peak * MIB)
+    # Whatever count the app would fix, a process without workers runs none.
+    fixed = fit_dynos(cost, [STANDARD_1X], fixed_workers=3)[0]
+    assert (fixed.workers, fixed.predicted_bytes) == (0, 300 * MIB)

@@ -5,6 +5,10 @@ cost per worker: the memory only that worker wrote, at its peak (its USS where t
 say). The prediction for N workers is base + N x marginal, checked against the quota (R14 above it:
 swapping) and the restart threshold (R15 at quota x the dyno's multiplier: 1 on Fir, which restarts a
 dyno at 100% of its quota).
+
+An app without a worker model (Streamlit, a plain `python app.py`, a single uvicorn process) has no
+master and no workers: each dyno is judged on the whole process tree's peak, and the fit gives no
+worker count.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ class WorkerCost:
     base_bytes: int  # the dyno's total at its peak, less the workers' marginal costs
     marginal_bytes: int  # one more worker: the mean of the workers' peak private memory
     observed_workers: int
+
+    @property
+    def worker_model(self) -> bool:
+        """Whether the run had a master and its workers; False: one process tree, judged whole."""
+        return self.observed_workers > 0
 
 
 def worker_cost(peak_total_bytes: int, worker_peak_uss: Sequence[int]) -> WorkerCost:
@@ -46,10 +55,11 @@ def fit_dynos(
     `fixed_workers` is the app's own worker count when it overrides WEB_CONCURRENCY (a `-w` flag, a
     config file); otherwise each dyno runs the buildpack's WEB_CONCURRENCY for its size, or where the
     platform sets none (Fir), gunicorn's default of one worker. `dynos` is the table of one generation.
+    Without a worker model the prediction is the measured peak on every dyno, at 0 workers, 0 fitting.
     """
     fits = []
     for dyno in dynos:
-        workers = fixed_workers if fixed_workers is not None else dyno.workers
+        workers = _workers_on(dyno, cost, fixed_workers)
         predicted = cost.base_bytes + workers * cost.marginal_bytes
         status: Literal["ok", "r14", "r15"] = "ok"
         if predicted > dyno.memory_bytes * dyno.r15_multiplier:
@@ -70,7 +80,15 @@ def fit_dynos(
     return fits
 
 
+def _workers_on(dyno: DynoSize, cost: WorkerCost, fixed_workers: int | None) -> int:
+    if not cost.worker_model:
+        return 0
+    return fixed_workers if fixed_workers is not None else dyno.workers
+
+
 def max_workers(cost: WorkerCost, quota_bytes: int, headroom: float) -> int:
+    if not cost.worker_model:
+        return 0
     budget = quota_bytes * (1.0 - headroom) - cost.base_bytes
     if budget < cost.marginal_bytes:
         return 0

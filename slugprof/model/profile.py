@@ -218,6 +218,10 @@ class ProfileReport:
     imports: tuple[ImportCost, ...]
     requests: RequestStats | None
     headroom: float
+    # False: the run found no master and workers (Streamlit, `python app.py`, one uvicorn process): the
+    # dyno fit judges the whole process tree's peak, and its rows give no worker count. True in reports
+    # saved before it.
+    worker_model: bool = True
     dyno_fit: tuple[DynoFit, ...]
     notes: tuple[str, ...] = ()  # facts that are not advice (failed requests, memray's own notes)
     config_vars: tuple[ConfigVar, ...] = ()  # what the process ran with, by name and origin

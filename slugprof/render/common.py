@@ -128,6 +128,24 @@ def worker_cost_words(memory: MemorySummary) -> str:
     )
 
 
+def fit_basis_words(report: ProfileReport) -> str:
+    """What the dyno fit is built on: a worker's cost and the rest of the dyno, or for an app without a
+    worker model, its one process tree's whole peak."""
+    if report.worker_model:
+        return worker_cost_words(report.memory)
+    return (
+        f"one process: no master with workers ran, so each dyno size is judged on the whole process "
+        f"tree's peak, {format_binary(report.memory.peak_total_bytes)}, with no worker count"
+    )
+
+
+def fit_title(report: ProfileReport) -> str:
+    """The dyno-fit table's title: the headroom the worker counts keep, or that the app is one process."""
+    if report.worker_model:
+        return f"Dyno fit (headroom {report.headroom:.0%})"
+    return "Dyno fit: one process, its whole peak on each size"
+
+
 def config_vars_words(report: ProfileReport, *, limit: int = 12) -> str | None:
     """The config vars the process ran with, by origin, names only: "config vars from .env: DEBUG,
     SECRET_KEY"; None when it ran with none."""

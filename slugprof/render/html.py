@@ -34,6 +34,8 @@ from slugprof.render.common import (
     FIT_WORD,
     SLUG_STATUS_WORD,
     config_vars_words,
+    fit_basis_words,
+    fit_title,
     measure_words,
     other_totals,
     process_cells,
@@ -42,7 +44,6 @@ from slugprof.render.common import (
     saving_words,
     total_saving,
     variant_cells,
-    worker_cost_words,
 )
 from slugprof.render.comparison import render_comparison
 from slugprof.render.treemap import CANVAS_HEIGHT, CANVAS_WIDTH, Treemap, build_treemap, removable_paths
@@ -92,6 +93,31 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Column:
+    """A table's column: its heading, and the class of its cells ("n" for figures)."""
+
+    name: str
+    css: str = ""
+
+
+# The dyno-fit table: with workers, and for an app without a worker model, one process.
+_FIT_COLUMNS = (
+    Column("dyno"),
+    Column("quota", "n"),
+    Column("workers", "n"),
+    Column("predicted", "n"),
+    Column("", "status"),
+    Column("max workers", "n"),
+)
+_ONE_PROCESS_FIT_COLUMNS = (
+    Column("dyno"),
+    Column("quota", "n"),
+    Column("predicted", "n"),
+    Column("", "status"),
+)
+
+
+@dataclass(frozen=True)
 class SlugignoreView:
     line: int
     pattern: str
@@ -122,12 +148,13 @@ class ProfileView:
     thresholds: tuple[str, ...]
     measure: str  # what the dyno total is
     variants: tuple[Row, ...]  # --try runs, against the first
+    fit_title: str
+    fit_columns: tuple[Column, ...]
     fits: tuple[Row, ...]
-    headroom: str
     imports: tuple[Row, ...]
     memray: str
     processes: tuple[Row, ...]
-    worker_cost: str
+    fit_basis: str  # what one more worker costs, or that the app is one process
     sites_title: str
     sites: tuple[Row, ...]
 
@@ -521,8 +548,9 @@ def _profile(report: ProfileReport) -> ProfileView:
         thresholds=tuple(f"{t.label}: {format_binary(t.bytes)}" for t in thresholds),
         measure=measure_words(memory),
         variants=tuple(Row(variant_cells(report, variant)) for variant in report.variants),
+        fit_title=fit_title(report),
+        fit_columns=_FIT_COLUMNS if report.worker_model else _ONE_PROCESS_FIT_COLUMNS,
         fits=tuple(_fits(report)),
-        headroom=f"{report.headroom:.0%}",
         imports=tuple(
             Row(
                 (
@@ -535,7 +563,7 @@ def _profile(report: ProfileReport) -> ProfileView:
         ),
         memray=report.memray.mode.value + (f": {report.memray.reason}" if report.memray.reason else ""),
         processes=tuple(_processes(report)),
-        worker_cost=worker_cost_words(memory),
+        fit_basis=fit_basis_words(report),
         sites_title=(
             f"Where the {heaviest.role} {heaviest.pid}'s heap was at its peak "
             f"({format_binary(heaviest.heap_peak_bytes or 0)})"
@@ -593,19 +621,13 @@ def _fits(report: ProfileReport) -> list[Row]:
     rows = []
     for fit in report.dyno_fit:
         word, css = FIT_WORD[fit.status], _FIT_CSS[fit.status]
-        rows.append(
-            Row(
-                (
-                    fit.dyno,
-                    format_binary(fit.quota_bytes),
-                    str(fit.workers),
-                    format_binary(fit.predicted_bytes),
-                    word,
-                    str(fit.max_workers),
-                ),
-                f"{css} current" if fit.dyno == report.dyno else css,
-            )
+        quota, predicted = format_binary(fit.quota_bytes), format_binary(fit.predicted_bytes)
+        cells = (
+            (fit.dyno, quota, str(fit.workers), predicted, word, str(fit.max_workers))
+            if report.worker_model
+            else (fit.dyno, quota, predicted, word)
         )
+        rows.append(Row(cells, f"{css} current" if fit.dyno == report.dyno else css))
     return rows
 
 

@@ -185,6 +185,8 @@ def _slug_details(report: AnalyzeReport) -> str:
 
 
 def _memory_details(report: ProfileReport) -> str:
+    if not report.worker_model:
+        return _details("Dyno fit: one process", _one_process_fits(report))
     rows = [
         "| dyno | quota | workers | predicted | verdict | most workers that fit |",
         "|---|---:|---:|---:|---|---:|",
@@ -201,6 +203,23 @@ def _memory_details(report: ProfileReport) -> str:
             for variant in report.variants
         ]
     return _details("Dyno fit", "\n".join(rows))
+
+
+def _one_process_fits(report: ProfileReport) -> str:
+    """An app without a worker model: its whole peak against each size's quota."""
+    peak = format_binary(report.memory.peak_total_bytes)
+    rows = [
+        f"One process (no master with workers): its whole peak, {peak}, on each size.",
+        "",
+        "| dyno | quota | predicted | verdict |",
+        "|---|---:|---:|---|",
+    ]
+    for fit in report.dyno_fit:
+        rows.append(
+            f"| {escape(fit.dyno)} | {format_binary(fit.quota_bytes)} | "
+            f"{format_binary(fit.predicted_bytes)} | {fit.status} |"
+        )
+    return "\n".join(rows)
 
 
 def _details(summary: str, body: str) -> str:

@@ -13,6 +13,8 @@ from slugprof.render.common import (
     PROCESS_COLUMNS,
     VARIANT_COLUMNS,
     config_vars_words,
+    fit_basis_words,
+    fit_title,
     measure_words,
     other_totals,
     print_findings,
@@ -20,7 +22,6 @@ from slugprof.render.common import (
     routes_words,
     text_console,
     variant_cells,
-    worker_cost_words,
 )
 from slugprof.units import format_binary
 
@@ -90,33 +91,26 @@ def _processes(console: Console, report: ProfileReport) -> None:
     for process in report.processes:
         table.add_row(*process_cells(process))
     console.print(table)
-    memory = report.memory
-    console.print(worker_cost_words(memory))
+    console.print(fit_basis_words(report))
     console.print()
 
 
 def _dyno_fit(console: Console, report: ProfileReport) -> None:
-    fits = Table(title=f"Dyno fit (headroom {report.headroom:.0%})", title_justify="left")
-    for column, justify in (
-        ("dyno", "left"),
-        ("quota", "right"),
-        ("workers", "right"),
-        ("predicted", "right"),
-        ("", "left"),
-        ("max workers", "right"),
-    ):
-        fits.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[str, ...] = ("dyno", "quota", "workers", "predicted", "", "max workers")
+    if not report.worker_model:
+        columns = ("dyno", "quota", "predicted", "")
+    fits = Table(title=fit_title(report), title_justify="left")
+    for column in columns:
+        fits.add_column(column, justify="left" if column in ("dyno", "") else "right")
     for row in report.dyno_fit:
         if row.dyno.startswith(("private-", "shield-")) or row.dyno in ("eco", "basic"):
             continue  # same sizes as the rows shown; the JSON has them all
-        fits.add_row(
-            row.dyno,
-            format_binary(row.quota_bytes),
-            str(row.workers),
-            format_binary(row.predicted_bytes),
-            Text(FIT_WORD[row.status], style=_FIT_STYLE[row.status]),
-            str(row.max_workers),
-        )
+        verdict = Text(FIT_WORD[row.status], style=_FIT_STYLE[row.status])
+        quota, predicted = format_binary(row.quota_bytes), format_binary(row.predicted_bytes)
+        if report.worker_model:
+            fits.add_row(row.dyno, quota, str(row.workers), predicted, verdict, str(row.max_workers))
+        else:
+            fits.add_row(row.dyno, quota, predicted, verdict)
     console.print(fits)
 
 

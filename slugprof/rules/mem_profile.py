@@ -84,6 +84,11 @@ class _Run:
     fixed_workers: int | None  # the app's own count, whatever WEB_CONCURRENCY says
 
     @property
+    def one_process(self) -> bool:
+        """An app without a worker model: no worker count to advise, its whole peak on each size."""
+        return not self.report.worker_model
+
+    @property
     def workers(self) -> int:
         """The workers Heroku runs on this dyno: the fit's count, else the count the run had."""
         if self.fit is not None:
@@ -107,7 +112,7 @@ def _run(inputs: RuleInputs) -> _Run:
         dotenv=dotenv,
         assigned=launch.assigned if launch is not None else {},
         gunicorn=read_gunicorn_config(report.app.command, inputs.files.read_text, environment=dotenv),
-        fixed_workers=fixed_workers(report.dyno_fit),
+        fixed_workers=fixed_workers(report.dyno_fit) if report.worker_model else None,
     )
 
 
@@ -159,6 +164,11 @@ def _marginal_words(report: ProfileReport) -> str:
     return "the memory only it wrote" if anonymous else "its unique memory"
 
 
+def _peak_words(report: ProfileReport) -> str:
+    anonymous = report.memory.measure == MemoryMeasure.ANONYMOUS
+    return "anonymous memory and swap, each page once" if anonymous else "summed PSS"
+
+
 def _count_source(run: _Run) -> list[str]:
     """Where the worker count of the prediction comes from, and how the run's own count differs."""
     report, workers = run.report, run.workers
@@ -189,17 +199,38 @@ def _platform_count(run: _Run) -> str:
     return f"{run.workers} workers: the buildpack's WEB_CONCURRENCY for {run.report.dyno} (heroku-facts 4.4)"
 
 
-def _smallest_fitting(run: _Run) -> DynoFit | None:
-    """The smallest dyno of the same kind (Common Runtime, Private or Shield) that runs today's workers
-    with the headroom to spare."""
+def _same_kind(run: _Run) -> list[DynoFit]:
+    """The dyno-fit rows of the same kind (Common Runtime, Private or Shield) as the dyno it ran as."""
     kind = run.report.dyno.split("-", 1)[0] if run.report.dyno.startswith(("private-", "shield-")) else ""
-    rows = [
+    return [
         row
         for row in run.report.dyno_fit
         if (row.dyno.split("-", 1)[0] if row.dyno.startswith(("private-", "shield-")) else "") == kind
     ]
-    fitting = [row for row in rows if row.max_workers >= run.workers]
+
+
+def _smallest_fitting(run: _Run) -> DynoFit | None:
+    """The smallest dyno of the same kind that runs today's workers with the headroom to spare; for an
+    app without a worker model, that holds its whole peak with the headroom to spare."""
+    if run.one_process:
+        room = 1.0 - run.report.headroom
+        fitting = [row for row in _same_kind(run) if row.predicted_bytes <= row.quota_bytes * room]
+    else:
+        fitting = [row for row in _same_kind(run) if row.max_workers >= run.workers]
     return min(fitting, key=lambda row: row.quota_bytes, default=None)
+
+
+def _one_process_fix(run: _Run) -> Fix:
+    """An app without a worker model over its quota: a larger dyno, or less memory; no worker count."""
+    report = run.report
+    bigger = _smallest_fitting(run)
+    if bigger is None:
+        return Fix(summary="no dyno size of this kind holds its peak with the headroom: lower its memory")
+    return Fix(
+        summary=f"run it on {bigger.dyno}, which holds its peak with {report.headroom:.0%} to spare; or "
+        "lower its memory",
+        command=f"heroku ps:type {report.app.process_type}={bigger.dyno}",
+    )
 
 
 def _over_quota_fix(run: _Run, fit: DynoFit) -> Fix:
@@ -247,6 +278,9 @@ def dyno_memory_exceeded(inputs: RuleInputs) -> Iterator[Hit]:
         if fit.status == "r15"
         else f"over its {format_binary(fit.quota_bytes)} quota: R14, the dyno swaps"
     )
+    if run.one_process:
+        yield _one_process_over(run, fit, size, outcome)
+        return
     memory = report.memory
     evidence = [
         f"predicted {format_binary(fit.predicted_bytes)} = the rest of the dyno "
@@ -266,6 +300,22 @@ def dyno_memory_exceeded(inputs: RuleInputs) -> Iterator[Hit]:
     )
 
 
+def _one_process_over(run: _Run, fit: DynoFit, size: DynoSize, outcome: str) -> Hit:
+    report = run.report
+    threshold = fit.quota_bytes * size.r15_multiplier
+    return Hit(
+        title=f"{report.dyno}, one process, peaked at {format_binary(fit.predicted_bytes)}, {outcome}",
+        evidence=(
+            f"no master with workers ran: the fit is the whole process tree's peak, "
+            f"{format_binary(fit.predicted_bytes)} ({_peak_words(report)})",
+            f"quota {format_binary(fit.quota_bytes)}; R15 at {size.r15_multiplier:g}x: "
+            f"{format_binary(threshold)}",
+        ),
+        evidence_class=Evidence.MEASURED,
+        fix=_one_process_fix(run),
+    )
+
+
 @rule(
     "MEM501",
     "web-concurrency-in-dotenv",
@@ -280,8 +330,8 @@ def dyno_memory_exceeded(inputs: RuleInputs) -> Iterator[Hit]:
 def web_concurrency_in_dotenv(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
     value = run.dotenv.get("WEB_CONCURRENCY")
-    if value is None or run.size is None:
-        return
+    if value is None or run.size is None or run.one_process:
+        return  # an app without a worker model started no workers, whatever WEB_CONCURRENCY says
     default = run.size.workers
     evidence = [
         f"Fir sets no WEB_CONCURRENCY: gunicorn runs {default} worker on {run.report.dyno} (heroku-facts 9.4)"
@@ -395,7 +445,7 @@ def development_config_vars(inputs: RuleInputs) -> Iterator[Hit]:
 def fir_web_concurrency_unset(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
     fit = run.fit
-    if not _on_fir(run) or fit is None or run.fixed_workers is not None:
+    if not _on_fir(run) or fit is None or run.fixed_workers is not None or run.one_process:
         return
     if run.set_for_the_process("WEB_CONCURRENCY") or fit.max_workers <= fit.workers:
         return
