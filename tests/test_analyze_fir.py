@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import re
 import tarfile
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,12 @@ from indexserver import IndexServer, serve_index
 from wheelfactory import build_wheel
 
 from slugprof.measure.compress import MODEL_BIAS_BYTES, MODEL_BIAS_GROUP, estimate_compressed
-from slugprof.model import TarGroup, TarMember
+from slugprof.model import AnalyzeReport, TarGroup, TarMember
+from slugprof.model.saved import read_report
+from slugprof.render.html import render_html
+from slugprof.render.markdown import render_markdown
+from slugprof.render.terminal import render_terminal
+from slugprof.units import format_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +146,45 @@ def test_the_sampled_model_at_level_1_is_within_its_bound_of_real_gzip_1(tmp_pat
     estimate = estimate_compressed(members, level=1, workers=2)
     assert estimate.sampled_bytes < estimate.tar_bytes  # sampled, not compressed whole
     assert abs(estimate.compressed_bytes - truth) <= estimate.error_bytes, (estimate.compressed_bytes, truth)
+
+
+class _Text(HTMLParser):
+    """The text of an HTML fragment, as a browser shows it."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _element_text(html: str, tag: str, pattern: str) -> str:
+    match = re.search(rf"<{tag}[^>]*{pattern}[^>]*>(.*?)</{tag}>", html, re.DOTALL)
+    assert match is not None, pattern
+    return " ".join("".join(_Text(match.group(1)).parts).split())
+
+
+def test_the_html_verdict_says_image_and_no_limit_as_the_terminal_and_markdown_do(
+    tmp_path: Path, index: IndexServer
+) -> None:
+    app = fir_app(tmp_path / "app", index)
+    report = read_report(
+        json.dumps(report_of(analyze_resolved(app, tmp_path / "cache", "--generation", "fir")))
+    )
+    assert isinstance(report, AnalyzeReport) and report.image is not None
+    html = render_html(report, None)
+    verdict = _element_text(html, "p", 'id="verdict"')
+    terminal = next(
+        line for line in render_terminal(report, width=400).splitlines() if line.startswith("Fir: ")
+    )
+    assert verdict.startswith(" ".join(terminal.split()) + ";"), (verdict, terminal)
+    markdown = next(line for line in render_markdown(report).splitlines() if line.startswith("**Fir**: "))
+    assert markdown.removeprefix("**Fir**: ").split(" · ")[0].replace("\\", "") in verdict
+    assert "no image size limit is documented" in verdict and "layers at gzip -1" in verdict
+    # No slug against its limit, and the section is the image's.
+    assert "slug is" not in verdict and f"{format_bytes(report.slug.limit_bytes)} limit" not in verdict
+    assert _element_text(html[html.index('<section id="treemap">') :], "h2", "") == "What is in the image"
+    assert 'aria-label="treemap of the image"' in html

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from slugprof.compare import Comparison
+from slugprof.gate import image_verdict
 from slugprof.heroku import DYNO_PLANS
 from slugprof.model import (
     AnalyzeReport,
@@ -24,6 +25,7 @@ from slugprof.model import (
     DynoFit,
     Edit,
     Finding,
+    Image,
     Location,
     ProfileReport,
     Severity,
@@ -129,6 +131,7 @@ class SlugignoreView:
 
 @dataclass(frozen=True)
 class AnalyzeView:
+    built: str  # what the build makes: "slug", or on Fir "image"
     facts: tuple[str, ...]
     components: tuple[Row, ...]
     treemap: Treemap
@@ -251,6 +254,8 @@ def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> li
 
 
 def _slug_clause(report: AnalyzeReport) -> list[Fragment]:
+    if report.image is not None:
+        return _image_clause(report.image)
     slug = report.slug
     share = f", {slug.compressed_bytes / slug.limit_bytes:.0%}" if slug.limit_bytes else ""
     word, css = SLUG_STATUS_WORD[slug.status], _SLUG_STATUS_CSS[slug.status]
@@ -260,6 +265,16 @@ def _slug_clause(report: AnalyzeReport) -> list[Fragment]:
         Fragment(f" compressed{share} of the {format_bytes(slug.limit_bytes)} limit: "),
         Fragment(word, css),
     ]
+
+
+def _image_clause(image: Image) -> list[Fragment]:
+    """On Fir, the image estimate, which no documented limit judges: the terminal's and Markdown's words."""
+    words = image_verdict(image)
+    figure = f"{format_bytes(image.compressed_bytes)} ± {format_bytes(image.compressed_error)}"
+    before, found, after = words.partition(figure)
+    if not found:
+        return [Fragment(f"Fir: {words}")]
+    return [Fragment(f"Fir: {before}"), Fragment(figure, "figure"), Fragment(after)]
 
 
 def _memory_clause(report: ProfileReport) -> list[Fragment]:
@@ -405,6 +420,7 @@ def _where(location: Location | None) -> str:
 def _analyze(report: AnalyzeReport, comparison: Comparison | None) -> AnalyzeView:
     """The slug's section; with `comparison`, its treemap coloured by what changed since the baseline."""
     return AnalyzeView(
+        built="slug" if report.image is None else "image",
         facts=tuple(_analyze_facts(report)),
         components=tuple(_components(report)),
         treemap=build_treemap(report, comparison),
@@ -421,9 +437,13 @@ def _analyze(report: AnalyzeReport, comparison: Comparison | None) -> AnalyzeVie
 def _analyze_facts(report: AnalyzeReport) -> list[str]:
     slug = report.slug
     dependencies = report.dependencies
+    size = f"{format_bytes(slug.bytes)} uncompressed; " + (
+        f"the build log warns about boot time above {format_bytes(slug.soft_limit_bytes)}"
+        if report.image is None
+        else "Fir builds an image, not a slug: no slug limit applies"
+    )
     facts = [
-        f"{format_bytes(slug.bytes)} uncompressed; the build log warns about boot time above "
-        f"{format_bytes(slug.soft_limit_bytes)}",
+        size,
         f"Python {report.python.version} ({report.python.source}); package manager: {report.package_manager}",
     ]
     if dependencies.target is not None:
