@@ -11,6 +11,7 @@ from slugprof import __version__
 from slugprof.config import Settings
 from slugprof.errors import ToolFailure
 from slugprof.heroku import DEFAULT_ARCH, DEFAULT_GENERATION, DEFAULT_STACK, FIR_ARCH, IMAGE_GZIP_LEVEL
+from slugprof.measure.build_output import BuildOutput, build_output
 from slugprof.measure.bytecode import note_for as bytecode_note_for
 from slugprof.measure.distributions import measure_dependencies
 from slugprof.measure.graph import exclusive_sets
@@ -24,6 +25,7 @@ from slugprof.model import (
     DependencySource,
     Edit,
     Package,
+    PythonVersionChoice,
     Resolution,
     SizeMethod,
     ToolInfo,
@@ -123,13 +125,39 @@ def _analyze(
             "machine, so their share of the slug comes from the wheel model"
         )
     installed = {package.name for package in dependencies.packages}
-    if "django" in installed and any(
-        f.path.count("/") < 3 and f.path.endswith("manage.py") for f in app.included
-    ):
-        notes.append(
-            "the buildpack runs `manage.py collectstatic` for Django apps: its output (STATIC_ROOT) will be "
-            "in the slug too, and is not counted here"
-        )
+    built = build_output(root, app, environment, environ, progress, django_resolved="django" in installed)
+    with built as output:  # the build's files stay on disk until the findings' savings are measured
+        notes.extend(output.notes)
+        found = _Found(root, options, environ, files, manager, python, output.with_files(app), output)
+        return _sized_report(found, dependencies, tuple(notes), progress, scratch)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the analysis found before sizing the slug: the app's files with the build's."""
+
+    root: Path
+    options: AnalyzeOptions
+    environ: Mapping[str, str]
+    files: BuildFiles
+    manager: PackageManagerChoice
+    python: PythonVersionChoice
+    app: AppInventory
+    output: BuildOutput
+
+
+def _sized_report(
+    found: _Found,
+    dependencies: DependencyInventory,
+    notes: tuple[str, ...],
+    progress: Progress,
+    scratch: Path | None,
+) -> AnalyzeReport:
+    """The slug sized from the app's files (the build's too), the dependencies and the buildpack's
+    parts, with the rules' findings."""
+    options, python, manager = found.options, found.python, found.manager
+    fir = options.generation == "fir"
+    installed = {package.name for package in dependencies.packages}
     runtime = measure_runtime(
         RuntimeRequest(
             version=python.version,
@@ -149,11 +177,12 @@ def _analyze(
     )
     level = IMAGE_GZIP_LEVEL if fir else SLUG_LEVEL
     inventory = SlugInventory(
-        app=app,
+        app=found.app,
         dependencies=dependencies,
         buildpack=image_parts(parts, level) if fir else parts,
         python_minor=python.minor,
         compression_level=level,
+        build_folder=found.output.folder,
     )
     limits = SlugLimits(limit_bytes=options.settings.slug_limit, soft_limit_bytes=options.settings.soft_limit)
     sized = size_slug(
@@ -173,15 +202,18 @@ def _analyze(
         dependencies=sized.dependencies,
         buildpack=sized.buildpack,
         slug=sized.slug,
-        notes=tuple(notes),
+        notes=notes,
         generation=options.generation,
         image=image_of(sized.slug, level) if fir else None,
+        build_steps=found.output.steps,
     )
     resolve_edited = None
     if dependencies.source == DependencySource.RESOLVED:
-        resolve_edited = _EditedResolution(root, options, python.version, manager, environ, files)
+        resolve_edited = _EditedResolution(
+            found.root, options, python.version, manager, found.environ, found.files
+        )
     measured = _Measured(inventory, limits, sized, resolve_edited)
-    return _with_findings(report, files, options, measured, progress)
+    return _with_findings(report, found.files, options, measured, progress)
 
 
 def _fir_app(root: Path, app: AppInventory, notes: list[str]) -> AppInventory:

@@ -66,14 +66,19 @@ def run_collectstatic(step: CollectstaticStep, folder: Path, interpreter: str, e
     result = run_command(argv, cwd=str(folder), env=env, timeout=TIMEOUT_SECONDS)
     if result.returncode != 0:
         output = result.stderr.decode("utf-8", "replace") or result.stdout.decode("utf-8", "replace")
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
         raise AppFailure(
             f"collectstatic failed (exit status {result.returncode}), and on Heroku it fails the build: "
-            f"{lines[-1] if lines else 'it printed nothing'}",
+            f"{last_line(output)}",
             output_tail=output[-4000:],
             app_exit_status=result.returncode,
         )
     return _file_count(folder) - before
+
+
+def last_line(output: str) -> str:
+    """The last line the step printed that is not blank: what its failure says (a traceback's exception)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else "it printed nothing"
 
 
 def _has_django(site_packages: Sequence[str]) -> bool:

@@ -56,6 +56,8 @@ class SlugInventory:
     python_minor: str  # "3.13": names the site-packages folder
     # gzip's level: 6 for the slug (heroku-facts 1.3), 1 for a Fir image's layers (heroku-facts 9.4).
     compression_level: int = SLUG_LEVEL
+    # Where the app files the build wrote (`built_by`) are on disk: slugprof's copy of the slug.
+    build_folder: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,10 @@ def tar_members(inventory: SlugInventory) -> list[TarMember]:
     (the runtime's when it was measured, and the .profile.d scripts)."""
     app = inventory.app
     root = str(real_path(app.root))
+    built = str(inventory.build_folder) if inventory.build_folder is not None else root
     members: list[TarMember] = []
     for file in app.included:
-        disk_path = os.path.join(root, file.path)
+        disk_path = os.path.join(built if file.built_by else root, file.path)
         link_target = None
         if file.kind == "symlink":
             try:

@@ -4,7 +4,15 @@ contract: every report is written to JSON and read back by `slugprof.model.saved
 Every stage takes and returns these frozen dataclasses; only renderers turn them into text.
 """
 
-from slugprof.model.app import AppFile, AppInventory, AppSource, FileKind, PathProblem, SlugignoreRule
+from slugprof.model.app import (
+    AppFile,
+    AppInventory,
+    AppSource,
+    BuildStepRun,
+    FileKind,
+    PathProblem,
+    SlugignoreRule,
+)
 from slugprof.model.buildpack import BuildpackPart, PythonVersionChoice
 from slugprof.model.dependencies import DependencyInventory, DependencySource, Package
 from slugprof.model.findings import (
@@ -73,6 +81,7 @@ __all__ = [
     "AppSource",
     "BuildEntry",
     "BuildOutcome",
+    "BuildStepRun",
     "BuildVerdict",
     "BuildpackPart",
     "CompressionEstimate",

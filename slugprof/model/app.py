@@ -25,6 +25,21 @@ class AppFile:
     included: bool  # False when .slugignore removes it
     excluded_by: str | None = None  # the rule that removed it, e.g. ".slugignore: tests/"
     kind: FileKind = "file"
+    # The build step that wrote it into the slug ("collectstatic"); None: a file of the push.
+    built_by: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildStepRun:
+    """A step of the build that writes files into the slug, run as the buildpack runs it, in slugprof's
+    copy of the slug."""
+
+    name: str  # "collectstatic"
+    command: str  # "python manage.py collectstatic --noinput"
+    added_files: int = 0  # the files it wrote, counted as app files with `built_by` set
+    added_bytes: int = 0
+    failure: str | None = None  # its last line of output when it failed: the build fails there
+    exit_status: int | None = None  # when it failed
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from slugprof.model.app import AppInventory
+from slugprof.model.app import AppInventory, BuildStepRun
 from slugprof.model.buildpack import BuildpackPart, PythonVersionChoice
 from slugprof.model.dependencies import DependencyInventory
 from slugprof.model.findings import BuildVerdict, Finding, RulesRun
@@ -41,6 +41,7 @@ class AnalyzeReport:
     notes: tuple[str, ...] = ()  # caveats of the measurement
     generation: str = "cedar"  # or "fir": the platform generation the app was analyzed for
     image: Image | None = None  # Fir's image estimate; None on Cedar, and in reports saved before it
+    build_steps: tuple[BuildStepRun, ...] = ()  # the build's steps slugprof ran (collectstatic)
     build: BuildVerdict | None = None  # None only in reports saved before schema 3
     findings: tuple[Finding, ...] = ()
     rules: RulesRun = field(default_factory=RulesRun)

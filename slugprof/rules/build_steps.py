@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from packaging.utils import canonicalize_name
 
 from slugprof.heroku import BUILD_HOOKS, COLLECTSTATIC_DISABLED_FILE, MANAGE_PY_MAX_DEPTH, NLTK_TXT
-from slugprof.model import Fix, Location, Severity
+from slugprof.model import Evidence, Fix, Location, Severity
 from slugprof.rules.build_requirements import marker_environment
 from slugprof.rules.registry import Hit, RuleInputs, rule
 from slugprof.sources.buildfiles import BuildFiles
@@ -130,6 +130,37 @@ def collectstatic_skipped(inputs: RuleInputs) -> Iterator[Hit]:
             else None,
         ),
     )
+
+
+@rule(
+    "BUILD153",
+    "collectstatic-fails",
+    Severity.ERROR,
+    summary="Django's collectstatic fails: the buildpack runs it during the build, so the build fails.",
+    why="The buildpack runs `manage.py collectstatic --noinput --traceback` for a Django app, and a "
+    "non-zero exit fails the build. analyze runs it as the build does, with the app's installed "
+    "environment, in a copy of the slug (never in the app's folder).",
+    fix="Make `python manage.py collectstatic --noinput` succeed on a clean checkout (STATIC_ROOT set, "
+    "settings that import without a database or secrets), or set DISABLE_COLLECTSTATIC=1 if the static "
+    "files are built or served elsewhere.",
+    source="heroku-facts 3.7 (bin/steps/collectstatic)",
+)
+def collectstatic_fails(inputs: RuleInputs) -> Iterator[Hit]:
+    for step in inputs.report.build_steps:
+        if step.name != "collectstatic" or step.failure is None:
+            continue
+        status = f"exit status {step.exit_status}" if step.exit_status is not None else "a failure"
+        manage = _manage_py(inputs.files)
+        yield Hit(
+            title=f"collectstatic fails ({status}), so the Heroku build fails: {step.failure}",
+            evidence=(
+                f"`{step.command}` ran with the app's environment, in slugprof's copy of the slug",
+                f"its last line: {step.failure}",
+            ),
+            location=Location(manage) if manage else None,
+            fix=Fix(summary="make collectstatic succeed on a clean checkout", command=step.command),
+            evidence_class=Evidence.MEASURED,
+        )
 
 
 def nltk_corpora(text: str) -> list[str]:

@@ -147,12 +147,14 @@ def _block(lines: Iterable[_Line]) -> tuple[str, list[_Line]]:
     source="heroku-facts 2.1 (.slugignore), 7 (what bloats slugs)",
 )
 def slugignore_candidates(inputs: RuleInputs) -> Iterator[Hit]:
-    included = [f for f in inputs.report.app.included if not _NEEDED.match(f.path)]
+    # The build's own files (collectstatic's) are written after .slugignore applies: it cannot remove them.
+    pushed = [f for f in inputs.report.app.included if f.built_by is None]
+    included = [f for f in pushed if not _NEEDED.match(f.path)]
     lines = [*_folder_lines(included), *_extension_lines(inputs, included)]
     if not lines:
         return
     block, ordered = _block(lines)
-    removed = removed_by_slugignore(block, inputs.report.app.included)
+    removed = removed_by_slugignore(block, pushed)
     paths = sorted(path for path in removed if not _NEEDED.match(path))
     if not paths:
         return
@@ -264,12 +266,16 @@ def slugignore_comment_words(inputs: RuleInputs) -> Iterator[Hit]:
 )
 def slugignore_matches_nothing(inputs: RuleInputs) -> Iterator[Hit]:
     app = inputs.report.app
-    lowered = [AppFile(path=f.path.lower(), bytes=f.bytes, included=True, kind=f.kind) for f in app.files]
+    lowered = [
+        AppFile(path=f.path.lower(), bytes=f.bytes, included=True, kind=f.kind)
+        for f in app.files
+        if f.built_by is None
+    ]
     for entry in app.slugignore:
         if entry.matched_paths or entry.note is not None or entry.from_comment:
             continue
         other_case = len(removed_by_slugignore(entry.pattern.lower() + "\n", lowered))
-        evidence = [f"line {entry.line}: `{entry.pattern}` matches none of the {len(app.files)} pushed files"]
+        evidence = [f"line {entry.line}: `{entry.pattern}` matches none of the {len(lowered)} pushed files"]
         if other_case:
             evidence.append(f"in another letter case it would match {other_case} files")
         yield Hit(
