@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -116,6 +117,8 @@ class ManagedProcess:
 
     Use it as a context manager: on exit, whatever happened inside, the whole group is killed with
     SIGKILL and reaped. `terminate_group` is the graceful way out (SIGTERM, wait, then SIGKILL).
+    A watchdog process (slugprof/watchdog.py), started first, kills the group and the descendants
+    seen if slugprof dies without stopping it, even by SIGKILL, which no handler can catch.
     """
 
     def __init__(self, argv: Sequence[str], *, cwd: str | os.PathLike[str], env: Mapping[str, str]) -> None:
@@ -126,6 +129,7 @@ class ManagedProcess:
         self._output = tempfile.TemporaryFile(mode="a+b", prefix="slugprof-output-")  # noqa: SIM115
         self._known: dict[int, psutil.Process] = {}
         self.started_at = time.monotonic()
+        self._watchdog = _Watchdog.start()
         try:
             self._popen = subprocess.Popen(
                 list(argv),
@@ -138,9 +142,11 @@ class ManagedProcess:
             )
         except OSError as error:
             self._output.close()
+            self._watchdog.done()
             raise ToolFailure(f"cannot start {argv[0]!r}: {error.strerror}") from error
         self.pid = self._popen.pid
         self.pgid = self._popen.pid  # start_new_session: the child leads a new session and group
+        self._watchdog.tell("group", self.pgid)
         _register(self)
 
     def __enter__(self) -> ManagedProcess:
@@ -177,7 +183,9 @@ class ManagedProcess:
         except psutil.Error:
             descendants = []
         for child in descendants:
-            self._known.setdefault(child.pid, child)
+            if child.pid not in self._known:
+                self._known[child.pid] = child
+                self._watchdog.tell("pid", child.pid)
         return descendants
 
     def group_alive(self) -> bool:
@@ -214,6 +222,8 @@ class ManagedProcess:
         if self._popen.returncode is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._popen.wait(timeout=_KILL_WAIT_SECONDS)  # only a process stuck in the kernel
+        if not self.group_alive():
+            self._watchdog.done()  # else the watchdog, left without `done`, keeps killing a while
         _unregister(self)
 
     def close(self) -> None:
@@ -236,6 +246,56 @@ class ManagedProcess:
             if pid not in survivors and _process_running(process):
                 survivors.append(pid)
         return survivors
+
+
+class _Watchdog:
+    """slugprof/watchdog.py run in a session of its own, told what to kill through its stdin."""
+
+    _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watchdog.py")
+
+    def __init__(self, popen: subprocess.Popen[bytes] | None) -> None:
+        self._popen = popen
+
+    @classmethod
+    def start(cls) -> _Watchdog:
+        """The watchdog, or one that does nothing when no interpreter can run it (then Ctrl-C, SIGTERM
+        and a normal end still stop the app; only slugprof's SIGKILL would leave it)."""
+        if not sys.executable:
+            return cls(None)
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-I", "-S", cls._SCRIPT],
+                cwd="/",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # not in slugprof's group: a kill of that group spares it
+            )
+        except OSError:
+            return cls(None)
+        return cls(popen)
+
+    def tell(self, word: str, pid: int) -> None:
+        self._write(f"{word} {pid}\n")
+
+    def done(self) -> None:
+        """The app is stopped: the watchdog exits without killing anything."""
+        if self._popen is None:
+            return
+        self._write("done\n")
+        popen, self._popen = self._popen, None
+        with contextlib.suppress(OSError):
+            if popen.stdin is not None:
+                popen.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(timeout=_KILL_WAIT_SECONDS)
+
+    def _write(self, line: str) -> None:
+        if self._popen is None or self._popen.stdin is None:
+            return
+        with contextlib.suppress(OSError):  # a watchdog that died cannot be told; nothing to do then
+            self._popen.stdin.write(line.encode("ascii"))
+            self._popen.stdin.flush()
 
 
 def _group_members(pgid: int) -> list[int]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +207,59 @@ def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
         pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
     assert alive == [], f"left behind: {alive}"
+
+
+def test_sigkill_of_slugprof_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the watchdog kills the app's group, workers (grandchildren) included."""
+    marker = f"run-{uuid.uuid4().hex}"
+    app = make_app(
+        tmp_path / "app", "web: gunicorn -w 3 app:app\n", {"app.py": HELLO, ".env": f"KILL_TEST={marker}\n"}
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
+    command = [sys.executable, "-m", "slugprof", "profile", str(app), "--env", sys.executable, "-q"]
+    process = subprocess.Popen(
+        [*command, "--no-memray", "--duration", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_marked(marker)) < 4:  # the shell or master, 3 workers
+        seen.update(child.pid for child in psutil.Process(process.pid).children(recursive=True))
+        time.sleep(0.1)
+    marked = _marked(marker)
+    assert len(marked) >= 4, f"the app never started its workers: {marked}"
+    seen.update(marked)
+    seen.update(child.pid for child in psutil.Process(process.pid).children(recursive=True))
+    process.kill()
+    process.communicate(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (_alive(seen) or _marked(marker)):
+        time.sleep(0.1)
+    left, marked = _alive(seen), _marked(marker)
+    for pid in {*left, *marked}:  # a failing run must not leave them to the next tests either
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+    assert left == [], f"left behind: {left}"
+    assert marked == [], f"left behind, with the app's environment: {marked}"
+
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose environment holds the app's config var `KILL_TEST=marker`."""
+    found = []
+    for candidate in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if candidate.environ().get("KILL_TEST") == marker and candidate.status() != psutil.STATUS_ZOMBIE:
+                found.append(candidate.pid)
+    return found
+
+
+def _alive(pids: set[int]) -> list[int]:
+    alive = []
+    for pid in sorted(pids):
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+    return alive
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

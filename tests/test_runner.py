@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import re
 import shlex
@@ -24,7 +25,7 @@ from slugprof.measure.runner import RunResult, run_web_process
 from slugprof.measure.sampler import _roles_from_tree, classify_roles, summarize_processes, worker_growth
 from slugprof.measure.traffic import app_error, free_port
 from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot, Route
-from slugprof.processes import AppFailure, run_command
+from slugprof.processes import AppFailure, ManagedProcess, run_command
 from slugprof.sources.dyno import dyno_by_name, dyno_environment
 
 MIB = 1024 * 1024
@@ -442,6 +443,58 @@ def test_slugprof_stopped_by_a_signal_leaves_no_process(app_dir: Path, signum: i
         assert driver.wait(timeout=10) == 128 + signum  # SystemExit, after the cleanup ran
     assert len(seen) >= 4
     assert_all_gone(tuple(process.pid for process in seen), app_dir)
+
+
+# A process that leaves the app's group (its own session), then sleeps: only the pid slugprof saw
+# names it once slugprof is gone.
+LEAVES_THE_GROUP = "import os, time\nif os.fork() == 0:\n    os.setsid()\ntime.sleep(60)\n"
+KILLED_DRIVER = """
+import os, sys, time
+from slugprof.processes import ManagedProcess
+
+process = ManagedProcess([sys.executable, "leaver.py"], cwd=os.getcwd(), env=os.environ)
+while not any(os.getpgid(child.pid) != process.pgid for child in process.remember_descendants()):
+    time.sleep(0.02)
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_slugprof_killed_by_sigkill_leaves_no_process_even_one_that_left_the_group(app_dir: Path) -> None:
+    (app_dir / "leaver.py").write_text(LEAVES_THE_GROUP, encoding="utf-8")
+    (app_dir / "driver.py").write_text(KILLED_DRIVER, encoding="utf-8")
+    with subprocess.Popen(
+        [sys.executable, "driver.py"], cwd=app_dir, env=base_env(), stdout=subprocess.PIPE, text=True
+    ) as driver:
+        assert driver.stdout is not None and driver.stdout.readline().strip() == "up"
+        seen = tuple(child.pid for child in psutil.Process(driver.pid).children(recursive=True))
+        driver.kill()  # SIGKILL: no handler, no atexit, no context manager runs
+        assert driver.wait(timeout=10) == -signal.SIGKILL
+    assert len(seen) >= 3  # the watchdog, the app and the process that left its group
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _processes_in(app_dir):
+        time.sleep(0.05)
+    try:
+        assert_all_gone(seen, app_dir)
+    finally:  # a failing run must not leave them to the next tests
+        for pid in seen:
+            with contextlib.suppress(psutil.Error):
+                if psutil.Process(pid).cwd() == str(app_dir):
+                    psutil.Process(pid).kill()
+
+
+def test_the_watchdog_is_gone_once_the_app_is_stopped(app_dir: Path) -> None:
+    with ManagedProcess(["/bin/sh", "-c", "sleep 60"], cwd=app_dir, env=base_env()) as process:
+        watchdogs = [
+            child
+            for child in psutil.Process().children()
+            if any(part.endswith("watchdog.py") for part in child.cmdline())
+        ]
+        assert len(watchdogs) == 1
+        assert process.group_alive()
+    assert process.poll() == -signal.SIGKILL
+    assert not watchdogs[0].is_running()  # told `done`, exited and reaped with the app's group
 
 
 # --- what the samples say (no processes) --------------------------------------------------------
