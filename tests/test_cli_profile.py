@@ -243,6 +243,43 @@ def test_sigkill_of_slugprof_leaves_no_process_behind(tmp_path: Path) -> None:
     assert marked == [], f"left behind, with the app's environment: {marked}"
 
 
+def test_a_profile_writes_nothing_in_the_users_home_or_runtime_folder(tmp_path: Path) -> None:
+    """gunicorn 25.1+ opens its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn: the run's own."""
+    app = make_app(tmp_path / "app", "web: gunicorn app:app\n", {"app.py": HELLO})
+    home, runtime = tmp_path / "home", tmp_path / "runtime"
+    home.mkdir()
+    runtime.mkdir(mode=0o700)
+    users_own = runtime / "gunicorn.ctl"  # the control socket of a gunicorn the user runs meanwhile
+    users_own.write_text("in use")
+    inode = users_own.stat().st_ino
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY", "XDG_CACHE_HOME")
+    }
+    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slugprof",
+            "profile",
+            str(app),
+            "--env",
+            sys.executable,
+            "-q",
+            "--requests",
+            "3",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(home.rglob("*")) == []
+    assert sorted(runtime.rglob("*")) == [users_own]
+    assert users_own.stat().st_ino == inode, "the user's own gunicorn lost its control socket"
+
+
 def _marked(marker: str) -> list[int]:
     """Live processes whose environment holds the app's config var `KILL_TEST=marker`."""
     found = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,12 @@ def run_web_process(
     first = routes[0].path if routes else "/"
 
     progress.stage(f"Starting the web process: {command}")
-    with ManagedProcess([SHELL, "-c", command], cwd=cwd, env=env) as process:
+    # The run's own runtime folder: what a program puts in $XDG_RUNTIME_DIR (gunicorn 25.1+: its
+    # control socket, unlinking one already there) stays out of the user's, and is removed after.
+    with (
+        tempfile.TemporaryDirectory(prefix="slugprof-runtime-", ignore_cleanup_errors=True) as runtime,
+        ManagedProcess([SHELL, "-c", command], cwd=cwd, env={**env, "XDG_RUNTIME_DIR": runtime}) as process,
+    ):
         sampler = TreeSampler(process.pid, sample_interval, started_at=process.started_at)
         sampler.start()
         roles: dict[int, ProcessRole] = {}
