@@ -70,6 +70,7 @@ class ProfileOptions:
     requests: int = 20
     routes: tuple[Route, ...] | None = None  # None: the app's OpenAPI GET routes, else GET /
     routes_from: str = ""  # where the routes came from: "--url", "--urls FILE"
+    concurrency: int | None = None  # clients at a time; None: enough to keep every worker busy
     duration: float = 0.0
     headroom: float = 0.10
     boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS  # R10: Heroku gives up there; --boot-timeout to see past
@@ -347,6 +348,7 @@ def _run(
             requests=options.requests,
             routes=options.routes,
             routes_from=options.routes_from,
+            concurrency=options.concurrency,
             duration=options.duration,
             progress=progress,
         )

@@ -106,6 +106,12 @@ def test_a_routes_file_sends_each_request_with_its_body(tmp_path: Path) -> None:
     assert requests["status_codes"] == {"200": 6}  # the POST got its JSON body, as application/json
     assert requests["routes"] == ["GET /health", "POST /api/search (with a JSON body)"]
     assert requests["routes_from"] == f"--urls {routes}"
+    assert requests["concurrency"] == 4  # two gunicorn workers: two clients each, at least 4
+    assert [(r["route"], r["count"], r["answered"]) for r in requests["per_route"]] == [
+        ("GET /health", 3, 3),
+        ("POST /api/search (with a JSON body)", 3, 3),
+    ]
+    assert profile(app, "--urls", str(routes), "--concurrency", "2")["requests"]["concurrency"] == 2
 
 
 @pytest.mark.slow

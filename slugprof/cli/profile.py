@@ -104,6 +104,12 @@ failed to boot or crashed (its own error is shown).
             "OpenAPI document at /openapi.json when it has one, else /)",
         )
         parser.add_argument(
+            "--concurrency",
+            type=int,
+            metavar="N",
+            help="clients at a time (default: two per worker, at least 4, to keep every worker busy)",
+        )
+        parser.add_argument(
             "--urls",
             metavar="FILE",
             help="the requests to send, one per line: PATH, METHOD PATH, or METHOD PATH JSON-BODY",
@@ -163,6 +169,8 @@ failed to boot or crashed (its own error is shown).
 
         if args.requests < 0:
             raise UsageError("--requests must be 0 or more")
+        if args.concurrency is not None and not 1 <= args.concurrency <= 256:
+            raise UsageError("--concurrency is a number of clients from 1 to 256")
         if args.duration < 0:
             raise UsageError("--duration must be 0 or more")
         if args.boot_timeout <= 0:
@@ -182,6 +190,7 @@ failed to boot or crashed (its own error is shown).
             requests=args.requests,
             routes=routes,
             routes_from=routes_from,
+            concurrency=args.concurrency,
             duration=args.duration,
             headroom=args.headroom / 100,
             port=args.port,

@@ -58,6 +58,7 @@ def run_web_process(
     requests: int = 0,
     routes: Sequence[Route] | None = None,
     routes_from: str = "",
+    concurrency: int | None = None,
     duration: float = 0.0,
     sample_interval: float = 0.1,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT_SECONDS,
@@ -100,7 +101,8 @@ def run_web_process(
             if requests > 0:
                 sent, said = (tuple(routes), routes_from) if routes else _default_routes(port)
                 progress.stage(f"Sending {requests} requests", total=requests)
-                stats = drive_requests(port, sent, requests, progress=progress)
+                clients = concurrency or _enough_clients(roles)
+                stats = drive_requests(port, sent, requests, clients, progress=progress)
                 stats = dataclasses.replace(stats, routes=tuple(r.shown() for r in sent), routes_from=said)
                 _check_running(process)
             if duration > 0:
@@ -134,6 +136,17 @@ def run_web_process(
         output_tail=output_tail,
         pids=sampler.pids,
     )
+
+
+# Clients at a time by default: two per worker keeps each busy while the other's answer travels back, and
+# at least 4, the count this runner always used, for a server of one process.
+MIN_CLIENTS = 4
+
+
+def _enough_clients(roles: Mapping[int, ProcessRole]) -> int:
+    """Enough concurrent clients to keep every worker busy."""
+    workers = sum(1 for role in roles.values() if role == "worker")
+    return max(MIN_CLIENTS, 2 * workers)
 
 
 def _default_routes(port: int) -> tuple[tuple[Route, ...], str]:

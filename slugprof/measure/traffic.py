@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from slugprof.model import Latency, RequestStats, Route
+from slugprof.model import Latency, RequestStats, Route, RouteLatency
 from slugprof.processes import AppFailure, ManagedProcess
 from slugprof.progress import NoProgress, Progress
 
@@ -114,20 +114,25 @@ def drive_requests(
         return RequestStats(count=0, status_codes={}, latency_seconds=Latency(p50=0.0, p95=0.0, max=0.0))
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
+    by_route: dict[int, list[tuple[int, float]]] = {}
     executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="slugprof-request")
     try:
-        futures = [
-            executor.submit(_send, port, routes[index % len(routes)], timeout) for index in range(count)
-        ]
+        futures = {
+            executor.submit(_send, port, routes[index % len(routes)], timeout): index % len(routes)
+            for index in range(count)
+        }
         for future in as_completed(futures):
             status, latency = future.result()
             statuses[status] += 1
             latencies.append(latency)
+            by_route.setdefault(futures[future], []).append((status, latency))
             progress.advance()
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
     latencies.sort()
     return RequestStats(
+        concurrency=max(1, concurrency),
+        per_route=tuple(_route_latency(routes[index], by_route[index]) for index in sorted(by_route)),
         count=count,
         status_codes=dict(sorted(statuses.items())),
         # Rounded to 0.1 ms: finer digits are noise, and the saved report stays readable.
@@ -136,6 +141,17 @@ def drive_requests(
             p95=round(_percentile(latencies, 0.95), 4),
             max=round(latencies[-1], 4),
         ),
+    )
+
+
+def _route_latency(route: Route, answers: Sequence[tuple[int, float]]) -> RouteLatency:
+    seconds = sorted(latency for _, latency in answers)
+    return RouteLatency(
+        route=route.shown(),
+        count=len(answers),
+        answered=sum(1 for status, _ in answers if 200 <= status < 400),
+        p50=round(_percentile(seconds, 0.50), 4),
+        p95=round(_percentile(seconds, 0.95), 4),
     )
 
 

@@ -47,6 +47,7 @@ from slugprof.model.profile import (
     ProfileReport,
     RequestStats,
     Route,
+    RouteLatency,
     VariantRun,
 )
 from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, ToolInfo
@@ -121,6 +122,7 @@ __all__ = [
     "ResolvedFile",
     "ResolvedPackage",
     "Route",
+    "RouteLatency",
     "RulesRun",
     "Severity",
     "SizeMethod",

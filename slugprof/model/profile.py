@@ -114,12 +114,23 @@ class Route:
 
 
 @dataclass(frozen=True)
+class RouteLatency:
+    route: str  # "GET /health"
+    count: int
+    answered: int  # 2xx and 3xx
+    p50: float  # seconds
+    p95: float
+
+
+@dataclass(frozen=True)
 class RequestStats:
     count: int
     status_codes: dict[int, int]  # status -> how many; 0 for connection errors
     latency_seconds: Latency
     routes: tuple[str, ...] = ()  # what was requested, "GET /health", in the order sent
     routes_from: str = ""  # "--url", "--urls FILE", "the app's OpenAPI document", "the default /"
+    concurrency: int = 0  # clients at a time (0: a report saved before it was recorded)
+    per_route: tuple[RouteLatency, ...] = ()  # each route's answers, in the order of `routes`
 
 
 @dataclass(frozen=True)

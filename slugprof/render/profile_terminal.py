@@ -168,7 +168,14 @@ def _requests(console: Console, report: ProfileReport) -> None:
     )
     routes = routes_words(requests)
     if routes is not None:
-        console.print(routes)
+        clients = f", {requests.concurrency} at a time" if requests.concurrency else ""
+        console.print(routes + clients)
+    if len(requests.per_route) > 1:
+        for route in requests.per_route:
+            console.print(
+                f"  {route.route}: {route.answered} of {route.count} answered 2xx/3xx, "
+                f"p50 {route.p50 * 1000:.0f} ms, p95 {route.p95 * 1000:.0f} ms"
+            )
 
 
 def _notes(console: Console, report: ProfileReport) -> None:
