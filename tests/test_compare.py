@@ -25,27 +25,36 @@ def bloated() -> AnalyzeReport:
     return report
 
 
+def edited_packages(
+    report: AnalyzeReport, *, without: tuple[str, ...] = (), requested_by: tuple[str, ...] = ()
+) -> tuple[Package, ...]:
+    """The report's packages with numpy upgraded to 2.6.0 and 1.5 MB larger compressed, requests added
+    (brought in by `requested_by`), and the packages `without` removed."""
+    packages = [
+        dataclasses.replace(package, version="2.6.0", compressed_bytes=package.compressed_bytes + 1_500_000)
+        if package.name == "numpy"
+        else package
+        for package in report.dependencies.packages
+        if package.name not in without
+    ]
+    packages.append(
+        Package(name="requests", version="2.32.5", bytes=400_000, compressed_bytes=120_000, file_count=40,
+                top_level=True, requested_by=requested_by)
+    )  # fmt: skip
+    return tuple(packages)
+
+
 def edited(report: AnalyzeReport, grow_slug_by: int = 0) -> AnalyzeReport:
     """The app after a pull request: a 2 MB file added, requests added, numpy upgraded and 1.5 MB
     larger, the .env removed (so SEC400 is fixed); the slug `grow_slug_by` larger."""
     files = (*report.app.files, AppFile(path="data/extra.parquet", bytes=2_000_000, included=True))
-    packages = []
-    for package in report.dependencies.packages:
-        if package.name == "numpy":
-            package = dataclasses.replace(
-                package, version="2.6.0", compressed_bytes=package.compressed_bytes + 1_500_000
-            )
-        packages.append(package)
-    packages.append(
-        Package(name="requests", version="2.32.5", bytes=400_000, compressed_bytes=120_000, file_count=40,
-                top_level=True)
-    )  # fmt: skip
+    packages = edited_packages(report)
     findings = tuple(f for f in report.findings if f.id != "SEC400")
     slug = dataclasses.replace(report.slug, compressed_bytes=report.slug.compressed_bytes + grow_slug_by)
     return dataclasses.replace(
         report,
         app=dataclasses.replace(report.app, files=files),
-        dependencies=dataclasses.replace(report.dependencies, packages=tuple(packages)),
+        dependencies=dataclasses.replace(report.dependencies, packages=packages),
         findings=findings,
         slug=slug,
     )

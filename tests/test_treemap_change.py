@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 from clirun import run_slugprof
+from test_compare import edited_packages
 from test_html import ONE_MB, _big_report
 
 from slugprof.analysis import AnalyzeOptions, analyze
 from slugprof.compare import Band, Comparison, compare
 from slugprof.config import Settings
-from slugprof.model import AnalyzeReport, Package
+from slugprof.model import AnalyzeReport
 from slugprof.model.saved import load_report, write_report
 from slugprof.render.html import render_html
 from slugprof.render.treemap import (
@@ -247,21 +248,9 @@ def _walk(node: Node) -> Iterator[Node]:
 
 def _edited_packages(report: AnalyzeReport) -> AnalyzeReport:
     """pytest removed, numpy upgraded and 1.5 MB larger compressed, requests added."""
-    packages: list[Package] = []
-    for package in report.dependencies.packages:
-        if package.name == "pytest":
-            continue
-        if package.name == "numpy":
-            package = dataclasses.replace(
-                package, version="2.6.0", compressed_bytes=package.compressed_bytes + 1_500_000
-            )
-        packages.append(package)
-    packages.append(
-        Package(name="requests", version="2.32.5", bytes=400_000, compressed_bytes=120_000, file_count=40,
-                top_level=True, requested_by=("requirements.txt",))
-    )  # fmt: skip
+    packages = edited_packages(report, without=("pytest",), requested_by=("requirements.txt",))
     return dataclasses.replace(
-        report, dependencies=dataclasses.replace(report.dependencies, packages=tuple(packages))
+        report, dependencies=dataclasses.replace(report.dependencies, packages=packages)
     )
 
 
