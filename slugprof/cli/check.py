@@ -320,20 +320,15 @@ def _say_if_another_app(
     today: tuple[AnalyzeReport | None, ProfileReport | None],
 ) -> None:
     """A baseline of another app compares two apps: said, as the comparison cannot tell."""
-    names = [_app_name(*reports) for reports in (baseline, today)]
-    if None not in names and names[0] != names[1]:
+    from slugprof.render.common import app_name
+
+    names = [app_name(*reports) for reports in (baseline, today)]
+    if all(names) and names[0] != names[1]:
         print(
             f"slugprof check: note: the baseline is of the app {names[0]!r} and these results of "
             f"{names[1]!r}: the comparison is between two apps",
             file=sys.stderr,
         )
-
-
-def _app_name(analysis: AnalyzeReport | None, profile: ProfileReport | None) -> str | None:
-    report = analysis if analysis is not None else profile
-    if report is None:
-        return None
-    return report.app.root.rstrip("/").rsplit("/", 1)[-1] or report.app.root
 
 
 def _at_ref(

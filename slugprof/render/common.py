@@ -96,6 +96,12 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
+def app_name(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> str:
+    """The app's folder name, as reports title it; "" without a report."""
+    root = analyze.app.root if analyze is not None else profile.app.root if profile is not None else ""
+    return root.rstrip("/").rsplit("/", 1)[-1] or root
+
+
 def measure_words(memory: MemorySummary, *, short: bool = False) -> str:
     """What the headline figure is, for the parenthesis after it; `short` for a terminal's line."""
     if memory.measure == MemoryMeasure.ANONYMOUS:

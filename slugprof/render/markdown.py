@@ -16,7 +16,14 @@ from slugprof.compare import Comparison
 from slugprof.gate import image_verdict
 from slugprof.model import AnalyzeReport, BuildOutcome, Finding, ProfileReport, Severity
 from slugprof.model.report import findings_of
-from slugprof.render.common import FIT_WORD, SLUG_STATUS_WORD, VARIANT_COLUMNS, printable, variant_cells
+from slugprof.render.common import (
+    FIT_WORD,
+    SLUG_STATUS_WORD,
+    VARIANT_COLUMNS,
+    app_name,
+    printable,
+    variant_cells,
+)
 from slugprof.render.comparison import render_comparison
 from slugprof.units import format_binary, format_bytes
 
@@ -53,7 +60,7 @@ def render_markdown(
     findings = _findings(analyze, profile)
     head = [
         MARKER,
-        f"### slugprof: {escape(_app_name(analyze, profile))}",
+        f"### slugprof: {escape(app_name(analyze, profile))}",
         "",
         _verdict(analyze, profile, findings),
     ]
@@ -67,11 +74,6 @@ def render_markdown(
     if profile is not None:
         parts.append(_memory_details(profile))
     return _within_limit(parts)
-
-
-def _app_name(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> str:
-    root = analyze.app.root if analyze is not None else profile.app.root if profile is not None else ""
-    return root.rstrip("/").rsplit("/", 1)[-1] or root
 
 
 def _findings(analyze: AnalyzeReport | None, profile: ProfileReport | None) -> list[Finding]:
