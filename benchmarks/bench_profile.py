@@ -22,7 +22,7 @@ from pathlib import Path
 
 from slugprof.measure.memray_availability import memray_status
 from slugprof.measure.memray_command import wrap_command
-from slugprof.measure.runner import run_web_process
+from slugprof.measure.runner import run_process
 from slugprof.measure.sampler import TreeSampler
 from slugprof.measure.traffic import drive_requests, free_port, wait_until_serving
 from slugprof.model import Route
@@ -61,7 +61,7 @@ def accuracy(folder: Path, workers: int, mib: int) -> None:
     for config in ("", "-c conf.py"):
         port = free_port()
         env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "PORT": str(port)}
-        result = run_web_process(gunicorn(workers, config), cwd=folder, env=env, port=port, requests=20)
+        result = run_process(gunicorn(workers, config), cwd=folder, env=env, port=port, requests=20)
         totals.append(max(sample.headline_bytes for sample in result.samples))
         pss.append(max(sample.total_pss_bytes for sample in result.samples))
     anonymous = all(sample.total_anon_bytes is not None for sample in result.samples)

@@ -157,10 +157,16 @@ def _memory_verdict(profile: ProfileReport | None, limits: GateLimits) -> LimitV
     if limit is None:
         return LimitVerdict("max-memory", Outcome.NOT_CHECKED, f"no quota known for {limits.dyno}")
     limit_bytes, named = limit
-    peak = profile.memory.peak_total_bytes
+    peak = profile.judged_bytes
+    fit = profile.fit_on_dyno
+    counted = (
+        f", predicted at the {fit.workers} workers it runs (the run had {profile.workers_ran})"
+        if fit is not None and peak != profile.memory.peak_total_bytes
+        else ""
+    )
     figure = (
         f"peak {format_binary(peak)} ({_measure_name(profile)}, {profile.dyno}, WEB_CONCURRENCY="
-        f"{profile.web_concurrency or 'unset'}), {named} {format_binary(limit_bytes)} "
+        f"{profile.web_concurrency or 'unset'}{counted}), {named} {format_binary(limit_bytes)} "
         f"({peak / limit_bytes:.0%})"
     )
     if peak > limit_bytes:

@@ -1,4 +1,7 @@
-"""`profile` as a pipeline: the Procfile's web process started as a dyno starts it, measured.
+"""`profile` as a pipeline: a Procfile process (`web` by default) started as a dyno starts it, measured.
+
+Only `web` receives HTTP traffic on Heroku (heroku-facts 5): another process type (a Celery worker, a
+clock) is sent no requests and is ready when its process tree settles.
 
 Memory figures come from a run under the process-tree sampler alone. With memray, a second run under
 `memray run --follow-fork` gives each process's heap peak and the cost of each import: memray itself
@@ -28,8 +31,8 @@ from slugprof.measure.dynofit import WorkerCost, fit_dynos, worker_cost
 from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
 from slugprof.measure.memray_captures import ProcessCapture, read_captures
 from slugprof.measure.memray_command import wrap_command
-from slugprof.measure.runner import RunResult, run_web_process
-from slugprof.measure.sampler import summarize_processes, worker_growth
+from slugprof.measure.runner import RunResult, run_process
+from slugprof.measure.sampler import growth_per_thousand_requests, summarize_processes, worker_growth
 from slugprof.measure.slug_copy import SlugCopy, slug_copy
 from slugprof.measure.traffic import free_port, missing_program
 from slugprof.model import (
@@ -46,6 +49,7 @@ from slugprof.model import (
     Route,
     ToolInfo,
     VariantRun,
+    WorkersFrom,
 )
 from slugprof.processes import AppFailure
 from slugprof.progress import NoProgress, Progress
@@ -55,15 +59,18 @@ from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.config_vars import ConfigSource, ConfigVars, read_config_vars
 from slugprof.sources.dyno import dyno_by_name, dyno_environment, dyno_sizes
 from slugprof.sources.environment import InterpreterQuestions, PythonEnvironment, find_environment
-from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
+from slugprof.sources.gunicorn_config import read_gunicorn_config
 from slugprof.sources.procfile import read_procfile
 from slugprof.sources.variants import Variant
+from slugprof.sources.worker_count import worker_count
+
+WEB = "web"  # the one process type Heroku routes HTTP to (heroku-facts 5)
 
 
 @dataclass(frozen=True)
 class ProfileOptions:
     app_root: Path
-    process_type: str = "web"
+    process_type: str = WEB
     dyno: str = DEFAULT_DYNO
     environment: str | None = None  # --env
     memray: bool = True
@@ -145,13 +152,19 @@ def _profiled(
 
     def dyno_env(port: int) -> dict[str, str]:
         return dyno_environment(
-            folder, dyno, port=port, dotenv=prepared.config.values, base_env=environ, env_bin=env_bin
+            folder,
+            dyno,
+            port=port,
+            dotenv=prepared.config.values,
+            base_env=environ,
+            env_bin=env_bin,
+            process_type=options.process_type,
         )
 
     port = options.port or free_port()
     env = dyno_env(port)
     notes.extend(_build_steps(copy, environment, env, progress))
-    progress.stage("Profiling the web process (sampler)")
+    progress.stage(f"Profiling the {options.process_type} process (sampler)")
     run = _run(command, copy, environment, env, port, options, progress)
     memray = MemrayRun(MemrayMode.OFF)
     capture_by_role: dict[str, ProcessCapture] = {}
@@ -177,9 +190,15 @@ def _profiled(
     )
     web_concurrency = env.get("WEB_CONCURRENCY")
     gunicorn = read_gunicorn_config(command, _app_text(root), environment=env)
-    fixed = _fixed_workers(len(workers), web_concurrency, gunicorn)
+    count = worker_count(command, len(workers), env, gunicorn)
     table = dyno_sizes(dyno.generation, options.settings.fir_memory_unit)  # the dyno's generation's sizes
-    fits = fit_dynos(cost, table, headroom=options.headroom, fixed_workers=fixed)
+    fits = fit_dynos(
+        cost,
+        table,
+        headroom=options.headroom,
+        fixed_workers=count.fixed if count else None,
+        per_core=count is not None and count.source == WorkersFrom.CORES,
+    )
     notes.extend(_request_notes(run))
     report = ProfileReport(
         tool=ToolInfo(version=__version__),
@@ -198,6 +217,9 @@ def _profiled(
             measure=measure,
             peak_total_pss_bytes=peak_pss,
             peak_total_rss_bytes=peak_rss,
+            growth_per_thousand_requests_bytes=growth_per_thousand_requests(
+                run.samples, run.answered_seconds
+            ),
             base_bytes=cost.base_bytes,
             worker_marginal_bytes=cost.marginal_bytes,
             samples=tuple(
@@ -209,6 +231,7 @@ def _profiled(
         requests=run.requests,
         headroom=options.headroom,
         worker_model=cost.worker_model,
+        workers_from=count.source if count else None,
         dyno_fit=tuple(fits),
         notes=tuple(notes),
         config_vars=prepared.config.applied,
@@ -339,11 +362,11 @@ def _run(
 ) -> RunResult:
     """The web process run from the slug's copy; a failure for want of a file the slug lacks names it."""
     try:
-        return run_web_process(
+        return run_process(
             command,
             cwd=copy.folder,
             env=env,
-            port=port,
+            port=port if options.process_type == WEB else None,
             boot_timeout=options.boot_timeout,
             requests=options.requests,
             routes=options.routes,
@@ -463,19 +486,6 @@ def _gunicorn_version(environment: PythonEnvironment | None) -> Version | None:
         return Version(text) if text else None
     except (metadata.PackageNotFoundError, InvalidVersion):
         return None
-
-
-def _fixed_workers(workers: int, web_concurrency: str | None, config: GunicornConfig | None) -> int | None:
-    """The app's own worker count when it runs one whatever WEB_CONCURRENCY says: the fit keeps it on
-    every size (rule MEM502 says so). Seen when the count differs from WEB_CONCURRENCY, or when the
-    command or gunicorn's config names the count it ran (a `.env` WEB_CONCURRENCY can match it)."""
-    if not workers:
-        return None
-    if web_concurrency is not None and web_concurrency.isdigit() and workers != int(web_concurrency):
-        return workers
-    if config is not None and config.workers == workers:
-        return workers
-    return None
 
 
 def _app_text(root: Path) -> Callable[[str], str | None]:

@@ -35,6 +35,7 @@ from slugprof.model import (
     RequestStats,
     Severity,
     ToolInfo,
+    WorkersFrom,
 )
 from slugprof.model.saved import read_report, write_report
 from slugprof.render.markdown import render_markdown
@@ -152,12 +153,17 @@ def profile_report() -> ProfileReport:
             worker_marginal_bytes=12 * MIB,
             samples=samples,
         ),
-        processes=(process(100, "master", 30 * MIB, 29 * MIB), process(101, "worker", 12 * MIB, 11 * MIB)),
+        processes=(
+            process(100, "master", 30 * MIB, 29 * MIB),
+            process(101, "worker", 12 * MIB, 11 * MIB),
+            process(102, "worker", 12 * MIB, 11 * MIB),
+        ),
         imports=(ImportCost(module="pandas", bytes=55 * MIB, role="master"),),
         requests=RequestStats(
             count=20, status_codes={200: 19, 500: 1}, latency_seconds=Latency(0.003, 0.014, 0.02)
         ),
         headroom=0.1,
+        workers_from=WorkersFrom.PLATFORM,
         dyno_fit=(
             DynoFit("standard-1x", 512 * MIB, 2, 76 * MIB, "ok", 30, 1024 * MIB),
             DynoFit("eco", 512 * MIB, 2, 76 * MIB, "ok", 30),

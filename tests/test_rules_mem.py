@@ -20,7 +20,7 @@ from clirun import run_slugprof as slugprof
 from filetree import write_files
 
 from slugprof.measure.dynofit import WorkerCost, fit_dynos
-from slugprof.model import AllocationSite, Finding, ImportCost, Location, ProfileReport, Severity
+from slugprof.model import AllocationSite, Finding, ImportCost, Location, ProfileReport, Severity, WorkersFrom
 from slugprof.model.saved import read_report
 from slugprof.render.profile_terminal import render_profile_terminal
 from slugprof.rules import RuleInputs, run_rules
@@ -96,7 +96,8 @@ def refit(report: ProfileReport, marginal: int, fixed: int | None = None) -> Pro
     cost = WorkerCost(report.memory.base_bytes, marginal, 2)
     fits = fit_dynos(cost, DYNO_SIZES, headroom=report.headroom, fixed_workers=fixed)
     memory = dataclasses.replace(report.memory, worker_marginal_bytes=marginal)
-    return dataclasses.replace(report, memory=memory, dyno_fit=tuple(fits))
+    source = WorkersFrom.APP if fixed is not None else report.workers_from  # as the pipeline says it
+    return dataclasses.replace(report, memory=memory, dyno_fit=tuple(fits), workers_from=source)
 
 
 def with_command(
@@ -130,7 +131,7 @@ def test_each_workers_import_of_40_mib_is_named_by_mem510_and_mem520(
     assert "heavy" in imports.title and imports.severity == Severity.WARNING
     assert imports.fix is not None
     assert [(edit.path, edit.new) for edit in imports.fix.edits] == [
-        ("Procfile", "web: gunicorn --preload app:app\n")
+        ("Procfile", "web: gunicorn --preload app:app")
     ]
     data = by_id["MEM520"]
     assert data.location == Location("heavy.py", 1)
@@ -382,7 +383,7 @@ def test_mem530_fires_on_steady_growth_over_a_long_run(heavy: tuple[Path, Profil
     [finding] = findings(growing, app)["MEM530"]
     assert finding.fix is not None
     flags = f"--max-requests {MAX_REQUESTS} --max-requests-jitter {MAX_REQUESTS_JITTER}"
-    assert [edit.new for edit in finding.fix.edits] == [f"web: gunicorn {flags} app:app\n"]
+    assert [edit.new for edit in finding.fix.edits] == [f"web: gunicorn {flags} app:app"]
     # A short run, or slow growth, says nothing.
     short = with_workers(_spanning(report, GROWTH_HINT_SECONDS - 5), growth_bytes_per_second=float(MIB))
     assert "MEM530" not in findings(short, app)
@@ -453,7 +454,7 @@ def test_mem551_fires_when_the_app_is_killed_at_shutdown(heavy: tuple[Path, Prof
     killed = dataclasses.replace(report, graceful_shutdown=False, shutdown_seconds=30.0)
     [finding] = findings(killed, app)["MEM551"]
     assert finding.fix is not None
-    assert [edit.new for edit in finding.fix.edits] == ["web: gunicorn --graceful-timeout 20 app:app\n"]
+    assert [edit.new for edit in finding.fix.edits] == ["web: gunicorn --graceful-timeout 20 app:app"]
 
 
 # --- Quick: what the command and its config ask for ------------------------------------------------------

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from slugprof.errors import ToolFailure
-from slugprof.measure.runner import RunResult, run_web_process
+from slugprof.measure.runner import RunResult, run_process
 from slugprof.measure.sampler import _roles_from_tree, classify_roles, summarize_processes, worker_growth
 from slugprof.measure.traffic import app_error, free_port
 from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot, Route
@@ -97,7 +97,7 @@ def run(folder: Path, command: str, **options: Any) -> RunResult:
     port = free_port()
     env = {**base_env(), "PORT": str(port)}
     options.setdefault("shutdown_timeout", 10.0)
-    return run_web_process(command, cwd=folder, env=env, port=port, **options)
+    return run_process(command, cwd=folder, env=env, port=port, **options)
 
 
 def profiles(result: RunResult, extra_threads: dict[int, int] | None = None) -> list[ProcessProfile]:
@@ -228,7 +228,7 @@ def test_web_concurrency_from_the_dyno_reaches_gunicorn(app_dir: Path) -> None:
     env = dyno_environment(
         app_dir, dyno_by_name("standard-2x"), port=port, dotenv={}, base_env=base_env(), env_bin=None
     )
-    result = run_web_process(f"{GUNICORN} app:app", cwd=app_dir, env=env, port=port, requests=4, duration=0.3)
+    result = run_process(f"{GUNICORN} app:app", cwd=app_dir, env=env, port=port, requests=4, duration=0.3)
     assert len(by_role(result, "worker")) == 4  # WEB_CONCURRENCY=4 on a 1 GiB dyno
     assert "GET / HTTP/1.1" in result.output_tail  # GUNICORN_CMD_ARGS="--access-logfile -"
 
@@ -289,7 +289,7 @@ def test_busy_port_is_refused_before_starting(app_dir: Path) -> None:
         listener.bind(("127.0.0.1", port))
         listener.listen()
         with pytest.raises(ToolFailure, match=f"port {port} is already in use"):
-            run_web_process("true", cwd=app_dir, env=base_env(), port=port)
+            run_process("true", cwd=app_dir, env=base_env(), port=port)
 
 
 # --- stopping: SIGTERM, wait, SIGKILL; nothing left behind --------------------------------------
@@ -409,7 +409,7 @@ def test_ctrl_c_arriving_in_the_main_thread_leaves_no_process(app_dir: Path) -> 
 DRIVER = """
 import os, sys
 from pathlib import Path
-from slugprof.measure.runner import run_web_process
+from slugprof.measure.runner import run_process
 
 class Announce:
     def stage(self, description, total=None):
@@ -419,7 +419,7 @@ class Announce:
     def advance(self, amount=1):
         pass
 
-run_web_process(sys.argv[1], cwd=Path.cwd(), env=os.environ, port=int(os.environ["PORT"]), duration=60,
+run_process(sys.argv[1], cwd=Path.cwd(), env=os.environ, port=int(os.environ["PORT"]), duration=60,
                 progress=Announce())
 """
 

@@ -1,4 +1,4 @@
-"""`slugprof profile [APP]`: start the web process as a dyno does, and measure its memory."""
+"""`slugprof profile [APP]`: start a Procfile process as a dyno does, and measure its memory."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 class ProfileCommand:
     NAME = "profile"
-    HELP = "start the Procfile's web process as a dyno does and measure its memory"
+    HELP = "start the Procfile's web process (or --process NAME) as a dyno does and measure its memory"
     DESCRIPTION = f"""\
 Start the app's web process from its Procfile the way a dyno starts it (through a shell, in the
 app folder, with $PORT, DYNO=web.1, WEB_CONCURRENCY as the buildpack sets it for --dyno, the
@@ -54,6 +54,12 @@ The findings come from the rules: the MEM family reads the run (the dyno fit, th
 worker pays, growth, threads, boot and shutdown), and the rules that read the app's files run too.
 `slugprof rules` lists them; `--ignore ID` or `ignore = ["ID"]` in [tool.slugprof] silences one.
 
+--process NAME profiles another Procfile process (a Celery worker, a clock). Heroku sends HTTP only
+to web, so it gets no requests: it is taken as booted when its process tree has settled (no process
+came or went and its memory held within 2% for 2 s), measured for --duration seconds more, and
+stopped. A Celery worker's pool processes are its workers: without --concurrency the dyno runs one
+per core it reports (8 on Cedar's shared dynos), and the dyno fit counts that many.
+
 Exits 0 when it measured, 2 for bad input (no Procfile, no such process type), 3 when the app
 failed to boot or crashed (its own error is shown).
 """
@@ -61,7 +67,10 @@ failed to boot or crashed (its own error is shown).
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("app", nargs="?", default=".", help="the app's folder (default: .)")
         parser.add_argument(
-            "--process", default="web", metavar="NAME", help="Procfile process type (default web)"
+            "--process",
+            default="web",
+            metavar="NAME",
+            help="the Procfile process type to run (default web; e.g. worker, clock)",
         )
         parser.add_argument(
             "--dyno",
@@ -94,7 +103,11 @@ failed to boot or crashed (its own error is shown).
             help="the app's real config vars, through the Heroku CLI (installed, logged in), not .env",
         )
         parser.add_argument(
-            "--requests", type=int, default=20, metavar="N", help="GET requests to send (default 20)"
+            "--requests",
+            type=int,
+            metavar="N",
+            help="requests to send the web process (default 20; 1000 or more also measures the memory "
+            "each thousand requests add)",
         )
         parser.add_argument(
             "--url",
@@ -133,8 +146,8 @@ failed to boot or crashed (its own error is shown).
             type=float,
             default=R10_BOOT_TIMEOUT_SECONDS,
             metavar="S",
-            help=f"give up when $PORT is not bound after S seconds "
-            f"(default {R10_BOOT_TIMEOUT_SECONDS:.0f}, Heroku's R10)",
+            help=f"give up when $PORT is not bound after S seconds (default {R10_BOOT_TIMEOUT_SECONDS:.0f}, "
+            "Heroku's R10); for a process without a port, when its process tree has not settled",
         )
         parser.add_argument("--no-memray", action="store_true", help="sample only: no memray run")
         parser.add_argument(
@@ -167,8 +180,9 @@ failed to boot or crashed (its own error is shown).
         from slugprof.sources.dyno import default_dyno, generation_of
         from slugprof.sources.variants import parse_variant
 
-        if args.requests < 0:
+        if args.requests is not None and args.requests < 0:
             raise UsageError("--requests must be 0 or more")
+        _check_traffic_options(args)
         if args.concurrency is not None and not 1 <= args.concurrency <= 256:
             raise UsageError("--concurrency is a number of clients from 1 to 256")
         if args.duration < 0:
@@ -187,7 +201,7 @@ failed to boot or crashed (its own error is shown).
             dyno=args.dyno or default_dyno(generation),
             environment=args.env,
             memray=not args.no_memray,
-            requests=args.requests,
+            requests=_requests(args),
             routes=routes,
             routes_from=routes_from,
             concurrency=args.concurrency,
@@ -212,6 +226,35 @@ failed to boot or crashed (its own error is shown).
             lambda to_terminal: render(report, output_format, to_terminal=to_terminal, brief=args.quiet),
         )
         return EXIT_OK
+
+
+DEFAULT_REQUESTS = 20
+
+
+def _check_traffic_options(args: argparse.Namespace) -> None:
+    """Requests go to the web process only: Heroku routes HTTP to no other process type."""
+    given = [
+        flag
+        for flag, value in (
+            ("--requests", args.requests),
+            ("--url", args.url),
+            ("--urls", args.urls),
+            ("--concurrency", args.concurrency),
+        )
+        if value
+    ]
+    if args.process != "web" and given:
+        raise UsageError(
+            f"{', '.join(given)}: only the web process receives HTTP requests on Heroku, and "
+            f"{args.process!r} is sent none; leave {'them' if len(given) > 1 else 'it'} out, or use "
+            "--duration S to keep it running longer"
+        )
+
+
+def _requests(args: argparse.Namespace) -> int:
+    if args.process != "web":
+        return 0
+    return DEFAULT_REQUESTS if args.requests is None else int(args.requests)
 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:

@@ -49,17 +49,20 @@ def fit_dynos(
     *,
     headroom: float = 0.10,
     fixed_workers: int | None = None,
+    per_core: bool = False,
 ) -> list[DynoFit]:
     """For each dyno: the prediction at its worker count, its status, and the most workers that fit.
 
     `fixed_workers` is the app's own worker count when it overrides WEB_CONCURRENCY (a `-w` flag, a
     config file); otherwise each dyno runs the buildpack's WEB_CONCURRENCY for its size, or where the
-    platform sets none (Fir), gunicorn's default of one worker. `dynos` is the table of one generation.
+    platform sets none (Fir), gunicorn's default of one worker. `per_core`: one worker per core the
+    dyno reports (a Celery worker's prefork pool without --concurrency). `dynos` is the table of one
+    generation.
     Without a worker model the prediction is the measured peak on every dyno, at 0 workers, 0 fitting.
     """
     fits = []
     for dyno in dynos:
-        workers = _workers_on(dyno, cost, fixed_workers)
+        workers = _workers_on(dyno, cost, fixed_workers, per_core)
         predicted = cost.base_bytes + workers * cost.marginal_bytes
         status: Literal["ok", "r14", "r15"] = "ok"
         if predicted > dyno.memory_bytes * dyno.r15_multiplier:
@@ -80,10 +83,12 @@ def fit_dynos(
     return fits
 
 
-def _workers_on(dyno: DynoSize, cost: WorkerCost, fixed_workers: int | None) -> int:
+def _workers_on(dyno: DynoSize, cost: WorkerCost, fixed_workers: int | None, per_core: bool) -> int:
     if not cost.worker_model:
         return 0
-    return fixed_workers if fixed_workers is not None else dyno.workers
+    if fixed_workers is not None:
+        return fixed_workers
+    return dyno.cores if per_core else dyno.workers
 
 
 def max_workers(cost: WorkerCost, quota_bytes: int, headroom: float) -> int:

@@ -1,4 +1,8 @@
-"""One run of the app's web process as a dyno runs it: start, sample, serve, stop, leave nothing."""
+"""One run of a Procfile process as a dyno runs it: start, sample, serve, stop, leave nothing.
+
+A web process is ready when $PORT answers and its tree has settled; a process without a port (a
+Celery worker, a clock) when its tree has settled: no process came or went and its memory held still.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from slugprof.measure.sampler import TreeSampler, classify_roles
 from slugprof.measure.traffic import (
     OPENAPI_PATH,
     app_failure,
+    app_timed_out,
     drive_requests,
     openapi_routes,
     port_in_use,
@@ -32,11 +37,16 @@ _POLL_SECONDS = 0.05
 _SETTLED_SECONDS = 0.5
 _SETTLED_TOLERANCE = 0.02
 _SETTLE_LIMIT_SECONDS = 10.0
+# A process without a port says nothing when it is ready: its tree must hold still longer (a Celery
+# worker forks its pool, then connects to its broker) before it is taken as booted.
+_PORTLESS_SETTLED_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class RunResult:
-    boot_seconds: float  # from the process's start until $PORT accepted a connection (R10 at 60 s)
+    # From the process's start until $PORT accepted a connection (R10 at 60 s); for a process without a
+    # port, until its tree settled.
+    boot_seconds: float
     shutdown_seconds: float  # from SIGTERM until the last process exited (or SIGKILL)
     graceful: bool  # every process exited within the shutdown timeout, without SIGKILL
     exit_code: int | None  # of the shell running the command (negative: killed by that signal)
@@ -46,14 +56,17 @@ class RunResult:
     requests: RequestStats | None
     output_tail: str
     pids: tuple[int, ...]  # every process seen in the tree
+    # When each request was answered, in the samples' seconds and in order: growth per request is read
+    # against it. Empty: none sent.
+    answered_seconds: tuple[float, ...] = ()
 
 
-def run_web_process(
+def run_process(
     command: str,
     *,
     cwd: Path,
     env: Mapping[str, str],
-    port: int,
+    port: int | None,
     boot_timeout: float = R10_BOOT_TIMEOUT_SECONDS,
     requests: int = 0,
     routes: Sequence[Route] | None = None,
@@ -66,7 +79,8 @@ def run_web_process(
 ) -> RunResult:
     """Run `command` through `sh -c` in `cwd` with `env`, sample its tree, send it requests, keep it
     up `duration` seconds, then stop it as Heroku does: SIGTERM to every process, up to
-    `shutdown_timeout` seconds, then SIGKILL.
+    `shutdown_timeout` seconds, then SIGKILL. `port` None: a process that serves no HTTP (not `web`),
+    ready when its tree settles, sent no requests.
 
     An app that exits before it is stopped raises AppFailure (a ToolFailure) with its own error.
     Whatever happens, every process of the run is gone when this returns or raises.
@@ -74,11 +88,10 @@ def run_web_process(
     `routes` are the requests sent, in turn; None: the GET routes without parameters of the app's
     OpenAPI document when it publishes one, else `GET /`. `routes_from` says where given routes came from.
     """
-    if port_in_use(port):
+    if port is not None and port_in_use(port):
         raise ToolFailure(f"port {port} is already in use on this machine; choose another")
-    first = routes[0].path if routes else "/"
 
-    progress.stage(f"Starting the web process: {command}")
+    progress.stage(f"Starting the process: {command}")
     # The run's own runtime folder: what a program puts in $XDG_RUNTIME_DIR (gunicorn 25.1+: its
     # control socket, unlinking one already there) stays out of the user's, and is removed after.
     with (
@@ -89,20 +102,24 @@ def run_web_process(
         sampler.start()
         roles: dict[int, ProcessRole] = {}
         try:
-            boot_seconds = wait_until_listening(port, process, boot_timeout)
-            progress.stage(f"Listening on port {port} after {boot_seconds:.1f} s; waiting for an answer")
-            wait_until_serving(port, first, process, boot_timeout)
-            progress.stage("Waiting for every worker to finish booting")
-            _wait_until_settled(sampler, process)
+            if port is None:
+                progress.stage("Waiting for the process tree to settle (it has no port to answer)")
+                boot_seconds = _wait_until_settled(
+                    sampler, process, window=_PORTLESS_SETTLED_SECONDS, limit=boot_timeout
+                )
+            else:
+                boot_seconds = _wait_until_booted(sampler, process, port, routes, boot_timeout, progress)
             process.remember_descendants()
             roles.update(classify_roles(process.pid))
 
-            stats = None
-            if requests > 0:
+            stats, answered_at = None, list[float]()
+            if requests > 0 and port is not None:
                 sent, said = (tuple(routes), routes_from) if routes else _default_routes(port)
                 progress.stage(f"Sending {requests} requests", total=requests)
                 clients = concurrency or _enough_clients(roles)
-                stats = drive_requests(port, sent, requests, clients, progress=progress)
+                stats = drive_requests(
+                    port, sent, requests, clients, progress=progress, answered_at=answered_at
+                )
                 stats = dataclasses.replace(stats, routes=tuple(r.shown() for r in sent), routes_from=said)
                 _check_running(process)
             if duration > 0:
@@ -135,7 +152,26 @@ def run_web_process(
         requests=stats,
         output_tail=output_tail,
         pids=sampler.pids,
+        answered_seconds=tuple(moment - process.started_at for moment in answered_at),
     )
+
+
+def _wait_until_booted(
+    sampler: TreeSampler,
+    process: ManagedProcess,
+    port: int,
+    routes: Sequence[Route] | None,
+    boot_timeout: float,
+    progress: Progress,
+) -> float:
+    """Wait until the web process listens, answers, and its workers have booted; the seconds it took
+    to listen (what R10 judges)."""
+    boot_seconds = wait_until_listening(port, process, boot_timeout)
+    progress.stage(f"Listening on port {port} after {boot_seconds:.1f} s; waiting for an answer")
+    wait_until_serving(port, routes[0].path if routes else "/", process, boot_timeout)
+    progress.stage("Waiting for every worker to finish booting")
+    _wait_until_settled(sampler, process)
+    return boot_seconds
 
 
 # Clients at a time by default: two per worker keeps each busy while the other's answer travels back, and
@@ -157,9 +193,9 @@ def _default_routes(port: int) -> tuple[tuple[Route, ...], str]:
     return (Route("GET", "/"),), "the default, GET /"
 
 
-def _check_running(process: ManagedProcess) -> None:
+def _check_running(process: ManagedProcess, when: str = "before slugprof stopped it") -> None:
     if process.poll() is not None:
-        raise app_failure(process, "before slugprof stopped it")
+        raise app_failure(process, when)
 
 
 def _stay_up(process: ManagedProcess, duration: float) -> None:
@@ -169,16 +205,35 @@ def _stay_up(process: ManagedProcess, duration: float) -> None:
         time.sleep(min(_POLL_SECONDS, remaining))
 
 
-def _wait_until_settled(sampler: TreeSampler, process: ManagedProcess) -> None:
-    """Wait (at most _SETTLE_LIMIT_SECONDS) until no process came or went and the total PSS stayed
-    within 2% for _SETTLED_SECONDS (at least three samples): every worker has booted."""
-    window = max(_SETTLED_SECONDS, 3 * sampler.interval)
+def _wait_until_settled(
+    sampler: TreeSampler,
+    process: ManagedProcess,
+    *,
+    window: float = _SETTLED_SECONDS,
+    limit: float | None = None,
+) -> float:
+    """Wait until no process came or went and the total PSS stayed within 2% for `window` seconds (at
+    least three samples): every worker has booted. Returns the seconds from the process's start to the
+    settled window's first sample.
+
+    `limit` None: a web process that already answers, given at most _SETTLE_LIMIT_SECONDS and taken as
+    ready after it. Else the boot timeout of a process without a port: past it, it never settled.
+    """
+    window = max(window, 3 * sampler.interval)
     began = time.monotonic()
-    while time.monotonic() - began < _SETTLE_LIMIT_SECONDS:
-        _check_running(process)
-        if time.monotonic() - began >= window and _settled(sampler.recent(window), window):
-            return
+    while time.monotonic() - began < (limit if limit is not None else _SETTLE_LIMIT_SECONDS):
+        _check_running(process, "before its process tree settled")
+        recent = sampler.recent(window)
+        if time.monotonic() - began >= window and _settled(recent, window):
+            return recent[0].seconds
         time.sleep(min(_POLL_SECONDS, sampler.interval))
+    if limit is None:
+        return sampler.seconds_now()
+    raise app_timed_out(
+        process,
+        f"the process tree did not settle within {limit:g} s of its start (processes kept coming and "
+        "going, or its memory kept changing by more than 2%); give it longer with --boot-timeout",
+    )
 
 
 def _settled(samples: Sequence[MemorySample], window: float) -> bool:

@@ -10,6 +10,7 @@ an older kernel), psutil's figures stand in and the anonymous ones are None.
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import psutil
 
 from slugprof.model import MemorySample, ProcessProfile, ProcessRole, ProcessSnapshot
+from slugprof.model.profile import GROWTH_MIN_REQUESTS
 
 # Wrappers the Procfile command may run inside of; the server is the process they start.
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh", "mksh", "busybox"})
@@ -85,7 +87,7 @@ class TreeSampler:
 
     def sample_once(self) -> MemorySample | None:
         """Take one sample now (the thread does this every interval); None when no process answered."""
-        seconds = self._clock() - (self._started_at if self._started_at is not None else self._clock())
+        seconds = self.seconds_now()
         snapshots: list[ProcessSnapshot] = []
         for process in self._tree():
             snapshot = _snapshot(process)
@@ -104,6 +106,10 @@ class TreeSampler:
         with self._lock:
             self._samples.append(sample)
         return sample
+
+    def seconds_now(self) -> float:
+        """Now, on the samples' clock: seconds since the process started."""
+        return self._clock() - (self._started_at if self._started_at is not None else self._clock())
 
     def recent(self, seconds: float) -> list[MemorySample]:
         """The samples of the last `seconds` (measured back from the newest one)."""
@@ -396,6 +402,28 @@ def worker_growth(samples: Sequence[MemorySample], roles: Mapping[int, ProcessRo
         if slope is not None:
             growth[pid] = slope
     return growth
+
+
+# Growth per request is read over the second half of the requests' span: the first requests fill caches
+# and compile templates. At least this many samples in it (0.4 s at the default interval).
+_GROWTH_MIN_SAMPLES = 4
+
+
+def growth_per_thousand_requests(samples: Sequence[MemorySample], answered: Sequence[float]) -> int | None:
+    """How much the dyno's headline figure grows per thousand requests: the least-squares slope of its
+    samples against the requests answered by each sample's time, over the second half of the requests
+    (`answered`: each answer's time, in the samples' seconds, in order). None for a run too short to
+    show it."""
+    if len(answered) < GROWTH_MIN_REQUESTS:
+        return None
+    middle, ended = answered[len(answered) // 2], answered[-1]
+    points = [
+        (float(bisect.bisect_right(answered, sample.seconds)), float(sample.headline_bytes))
+        for sample in samples
+        if middle <= sample.seconds <= ended
+    ]
+    slope = _slope(points) if len(points) >= _GROWTH_MIN_SAMPLES else None
+    return None if slope is None else round(slope * 1000)
 
 
 def _slope(points: Iterable[tuple[float, float]]) -> float | None:

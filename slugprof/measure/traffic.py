@@ -62,7 +62,7 @@ def wait_until_listening(port: int, process: ManagedProcess, timeout: float) -> 
         except OSError:
             pass
         if time.monotonic() >= deadline:
-            raise _timed_out(
+            raise app_timed_out(
                 process,
                 f"the app did not listen on port {port} within {timeout:g} s of its start "
                 "(Heroku stops a web dyno that has not bound $PORT after 60 s: R10)",
@@ -82,7 +82,7 @@ def wait_until_serving(port: int, path: str, process: ManagedProcess, timeout: f
             raise app_failure(process, "before answering a request")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _timed_out(
+            raise app_timed_out(
                 process,
                 f"the app listened on port {port} but did not answer GET {path} "
                 f"within {timeout:g} s of its start",
@@ -103,11 +103,13 @@ def drive_requests(
     timeout: float = 10.0,
     *,
     progress: Progress | None = None,
+    answered_at: list[float] | None = None,
 ) -> RequestStats:
     """`count` requests to the loopback, `concurrency` at a time, cycling through `routes`.
 
     Each request has its own connection, so requests spread over the server's workers as new
-    connections do on a dyno. Status 0 counts connection errors and timeouts.
+    connections do on a dyno. Status 0 counts connection errors and timeouts. `answered_at` gets the
+    time.monotonic() of each answer, in order: what the memory's growth per request is read against.
     """
     progress = progress or NoProgress()
     if count <= 0 or not routes:
@@ -123,6 +125,8 @@ def drive_requests(
         }
         for future in as_completed(futures):
             status, latency = future.result()
+            if answered_at is not None:
+                answered_at.append(time.monotonic())
             statuses[status] += 1
             latencies.append(latency)
             by_route.setdefault(futures[future], []).append((status, latency))
@@ -243,7 +247,7 @@ def app_failure(process: ManagedProcess, when: str) -> AppFailure:
     return AppFailure(message, output_tail=tail, app_exit_status=status)
 
 
-def _timed_out(process: ManagedProcess, message: str) -> AppFailure:
+def app_timed_out(process: ManagedProcess, message: str) -> AppFailure:
     tail = process.output_tail()
     error = app_exception(tail, process.cwd)  # a traceback only: a log line would mislead here
     if error:

@@ -49,6 +49,7 @@ from slugprof.model.profile import (
     Route,
     RouteLatency,
     VariantRun,
+    WorkersFrom,
 )
 from slugprof.model.report import SCHEMA_VERSION, AnalyzeReport, ToolInfo
 from slugprof.model.resolution import (
@@ -137,4 +138,5 @@ __all__ = [
     "Target",
     "ToolInfo",
     "VariantRun",
+    "WorkersFrom",
 ]

@@ -137,11 +137,19 @@ class RequestStats:
 class DynoFit:
     dyno: str
     quota_bytes: int
-    workers: int  # the worker count the prediction is for (the dyno's WEB_CONCURRENCY or the app's)
+    workers: int  # the worker count the prediction is for: the report's `workers_from` says whose
     predicted_bytes: int
     status: Literal["ok", "r14", "r15"]
     max_workers: int  # the most workers that fit under quota x (1 - headroom); 0 if none
     r15_bytes: int | None = None  # where R15 restarts the dyno (quota x its multiplier); None: saved before
+
+
+class WorkersFrom(str, Enum):
+    """Where the worker count a dyno runs comes from, the same rule on every size of the fit."""
+
+    PLATFORM = "platform"  # the buildpack's WEB_CONCURRENCY for the size (Fir: none, gunicorn's 1)
+    APP = "app"  # the app's own count on every size: a flag, a config file
+    CORES = "cores"  # one per core the dyno reports: Celery's prefork pool without --concurrency
 
 
 class MemrayMode(str, Enum):
@@ -199,6 +207,11 @@ class MemoryMeasure(str, Enum):
     PSS = "pss"
 
 
+# Growth per thousand requests is measured on runs of at least this many requests: fewer show a warm-up,
+# not a trend.
+GROWTH_MIN_REQUESTS = 1000
+
+
 @dataclass(frozen=True, kw_only=True)
 class MemorySummary:
     peak_total_bytes: int  # the headline, what the dyno fit is judged on: `measure` says which figure
@@ -208,6 +221,9 @@ class MemorySummary:
     samples: tuple[MemorySample, ...]
     measure: MemoryMeasure = MemoryMeasure.PSS
     peak_total_pss_bytes: int | None = None  # peak of the summed PSS, file-backed pages included
+    # What the headline grew per thousand requests over the second half of a run of 1000 or more
+    # (the first half warms caches up); None: too few requests sent, or none.
+    growth_per_thousand_requests_bytes: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,9 +249,32 @@ class ProfileReport:
     # dyno fit judges the whole process tree's peak, and its rows give no worker count. True in reports
     # saved before it.
     worker_model: bool = True
+    # Whose count each dyno-fit row runs. None: a report saved before it (the rows tell: a count that
+    # differs from the size's WEB_CONCURRENCY is the app's), or an app without a worker model.
+    workers_from: WorkersFrom | None = None
     dyno_fit: tuple[DynoFit, ...]
     notes: tuple[str, ...] = ()  # facts that are not advice (failed requests, memray's own notes)
     config_vars: tuple[ConfigVar, ...] = ()  # what the process ran with, by name and origin
     variants: tuple[VariantRun, ...] = ()  # --try: the same app run again with one change each
     findings: tuple[Finding, ...] = ()  # what the rules say about the run: the MEM family, and the files
     rules: RulesRun = field(default_factory=RulesRun)  # --ignore / [tool.slugprof] ignore
+
+    @property
+    def fit_on_dyno(self) -> DynoFit | None:
+        """The dyno-fit row of the size it ran as."""
+        return next((row for row in self.dyno_fit if row.dyno == self.dyno), None)
+
+    @property
+    def workers_ran(self) -> int:
+        """The workers the run started (the dyno may run another count: see `judged_bytes`)."""
+        return sum(1 for process in self.processes if process.role == "worker")
+
+    @property
+    def judged_bytes(self) -> int:
+        """The dyno's memory as its quota judges it: the measured peak, or, when the dyno runs another
+        worker count than the run had (a Celery pool: one process per core there), the fit's prediction
+        at the dyno's count."""
+        fit = self.fit_on_dyno
+        if fit is not None and self.worker_model and fit.workers != self.workers_ran:
+            return fit.predicted_bytes
+        return self.memory.peak_total_bytes

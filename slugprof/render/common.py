@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
+from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import (
     AnalyzeReport,
     Finding,
@@ -22,7 +23,9 @@ from slugprof.model import (
     RulesRun,
     Severity,
     VariantRun,
+    WorkersFrom,
 )
+from slugprof.model.profile import GROWTH_MIN_REQUESTS
 from slugprof.units import format_binary, format_bytes
 
 # The words every renderer prints for a slug's status and a dyno-fit verdict.
@@ -147,9 +150,38 @@ def fit_basis_words(report: ProfileReport) -> str:
 
 def fit_title(report: ProfileReport) -> str:
     """The dyno-fit table's title: the headroom the worker counts keep, or that the app is one process."""
-    if report.worker_model:
-        return f"Dyno fit (headroom {report.headroom:.0%})"
-    return "Dyno fit: one process, its whole peak on each size"
+    if not report.worker_model:
+        return "Dyno fit: one process, its whole peak on each size"
+    if report.workers_from == WorkersFrom.CORES:
+        return f"Dyno fit (headroom {report.headroom:.0%}): Celery's pool, one process per core of each size"
+    return f"Dyno fit (headroom {report.headroom:.0%})"
+
+
+_COUNT_SOURCE = {
+    WorkersFrom.CORES: " (Celery's pool, one per core it reports)",
+    WorkersFrom.PLATFORM: " (the platform's WEB_CONCURRENCY)",
+    WorkersFrom.APP: " (the app's own count)",
+}
+
+
+def dyno_count_words(report: ProfileReport) -> str | None:
+    """When the dyno runs another worker count than the run had, and so is judged on the fit's
+    prediction: "the run had 2 workers; standard-1x runs 8 (Celery's pool, one per core it reports)";
+    else None."""
+    fit = report.fit_on_dyno
+    if fit is None or not report.worker_model or fit.workers == report.workers_ran:
+        return None
+    why = _COUNT_SOURCE[report.workers_from] if report.workers_from else ""
+    ran = report.workers_ran
+    return f"the run had {ran} worker{'' if ran == 1 else 's'}; {report.dyno} runs {fit.workers}{why}"
+
+
+def boot_words(report: ProfileReport) -> str:
+    """How long the process took to boot, against what Heroku judges it on: R10 for the web process, no
+    deadline for the others (they bind no port)."""
+    if report.app.process_type == "web":
+        return f"boot {report.boot_seconds:.1f} s (R10 at {R10_BOOT_TIMEOUT_SECONDS:.0f} s)"
+    return f"booted in {report.boot_seconds:.1f} s (its process tree settled; no port, no R10)"
 
 
 def config_vars_words(report: ProfileReport, *, limit: int = 12) -> str | None:
@@ -166,6 +198,27 @@ def config_vars_words(report: ProfileReport, *, limit: int = 12) -> str | None:
         more = f" and {len(names) - limit} more" if len(names) > limit else ""
         parts.append(f"from {printable(origin)}: {shown}{more}")
     return "config vars " + "; ".join(parts)
+
+
+def growth_words(report: ProfileReport) -> str | None:
+    """What the dyno's memory grew per thousand requests, or how to measure it; None when no request
+    was sent."""
+    requests = report.requests
+    if requests is None or requests.count == 0:
+        return None
+    growth = report.memory.growth_per_thousand_requests_bytes
+    if growth is None:
+        if requests.count >= GROWTH_MIN_REQUESTS:
+            return (
+                "growth per thousand requests: not measured (the requests were answered too fast to sample: "
+                f"send more, --requests {10 * requests.count})"
+            )
+        return f"growth per thousand requests: not measured (send --requests {GROWTH_MIN_REQUESTS} or more)"
+    verb = "grew" if growth >= 0 else "shrank"
+    return (
+        f"the dyno's memory {verb} {format_binary(abs(growth))} per thousand requests "
+        "(over the second half of the requests)"
+    )
 
 
 def routes_words(requests: RequestStats, *, limit: int = 6) -> str | None:

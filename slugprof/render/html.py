@@ -35,9 +35,12 @@ from slugprof.render.charts import Threshold, memory_chart_svg
 from slugprof.render.common import (
     FIT_WORD,
     SLUG_STATUS_WORD,
+    boot_words,
     config_vars_words,
+    dyno_count_words,
     fit_basis_words,
     fit_title,
+    growth_words,
     measure_words,
     other_totals,
     process_cells,
@@ -278,12 +281,16 @@ def _image_clause(image: Image) -> list[Fragment]:
 
 
 def _memory_clause(report: ProfileReport) -> list[Fragment]:
-    peak = report.memory.peak_total_bytes
+    peak = report.judged_bytes
     fragments = [
         Fragment("the dyno's peak memory is "),
-        Fragment(format_binary(peak), "figure"),
+        Fragment(format_binary(report.memory.peak_total_bytes), "figure"),
         Fragment(f" ({measure_words(report.memory)})"),
     ]
+    counts = dyno_count_words(report)
+    if counts is not None:
+        fragments.append(Fragment(f"; {counts}: predicted "))
+        fragments.append(Fragment(format_binary(peak), "figure"))
     quota = quota_bytes(report)
     if quota is None:
         return fragments
@@ -619,7 +626,7 @@ def _profile_facts(report: ProfileReport) -> list[str]:
         f"memray: {report.memray.mode.value}"
         + (f" ({report.memray.reason})" if report.memray.reason else ""),
         f"at the peak: {other_totals(memory)}",
-        f"boot {report.boot_seconds:.1f} s; shutdown {report.shutdown_seconds:.1f} s"
+        f"{boot_words(report)}; shutdown {report.shutdown_seconds:.1f} s"
         + ("" if report.graceful_shutdown else " (killed)"),
     ]
     config = config_vars_words(report)
@@ -634,6 +641,9 @@ def _profile_facts(report: ProfileReport) -> list[str]:
             f"{requests.count} requests ({codes}){' ' + routes if routes else ''}; latency p50 "
             f"{latency.p50 * 1000:.0f} ms, p95 {latency.p95 * 1000:.0f} ms, max {latency.max * 1000:.0f} ms"
         )
+    growth = growth_words(report)
+    if growth is not None:
+        facts.append(growth)
     return facts
 
 

@@ -21,6 +21,7 @@ from slugprof.render.common import (
     SLUG_STATUS_WORD,
     VARIANT_COLUMNS,
     app_name,
+    dyno_count_words,
     printable,
     variant_cells,
 )
@@ -114,13 +115,17 @@ def _verdict(analyze: AnalyzeReport | None, profile: ProfileReport | None, findi
 
 
 def _memory_verdict(profile: ProfileReport) -> str:
-    peak = profile.memory.peak_total_bytes
-    fit = next((f for f in profile.dyno_fit if f.dyno == profile.dyno), None)
+    peak = profile.judged_bytes
+    fit = profile.fit_on_dyno
     if fit is None:
         return f"**memory {format_binary(peak)}** at its peak"
     word = FIT_WORD[fit.status]
+    counts = dyno_count_words(profile)
+    predicted = (
+        f" predicted at its {fit.workers} workers (the run had {profile.workers_ran})" if counts else ""
+    )
     return (
-        f"**memory {format_binary(peak)}** of the {escape(profile.dyno)} quota"
+        f"**memory {format_binary(peak)}**{predicted} of the {escape(profile.dyno)} quota"
         f" {format_binary(fit.quota_bytes)} ({peak / fit.quota_bytes:.0%}): {word}"
     )
 

@@ -6,15 +6,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from slugprof.heroku import R10_BOOT_TIMEOUT_SECONDS
 from slugprof.model import ProfileReport, Severity
 from slugprof.render.common import (
     FIT_WORD,
     PROCESS_COLUMNS,
     VARIANT_COLUMNS,
+    boot_words,
     config_vars_words,
+    dyno_count_words,
     fit_basis_words,
     fit_title,
+    growth_words,
     measure_words,
     other_totals,
     print_findings,
@@ -56,9 +58,14 @@ def _headline(console: Console, report: ProfileReport) -> None:
     headline.append(format_binary(memory.peak_total_bytes), style="bold")
     headline.append(f" ({measure_words(memory, short=True)})")
     if fit is not None:
-        share = memory.peak_total_bytes / fit.quota_bytes
+        judged = report.judged_bytes
+        counts = dyno_count_words(report)
+        if counts is not None:
+            headline.append(f"; {counts}: predicted ")
+            headline.append(format_binary(judged), style="bold")
+        share = judged / fit.quota_bytes
         headline.append(f" of the {report.dyno} quota {format_binary(fit.quota_bytes)} ({share:.0%})  ")
-        within = memory.peak_total_bytes <= fit.quota_bytes
+        within = judged <= fit.quota_bytes
         headline.append(
             "WITHIN THE QUOTA" if within else "ABOVE THE QUOTA (R14)",
             style=_FIT_STYLE["ok" if within else "r14"],
@@ -77,8 +84,7 @@ def _summary(console: Console, report: ProfileReport) -> None:
     if config is not None:
         console.print(config)
     console.print(
-        f"{report.app.process_type}: {report.app.command}  ·  boot {report.boot_seconds:.1f} s "
-        f"(R10 at {R10_BOOT_TIMEOUT_SECONDS:.0f} s)"
+        f"{report.app.process_type}: {report.app.command}  ·  {boot_words(report)}"
         f" · shutdown {report.shutdown_seconds:.1f} s{'' if report.graceful_shutdown else ' (killed)'}"
     )
     console.print()
@@ -176,6 +182,9 @@ def _requests(console: Console, report: ProfileReport) -> None:
                 f"  {route.route}: {route.answered} of {route.count} answered 2xx/3xx, "
                 f"p50 {route.p50 * 1000:.0f} ms, p95 {route.p95 * 1000:.0f} ms"
             )
+    growth = growth_words(report)
+    if growth is not None:
+        console.print(growth)
 
 
 def _notes(console: Console, report: ProfileReport) -> None:

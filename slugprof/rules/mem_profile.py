@@ -1,4 +1,4 @@
-"""MEM5xx: the web process's memory, threads, boot and shutdown as the profile measured them.
+"""MEM5xx: a Procfile process's memory, threads, boot and shutdown as the profile measured them.
 
 Every rule reads the profile (`needs=Needs.PROFILE`): the dyno fit, what each worker paid at import, how
 its memory moved, its threads, and the app's own files for what the command and `.env` ask for.
@@ -22,12 +22,15 @@ from slugprof.model import (
     MemoryMeasure,
     ProfileReport,
     Severity,
+    WorkersFrom,
 )
 from slugprof.rules.registry import Hit, Needs, RuleInputs, append_edit, rule
+from slugprof.rules.web_procfile import PROCFILE, arg_words, launches, rewritten
 from slugprof.sources.dotenv import parse_dotenv
 from slugprof.sources.dyno import DYNO_SIZES
 from slugprof.sources.gunicorn_config import GunicornConfig, read_gunicorn_config
 from slugprof.sources.launch import launch_of_command
+from slugprof.sources.worker_count import CeleryWorker, celery_worker
 from slugprof.units import format_binary
 
 # An import, or data held at import, of this much in each worker is worth sharing: the buildpack's
@@ -38,6 +41,9 @@ HEAVY_BYTES = 16 * 1024 * 1024
 # worth a look (a leak hint); shorter runs mostly see workers warming up.
 GROWTH_HINT_BYTES_PER_SECOND = 256 * 1024
 GROWTH_HINT_SECONDS = 20.0
+# Growth with traffic worth a warning: 1 MiB per thousand requests is 84 MiB a day at one request a
+# second, a standard-1x's 512 MiB quota in under a week.
+GROWTH_PER_THOUSAND_HINT_BYTES = 1024 * 1024
 # A local boot past this share of R10's 60 s has no margin left on a dyno: a standard-1x shares its
 # host's CPU (compute 1x-4x, heroku-facts 4.1) and the slug is fetched and unpacked before the process
 # starts (heroku-facts 5), so the same boot can take twice as long there.
@@ -81,7 +87,13 @@ class _Run:
     dotenv: dict[str, str]
     assigned: dict[str, str]  # the variables the command assigns or exports for its program
     gunicorn: GunicornConfig | None  # None: the command does not run gunicorn
+    celery: CeleryWorker | None  # None: the command does not run a Celery worker
     fixed_workers: int | None  # the app's own count, whatever WEB_CONCURRENCY says
+
+    @property
+    def per_core(self) -> bool:
+        """Each dyno runs one worker per core it reports (a Celery pool without --concurrency)."""
+        return self.report.workers_from == WorkersFrom.CORES
 
     @property
     def one_process(self) -> bool:
@@ -112,8 +124,18 @@ def _run(inputs: RuleInputs) -> _Run:
         dotenv=dotenv,
         assigned=launch.assigned if launch is not None else {},
         gunicorn=read_gunicorn_config(report.app.command, inputs.files.read_text, environment=dotenv),
-        fixed_workers=fixed_workers(report.dyno_fit) if report.worker_model else None,
+        celery=celery_worker(launch),
+        fixed_workers=_app_count(report),
     )
+
+
+def _app_count(report: ProfileReport) -> int | None:
+    """The app's own worker count, kept on every size; None when the platform's or the cores' count runs."""
+    if not report.worker_model or not report.dyno_fit:
+        return None
+    if report.workers_from is None:  # a report saved before it: the rows tell
+        return fixed_workers(report.dyno_fit)
+    return report.dyno_fit[0].workers if report.workers_from == WorkersFrom.APP else None
 
 
 def _size(name: str) -> DynoSize | None:
@@ -135,17 +157,20 @@ def _predicted(report: ProfileReport, workers: int) -> int:
 
 
 def _procfile_edit(inputs: RuleInputs, flags: str) -> Edit | None:
-    """The Procfile line of the profiled process with `flags` after `gunicorn`; None when there is none."""
-    text = inputs.files.read_text("Procfile")
-    if text is None:
-        return None
+    """The Procfile line of the profiled process with `flags` where its server reads options: after
+    gunicorn's own words, or after a Celery command's `worker`; None for another program."""
     process_type = inputs.profile.app.process_type
-    for line in text.splitlines(keepends=True):
-        if not re.match(rf"^{re.escape(process_type)}:?\s", line):
-            continue
-        new, replaced = re.subn(r"(?<![\w./-])gunicorn(?=\s|$)", f"gunicorn {flags}", line, count=1)
-        return Edit(path="Procfile", old=line, new=new) if replaced else None
-    return None
+    launch = next(
+        (found for found in launches(inputs.files) if found.line.process.name == process_type), None
+    )
+    if launch is None or launch.server not in ("gunicorn", "celery"):
+        return None
+    after = None
+    if launch.server == "celery":
+        if "worker" not in launch.values:
+            return None
+        after = min(arg_words(launch, [launch.values.index("worker")]))
+    return Edit(path=PROCFILE, old=launch.line.text, new=rewritten(launch, insert=flags, after=after))
 
 
 def _dotenv_line(inputs: RuleInputs, name: str) -> int | None:
@@ -174,6 +199,12 @@ def _count_source(run: _Run) -> list[str]:
     report, workers = run.report, run.workers
     if run.fixed_workers is not None:
         return [f"{workers} workers: the app's own count (its command or config fixes it)"]
+    if run.per_core:
+        cores = f" ({run.size.cores})" if run.size else ""
+        return [
+            f"{workers} pool processes: Celery's default concurrency, one per core {report.dyno} reports"
+            f"{cores}, heroku-facts 4.1, 9.3"
+        ]
     lines = [_platform_count(run)]
     dotenv = run.dotenv.get("WEB_CONCURRENCY")
     ran = sum(1 for process in report.processes if process.role == "worker")
@@ -233,7 +264,7 @@ def _one_process_fix(run: _Run) -> Fix:
     )
 
 
-def _over_quota_fix(run: _Run, fit: DynoFit) -> Fix:
+def _over_quota_fix(inputs: RuleInputs, run: _Run, fit: DynoFit) -> Fix:
     report, workers = run.report, run.workers
     bigger = _smallest_fitting(run)
     resize = ""
@@ -247,6 +278,13 @@ def _over_quota_fix(run: _Run, fit: DynoFit) -> Fix:
     if run.fixed_workers is not None:
         summary = f"run {fit.max_workers} workers where the app fixes its count (-w, or its config's workers)"
         return Fix(summary=summary + (f"; or {resize}" if resize else ""))
+    if run.per_core:
+        edit = _procfile_edit(inputs, f"--concurrency {fit.max_workers}")
+        summary = (
+            f"give Celery --concurrency {fit.max_workers}: that many pool processes fit on {report.dyno} "
+            f"with {report.headroom:.0%} to spare"
+        )
+        return Fix(summary=summary + (f"; or {resize}" if resize else ""), edits=(edit,) if edit else ())
     summary = f"run {fit.max_workers} workers on {report.dyno}, which fit with {report.headroom:.0%} to spare"
     return Fix(
         summary=summary + (f"; or {resize}" if resize else ""),
@@ -296,7 +334,7 @@ def dyno_memory_exceeded(inputs: RuleInputs) -> Iterator[Hit]:
         + outcome,
         evidence=tuple(evidence),
         evidence_class=Evidence.MEASURED,
-        fix=_over_quota_fix(run, fit),
+        fix=_over_quota_fix(inputs, run, fit),
     )
 
 
@@ -330,8 +368,8 @@ def _one_process_over(run: _Run, fit: DynoFit, size: DynoSize, outcome: str) -> 
 def web_concurrency_in_dotenv(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
     value = run.dotenv.get("WEB_CONCURRENCY")
-    if value is None or run.size is None or run.one_process:
-        return  # an app without a worker model started no workers, whatever WEB_CONCURRENCY says
+    if value is None or run.size is None or run.one_process or run.celery is not None:
+        return  # no workers, or Celery's pool, which WEB_CONCURRENCY does not size
     default = run.size.workers
     evidence = [
         f"Fir sets no WEB_CONCURRENCY: gunicorn runs {default} worker on {run.report.dyno} (heroku-facts 9.4)"
@@ -383,6 +421,8 @@ def fixed_worker_count(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
     if run.fixed_workers is None or (run.gunicorn is not None and run.gunicorn.workers is not None):
         return  # a count written in the command or the config: WEB620 says so, from the files
+    if run.celery is not None:
+        return  # Celery's pool never reads WEB_CONCURRENCY: its count is its own (WEB630 reads it)
     wanted = run.report.web_concurrency or "unset"
     yield Hit(
         title=f"the app runs {run.fixed_workers} workers whatever WEB_CONCURRENCY says ({wanted}): the dyno "
@@ -445,7 +485,7 @@ def development_config_vars(inputs: RuleInputs) -> Iterator[Hit]:
 def fir_web_concurrency_unset(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
     fit = run.fit
-    if not _on_fir(run) or fit is None or run.fixed_workers is not None or run.one_process:
+    if not _on_fir(run) or fit is None or run.fixed_workers is not None or run.one_process or run.celery:
         return
     if run.set_for_the_process("WEB_CONCURRENCY") or fit.max_workers <= fit.workers:
         return
@@ -577,8 +617,8 @@ def _import_hit(inputs: RuleInputs, run: _Run, costs: list[ImportCost]) -> Hit:
 )
 def heavy_imports_per_worker(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
-    if run.workers < 2:
-        return  # one worker holds one copy: nothing to share
+    if run.workers < 2 or run.celery is not None:
+        return  # one worker holds one copy; Celery imports the app before it forks its pool
     heavy = [cost for cost in run.report.imports if cost.role == "worker" and cost.bytes >= HEAVY_BYTES]
     if heavy:
         yield _import_hit(inputs, run, heavy)
@@ -598,6 +638,8 @@ def heavy_imports_per_worker(inputs: RuleInputs) -> Iterator[Hit]:
 )
 def data_loaded_at_import(inputs: RuleInputs) -> Iterator[Hit]:
     run = _run(inputs)
+    if run.celery is not None:
+        return  # Celery imports the app before it forks its pool: the advice here is gunicorn's
     workers = max(run.workers, 1)
     held: dict[str, int] = {}
     for process in run.report.processes:
@@ -706,6 +748,50 @@ def worker_memory_grows(inputs: RuleInputs) -> Iterator[Hit]:
         evidence_class=Evidence.MEASURED,
         fix=Fix(
             summary=f"recycle each worker after about {MAX_REQUESTS} requests with gunicorn's {flags}",
+            edits=(edit,) if edit else (),
+        ),
+    )
+
+
+@rule(
+    "MEM531",
+    "memory-grows-per-request",
+    Severity.WARNING,
+    summary="The dyno's memory kept growing with the requests (1 MiB or more per thousand, over the second "
+    "half of a run of 1000 requests or more).",
+    why="Memory that grows with traffic, after the first requests have warmed the caches, reaches the "
+    "quota (R14, swapping) and then the restart threshold (R15): at 1 MiB a thousand, an app serving one "
+    "request a second adds 84 MiB a day.",
+    fix="Recycle workers: gunicorn --max-requests N --max-requests-jitter M; and find what each request "
+    "keeps (a module-level list or cache that is never emptied).",
+    source="heroku-facts 4.2 (R14, R15), 5 (gunicorn's --max-requests / --max-requests-jitter)",
+    needs=Needs.PROFILE,
+)
+def memory_grows_per_request(inputs: RuleInputs) -> Iterator[Hit]:
+    run = _run(inputs)
+    report, fit = run.report, run.fit
+    growth = report.memory.growth_per_thousand_requests_bytes
+    if growth is None or growth < GROWTH_PER_THOUSAND_HINT_BYTES:
+        return
+    evidence = [
+        f"measured against {report.requests.count if report.requests else 0} requests: the headline figure "
+        f"({_peak_words(report)}) rose {format_binary(growth)} per thousand over the run's second half"
+    ]
+    if fit is not None and fit.quota_bytes > report.memory.peak_total_bytes:
+        room = fit.quota_bytes - report.memory.peak_total_bytes
+        evidence.append(
+            f"{format_binary(room)} under {report.dyno}'s quota at the run's peak: R14 after about "
+            f"{room / growth * 1000:,.0f} more requests at this rate"
+        )
+    flags = f"--max-requests {MAX_REQUESTS} --max-requests-jitter {MAX_REQUESTS_JITTER}"
+    edit = _procfile_edit(inputs, flags)
+    yield Hit(
+        title=f"the dyno's memory grew {format_binary(growth)} per thousand requests",
+        evidence=tuple(evidence),
+        evidence_class=Evidence.MEASURED,
+        fix=Fix(
+            summary=f"recycle each worker after about {MAX_REQUESTS} requests with gunicorn's {flags}, and "
+            "find what each request keeps",
             edits=(edit,) if edit else (),
         ),
     )
@@ -854,7 +940,7 @@ _BOOT_FIX = Fix(
 )
 def boot_over_r10(inputs: RuleInputs) -> Iterator[Hit]:
     boot = inputs.profile.boot_seconds
-    if boot > R10_BOOT_TIMEOUT_SECONDS:
+    if boot > R10_BOOT_TIMEOUT_SECONDS and inputs.profile.app.process_type == "web":
         yield Hit(
             title=f"the web process took {boot:.0f} s to bind $PORT: Heroku stops it at "
             f"{R10_BOOT_TIMEOUT_SECONDS:.0f} s (R10 boot timeout)",
@@ -878,7 +964,7 @@ def boot_over_r10(inputs: RuleInputs) -> Iterator[Hit]:
 def boot_near_r10(inputs: RuleInputs) -> Iterator[Hit]:
     boot = inputs.profile.boot_seconds
     near = R10_BOOT_TIMEOUT_SECONDS * NEAR_R10_FRACTION
-    if near < boot <= R10_BOOT_TIMEOUT_SECONDS:
+    if near < boot <= R10_BOOT_TIMEOUT_SECONDS and inputs.profile.app.process_type == "web":
         yield Hit(
             title=f"the web process took {boot:.0f} s to bind $PORT, over {near:.0f} s: close to R10's "
             f"{R10_BOOT_TIMEOUT_SECONDS:.0f} s on a slower dyno",

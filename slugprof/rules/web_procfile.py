@@ -23,6 +23,7 @@ from slugprof.sources.buildfiles import BuildFiles
 from slugprof.sources.gunicorn_config import config_file
 from slugprof.sources.launch import Launch, Option, ProcfileLaunch, flag_indexes, launch_of_line, options
 from slugprof.sources.procfile import declared_lines
+from slugprof.sources.worker_count import celery_worker
 
 PROCFILE = "Procfile"
 _PORT_VARIABLE = re.compile(r"\$PORT|\$\{PORT(?::?[-=?+][^}]*)?\}")
@@ -34,7 +35,6 @@ _FLASK_CLASS = "Flask"
 _DEFAULT_PLAN = next(plan for plan in heroku.DYNO_PLANS if plan.name == heroku.DEFAULT_DYNO)
 _CORE_COUNT_CALLS = {"cpu_count", "sched_getaffinity", "process_cpu_count"}
 # Celery pools that run one process, or threads or green threads in one: the core count is no memory risk.
-_CELERY_POOLS_IN_ONE_PROCESS = {"solo", "threads", "gevent", "eventlet"}
 
 
 # --- the Procfile's commands --------------------------------------------------------------------------
@@ -841,12 +841,8 @@ def _configures_concurrency(files: BuildFiles) -> str | None:
 def celery_worker_without_concurrency(launch: ProcfileLaunch, files: BuildFiles) -> int | None:
     """The index in `launch.words` of the `worker` word of a prefork Celery worker that leaves its
     concurrency to the core count; None otherwise."""
-    if launch.server != "celery" or "worker" not in launch.values:
-        return None
-    if options(launch.values, ("-c", "--concurrency", "--autoscale")):
-        return None
-    pools = options(launch.values, ("-P", "--pool"))
-    if pools and pools[-1].value in _CELERY_POOLS_IN_ONE_PROCESS:
+    worker = celery_worker(launch)
+    if worker is None or worker.count_given or worker.one_process:
         return None
     if _configures_concurrency(files) is not None:
         return None

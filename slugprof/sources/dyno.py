@@ -92,8 +92,9 @@ def dyno_environment(
     dotenv: Mapping[str, str],
     base_env: Mapping[str, str],
     env_bin: str | None,
+    process_type: str = "web",
 ) -> dict[str, str]:
-    """The environment of the web process on `dyno`, in the order the dyno builds it.
+    """The environment of a `process_type` process on `dyno`, in the order the dyno builds it.
 
     base_env, then what the buildpack's .profile.d scripts export, then the app's config vars (from
     .env: they win), then PORT and DYNO, which Heroku sets last. PYTHONHOME is left alone: the local
@@ -129,5 +130,5 @@ def dyno_environment(
 
     env.update(dotenv)
     env["PORT"] = str(port)
-    env["DYNO"] = "web.1"
+    env["DYNO"] = f"{process_type}.1"
     return env
