@@ -118,10 +118,18 @@ class ManagedProcess:
     Use it as a context manager: on exit, whatever happened inside, the whole group is killed with
     SIGKILL and reaped. `terminate_group` is the graceful way out (SIGTERM, wait, then SIGKILL).
     A watchdog process (slugprof/watchdog.py), started first, kills the group and the descendants
-    seen if slugprof dies without stopping it, even by SIGKILL, which no handler can catch.
+    seen if slugprof dies without stopping it, even by SIGKILL, which no handler can catch, and then
+    removes the `scratch` folders (slugprof's temporary folders of the run).
     """
 
-    def __init__(self, argv: Sequence[str], *, cwd: str | os.PathLike[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | os.PathLike[str],
+        env: Mapping[str, str],
+        scratch: Sequence[str | os.PathLike[str]] = (),
+    ) -> None:
         if os.name != "posix":
             raise ToolFailure("running the app needs a POSIX system (Linux or macOS); this is " + os.name)
         self.argv = tuple(argv)
@@ -147,6 +155,9 @@ class ManagedProcess:
         self.pid = self._popen.pid
         self.pgid = self._popen.pid  # start_new_session: the child leads a new session and group
         self._watchdog.tell("group", self.pgid)
+        for folder in scratch:  # slugprof's temporary folders of the run: removed if slugprof dies
+            if "\n" not in os.fspath(folder):
+                self._watchdog.tell("remove", os.fspath(folder))
         _register(self)
 
     def __enter__(self) -> ManagedProcess:
@@ -275,8 +286,8 @@ class _Watchdog:
             return cls(None)
         return cls(popen)
 
-    def tell(self, word: str, pid: int) -> None:
-        self._write(f"{word} {pid}\n")
+    def tell(self, word: str, value: int | str) -> None:
+        self._write(f"{word} {value}\n")
 
     def done(self) -> None:
         """The app is stopped: the watchdog exits without killing anything."""
@@ -294,7 +305,7 @@ class _Watchdog:
         if self._popen is None or self._popen.stdin is None:
             return
         with contextlib.suppress(OSError):  # a watchdog that died cannot be told; nothing to do then
-            self._popen.stdin.write(line.encode("ascii"))
+            self._popen.stdin.write(line.encode("utf-8", "surrogateescape"))
             self._popen.stdin.flush()
 
 

@@ -359,8 +359,10 @@ def _run(
     port: int,
     options: ProfileOptions,
     progress: Progress,
+    scratch: tuple[Path, ...] = (),
 ) -> RunResult:
-    """The web process run from the slug's copy; a failure for want of a file the slug lacks names it."""
+    """The process run from the slug's copy; a failure for want of a file the slug lacks names it.
+    `scratch`: more temporary folders the run writes into (memray's captures), besides the copy's."""
     try:
         return run_process(
             command,
@@ -374,6 +376,7 @@ def _run(
             concurrency=options.concurrency,
             duration=options.duration,
             progress=progress,
+            scratch=(copy.scratch, *scratch),
         )
     except AppFailure as failure:
         said = _not_installed(failure, environment) or copy.absent_from_slug(
@@ -441,7 +444,7 @@ def _memray_pass(
             return MemrayRun(MemrayMode.UNAVAILABLE, wrapped.note), {}, (), [wrapped.note]
         env.update(wrapped.env)
         progress.stage("Profiling the web process again, under memray")
-        run = _run(wrapped.command, copy, environment, env, port, options, progress)
+        run = _run(wrapped.command, copy, environment, env, port, options, progress, (Path(scratch),))
         summary = read_captures(captures, roles=run.roles, app_dir=copy.folder)
     capture_by_role: dict[str, ProcessCapture] = {}
     for capture in summary.processes:

@@ -6,18 +6,21 @@ writes what to kill, one line each:
 
     group PGID      the app's process group (every process it forks stays in it unless it leaves)
     pid PID         a descendant seen by slugprof, killed too in case it left the group
+    remove PATH     a temporary folder of slugprof's run (the slug's copy, the run's runtime folder),
+                    removed once the app is dead; only a folder named `slugprof-...` is ever removed
     done            the app has been stopped: exit without killing anything
 
 When stdin ends without `done`, slugprof is gone, however it went (SIGKILL cannot be caught): the group
 and the remembered descendants get SIGKILL, again until none is left (a process forked meanwhile), for
-at most a few seconds. A remembered pid is killed only while it is the same process (its start time in
-/proc: Linux); elsewhere the group alone is killed.
+at most a few seconds, and then the run's temporary folders are removed. A remembered pid is killed
+only while it is the same process (its start time in /proc: Linux); elsewhere the group alone is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -78,25 +81,41 @@ def kill_everything(pgid: int | None, known: dict[int, str]) -> None:
         time.sleep(_POLL_SECONDS)
 
 
+# The prefix of every temporary folder slugprof makes: the watchdog removes nothing else.
+SCRATCH_PREFIX = "slugprof-"
+
+
+def remove_scratch(folders: list[str]) -> None:
+    """Remove the run's temporary folders; a path not named `slugprof-...` is left alone."""
+    for folder in folders:
+        if os.path.basename(folder.rstrip("/")).startswith(SCRATCH_PREFIX) and os.path.isdir(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def watch(lines: TextIO) -> None:
     pgid: int | None = None
     known: dict[int, str] = {}
+    scratch: list[str] = []
     for line in lines:
-        word, _, value = line.strip().partition(" ")
+        word, _, value = line.rstrip("\n").partition(" ")
         if word == "done":
             return
         if word == "group" and value.isdigit():
             pgid = int(value)
         elif word == "pid" and value.isdigit() and (started := start_time(int(value))) is not None:
             known.setdefault(int(value), started)
+        elif word == "remove" and value:
+            scratch.append(value)
     kill_everything(pgid, known)
+    remove_scratch(scratch)
 
 
 def main() -> None:
     # Nothing but the end of stdin may stop the watch: not a Ctrl-C meant for slugprof, nor a hangup.
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    watch(sys.stdin)
+    with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", closefd=False) as lines:
+        watch(lines)
 
 
 if __name__ == "__main__":

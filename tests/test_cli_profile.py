@@ -210,12 +210,16 @@ def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
 
 
 def test_sigkill_of_slugprof_leaves_no_process_behind(tmp_path: Path) -> None:
-    """SIGKILL cannot be caught: the watchdog kills the app's group, workers (grandchildren) included."""
+    """SIGKILL cannot be caught: the watchdog kills the app's group, workers (grandchildren) included,
+    then removes the run's temporary folders (the slug's copy, the runtime folder)."""
     marker = f"run-{uuid.uuid4().hex}"
     app = make_app(
         tmp_path / "app", "web: gunicorn -w 3 app:app\n", {"app.py": HELLO, ".env": f"KILL_TEST={marker}\n"}
     )
+    scratch = tmp_path / "tmp"  # slugprof's temporary folders go here, to be counted
+    scratch.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WEB_CONCURRENCY")}
+    env["TMPDIR"] = str(scratch)
     command = [sys.executable, "-m", "slugprof", "profile", str(app), "--env", sys.executable, "-q"]
     process = subprocess.Popen(
         [*command, "--no-memray", "--duration", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -227,13 +231,16 @@ def test_sigkill_of_slugprof_leaves_no_process_behind(tmp_path: Path) -> None:
         time.sleep(0.1)
     marked = _marked(marker)
     assert len(marked) >= 4, f"the app never started its workers: {marked}"
+    made = sorted(path.name for path in scratch.glob("slugprof-*") if path.is_dir())
+    assert any(name.startswith("slugprof-slug-") for name in made), made
+    assert any(name.startswith("slugprof-runtime-") for name in made), made
     seen.update(marked)
     seen.update(child.pid for child in psutil.Process(process.pid).children(recursive=True))
     process.kill()
     process.communicate(timeout=10)
     assert process.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (_alive(seen) or _marked(marker)):
+    while time.monotonic() < deadline and (_alive(seen) or _marked(marker) or any(scratch.iterdir())):
         time.sleep(0.1)
     left, marked = _alive(seen), _marked(marker)
     for pid in {*left, *marked}:  # a failing run must not leave them to the next tests either
@@ -241,6 +248,7 @@ def test_sigkill_of_slugprof_leaves_no_process_behind(tmp_path: Path) -> None:
             psutil.Process(pid).kill()
     assert left == [], f"left behind: {left}"
     assert marked == [], f"left behind, with the app's environment: {marked}"
+    assert sorted(path.name for path in scratch.iterdir()) == [], "temporary folders left behind"
 
 
 def test_a_profile_writes_nothing_in_the_users_home_or_runtime_folder(tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ def run_process(
     sample_interval: float = 0.1,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT_SECONDS,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
+    scratch: Sequence[Path] = (),
 ) -> RunResult:
     """Run `command` through `sh -c` in `cwd` with `env`, sample its tree, send it requests, keep it
     up `duration` seconds, then stop it as Heroku does: SIGTERM to every process, up to
@@ -87,6 +88,8 @@ def run_process(
 
     `routes` are the requests sent, in turn; None: the GET routes without parameters of the app's
     OpenAPI document when it publishes one, else `GET /`. `routes_from` says where given routes came from.
+    `scratch`: the caller's temporary folders (`slugprof-...`) the run writes into, removed with the
+    run's own if slugprof is killed while the app runs.
     """
     if port is not None and port_in_use(port):
         raise ToolFailure(f"port {port} is already in use on this machine; choose another")
@@ -96,7 +99,12 @@ def run_process(
     # control socket, unlinking one already there) stays out of the user's, and is removed after.
     with (
         tempfile.TemporaryDirectory(prefix="slugprof-runtime-", ignore_cleanup_errors=True) as runtime,
-        ManagedProcess([SHELL, "-c", command], cwd=cwd, env={**env, "XDG_RUNTIME_DIR": runtime}) as process,
+        ManagedProcess(
+            [SHELL, "-c", command],
+            cwd=cwd,
+            env={**env, "XDG_RUNTIME_DIR": runtime},
+            scratch=(runtime, *scratch),
+        ) as process,
     ):
         sampler = TreeSampler(process.pid, sample_interval, started_at=process.started_at)
         sampler.start()

@@ -35,6 +35,11 @@ class SlugCopy:
     source: Path  # the user's app folder, never written to
     inventory: AppInventory
 
+    @property
+    def scratch(self) -> Path:
+        """The temporary folder that holds the copy (`slugprof-slug-...`)."""
+        return self.folder.parent
+
     def absent_from_slug(self, failure: str) -> str | None:
         """Why the file or module the failure text names is on disk here but not in the slug; None when
         it names none, or none of that kind."""
