@@ -151,8 +151,11 @@ def real_packages(root: Path) -> dict[str, RealPackage]:
                 if not row:
                     continue
                 path = Path(os.path.normpath(site / row[0]))
-                if row[0].startswith("bin/"):  # pip --target records scripts inside the target
-                    path = root / PYTHON_HOME / row[0]
+                # pip --target records scripts inside the target ("bin/x"), or, from its scheme's
+                # lib folder, as "../../bin/x": both were moved to PYTHON_HOME/bin
+                script = row[0].removeprefix("../../")
+                if script.startswith("bin/"):
+                    path = root / PYTHON_HOME / script
                 if path.is_file():
                     paths.append(path)
         found[canonicalize_name(name)] = RealPackage(

@@ -90,7 +90,7 @@ def test_resolved_for_the_dyno_matches_a_real_install(
     }
     packages = packages_of(report)
     assert set(packages) == {"app-lib", "helper-lib", "native"}  # winonly is for Windows only
-    assert all(p["measured"] and p["size_method"] == "wheel central directory" for p in packages.values())
+    assert all(p["measured"] and p["size_method"] == "installed wheel" for p in packages.values())
     assert packages["helper-lib"]["requested_by"] == ["app-lib"]
     assert packages["app-lib"]["exclusive_packages"] == ["app-lib", "helper-lib"]
 

@@ -39,7 +39,7 @@ from slugprof.measure import listings
 from slugprof.measure.install_model import predict_installed
 from slugprof.measure.listings import MEMBERS_FOLDER, WHEELS_FOLDER
 from slugprof.measure.neighbours import neighbour_ratios
-from slugprof.measure.sizing import size_packages
+from slugprof.measure.sizing import SMALL_WHEEL_BYTES, size_packages
 from slugprof.measure.wheelzip import (
     TAIL_BYTES,
     CorruptWheelError,
@@ -232,12 +232,14 @@ def _wheel(
 
 
 def _size(packages: list[ResolvedPackage], cache: Path | None, **options: bool) -> list[SizedPackage]:
+    """Sized by the model of their member lists (`installed=True`: small wheels installed and measured)."""
     return size_packages(
         packages,
         TARGET,
         cache_dir=cache,
         offline=options.get("offline", False),
         build_sdists=options.get("build_sdists", False),
+        install_up_to=SMALL_WHEEL_BYTES if options.get("installed", False) else 0,
     )
 
 

@@ -343,6 +343,43 @@ def stream_costs(arcnames: Sequence[str], contents: Sequence[bytes], level: int 
     return [costs[f"{ARCHIVE_ROOT}/{_clean_arcname(name)}"] for name in arcnames]
 
 
+def tar_stream_cost(
+    arcnames: Sequence[str],
+    contents: Sequence[bytes],
+    *,
+    omit_folders: frozenset[str] = frozenset(),
+    window_names: Sequence[str] = (),
+    level: int = 6,
+) -> int:
+    """Bytes of `gzip -<level>` that the tar stream of just these files (and the folders their names
+    imply, less `omit_folders`) adds to the stream, deflated as one stream as `tar | gzip` deflates it.
+
+    `window_names`: empty files whose tar headers stand for the stream before these files (deflate's
+    window then holds them, as it holds the members of the slug that precede a package).
+    """
+    group = TarGroup.app()
+    omitted = {f"{ARCHIVE_ROOT}/{_clean_arcname(name)}/" for name in omit_folders} | {f"{ARCHIVE_ROOT}/"}
+    window = bytearray()
+    for entry in _entries([TarMember(name, group, 0, content=b"") for name in window_names])[0]:
+        with _MemberBytes(entry.desc, strict=False) as member:
+            window += member.range(0, entry.desc.length)
+    members = [
+        TarMember(name, group, len(data), content=data) for name, data in zip(arcnames, contents, strict=True)
+    ]
+    if window:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=bytes(window[-WINDOW:]))
+    else:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    stream = bytearray()
+    for entry in _entries(members)[0]:
+        if entry.desc.kind == "dir" and entry.desc.name in omitted:
+            continue
+        with _MemberBytes(entry.desc, strict=False) as member:
+            stream += member.range(0, entry.desc.length)
+    # One call: zlib lets other threads run while it deflates, a call at a time.
+    return len(compressor.compress(stream)) + len(compressor.flush())
+
+
 # --- reading members' bytes (in the workers) -----------------------------------------------------------
 
 

@@ -23,12 +23,12 @@ from slugprof.model import ResolvedPackage, Target
 
 # What each installer writes into .dist-info besides the wheel's files (INSTALLER's content; REQUESTED
 # is empty, written for top-level requirements). Measured: pip 23.2 "pip\n", uv 0.13 "uv".
-_INSTALLER_CONTENT: Final = {"pip": b"pip\n", "pipenv": b"pip\n", "uv": b"uv", "poetry": b"Poetry 2.4.1\n"}
+INSTALLER_CONTENT: Final = {"pip": b"pip\n", "pipenv": b"pip\n", "uv": b"uv", "poetry": b"Poetry 2.4.1\n"}
 _HASH_ROW: Final = len(",sha256=") + 43 + len(",")  # a RECORD row's hash column around the path
 # pip writes RECORD with the csv module's default line ending, "\r\n" (checked in pip 23.2 and 26.3),
 # where wheel builders write "\n": one byte more a row. uv and the installer library keep "\n".
-_CRLF_MANAGERS: Final = frozenset({"pip", "pipenv"})
-_NO_PYC_ROWS: Final = frozenset({"uv"})  # uv 0.13 compiles bytecode but lists none of it in RECORD
+CRLF_MANAGERS: Final = frozenset({"pip", "pipenv"})
+NO_PYC_ROWS: Final = frozenset({"uv"})  # uv 0.13 compiles bytecode but lists none of it in RECORD
 _PIP_SCRIPT: Final = (
     "#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {name}\n"
     "if __name__ == '__main__':\n"
@@ -92,7 +92,7 @@ class Layout:
         return folders
 
 
-def _dist_info(members: Sequence[WheelMember]) -> str | None:
+def dist_info_folder(members: Sequence[WheelMember]) -> str | None:
     for member in members:
         folder, _, name = member.name.partition("/")
         if folder.endswith(".dist-info") and name == "WHEEL":
@@ -100,7 +100,7 @@ def _dist_info(members: Sequence[WheelMember]) -> str | None:
     return None
 
 
-def _scripts(entry_points: str | None) -> list[tuple[str, str]]:
+def entry_point_scripts(entry_points: str | None) -> list[tuple[str, str]]:
     """(script name, module:attr) of console and GUI entry points."""
     if not entry_points:
         return []
@@ -119,7 +119,7 @@ def _scripts(entry_points: str | None) -> list[tuple[str, str]]:
     return found
 
 
-def _script_text(reference: str, python: str, manager: str) -> str:
+def script_text(reference: str, python: str, manager: str) -> str:
     module, _, attribute = reference.partition(":")
     attribute = attribute.strip() or "main"
     template = _UV_SCRIPT if manager == "uv" else _PIP_SCRIPT
@@ -131,14 +131,14 @@ def predict_installed(listing: WheelListing, package: ResolvedPackage, target: T
     layout = Layout.of(target)
     totals = Totals()
     members = [m for m in listing.members if not m.name.endswith("/")]
-    dist_info = _dist_info(members)
+    dist_info = dist_info_folder(members)
     data_prefix = f"{dist_info[: -len('.dist-info')]}.data/" if dist_info else None
     project = dist_info.rsplit("-", 1)[0] if dist_info else package.name
     record_name = f"{dist_info}/RECORD" if dist_info else None
     folders: set[str] = set()
     added_rows = 0
     record_bytes = 0
-    newline = 2 if target.manager in _CRLF_MANAGERS else 1  # bytes ending each RECORD row
+    newline = 2 if target.manager in CRLF_MANAGERS else 1  # bytes ending each RECORD row
     record_cost = 0.0
 
     def place(path: str) -> None:
@@ -152,7 +152,7 @@ def predict_installed(listing: WheelListing, package: ResolvedPackage, target: T
             record_bytes += member.size + (newline - 1) * len(members)  # a row a member, RECORD's own too
             record_cost += StreamModel.RECORD_RATIO * StreamModel.deflated(member)
             continue
-        path, in_site = _installed_path(member.name, data_prefix, project, layout)
+        path, in_site = installed_path(member.name, data_prefix, project, layout)
         place(path)
         ratio = listing.ratio(member_stratum(path))
         totals.add(path, member.size, ratio * StreamModel.member(path, member))
@@ -161,7 +161,7 @@ def predict_installed(listing: WheelListing, package: ResolvedPackage, target: T
             size = pyc_bytes(member.size, StreamModel.deflated(member), len(f"/app/{path}"), layout.table)
             place(compiled)
             totals.add(compiled, size, StreamModel.pyc(compiled, member, layout.table), bytecode=True)
-            if target.manager not in _NO_PYC_ROWS:
+            if target.manager not in NO_PYC_ROWS:
                 added_rows += 1
                 record_bytes += len(compiled) - len(layout.site) - 1 + len(",,") + newline
 
@@ -197,7 +197,7 @@ def _add_generated(
     place: Callable[[str], None],
 ) -> None:
     """The files the installer writes itself: INSTALLER, REQUESTED for a top-level package, the scripts."""
-    generated = [(f"{dist_info}/INSTALLER", _INSTALLER_CONTENT.get(target.manager, b"pip\n"))]
+    generated = [(f"{dist_info}/INSTALLER", INSTALLER_CONTENT.get(target.manager, b"pip\n"))]
     if package.top_level:
         generated.append((f"{dist_info}/REQUESTED", b""))
     for name, content in generated:
@@ -205,9 +205,9 @@ def _add_generated(
         totals.add(path, len(content), _generated_cost(path, len(content)))
         record.rows += 1
         record.size += len(name) + _HASH_ROW + len(str(len(content))) + newline
-    for script, reference in _scripts(listing.entry_points):
+    for script, reference in entry_point_scripts(listing.entry_points):
         path = f"{layout.bin}/{script}"
-        size = len(_script_text(reference, layout.python, target.manager).encode("utf-8"))
+        size = len(script_text(reference, layout.python, target.manager).encode("utf-8"))
         place(path)
         totals.add(path, size, _generated_cost(path, size))
         record.rows += 1
@@ -224,7 +224,7 @@ def _generated_cost(path: str, size: int) -> float:
     return StreamModel.header(path) + StreamModel.GENERATED_PER_BYTE * size
 
 
-def _installed_path(name: str, data_prefix: str | None, project: str, layout: Layout) -> tuple[str, bool]:
+def installed_path(name: str, data_prefix: str | None, project: str, layout: Layout) -> tuple[str, bool]:
     """Where pip puts a wheel member, relative to the build dir; True when it lands in site-packages."""
     if data_prefix is not None and name.startswith(data_prefix):
         scheme, _, rest = name[len(data_prefix) :].partition("/")

@@ -14,15 +14,17 @@ A source distribution is downloaded and built into a wheel with pip, then listed
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from slugprof.cache import JsonStore, scratch_folder, temporary_sibling, versioned
+from slugprof.cache import JsonStore, digest_key, scratch_folder, temporary_sibling, versioned
 from slugprof.measure.checkout import is_vcs_url
 from slugprof.measure.wheelzip import (
     TAIL_BYTES,
@@ -33,7 +35,7 @@ from slugprof.measure.wheelzip import (
     read_central_directory,
     read_local_wheel,
 )
-from slugprof.model import ResolvedFile, SizeMethod
+from slugprof.model import ResolvedFile, SizeMethod, Target
 from slugprof.net import Client, HttpFailure, Response, host_of, local_path, strip_credentials
 from slugprof.processes import run_command
 
@@ -42,6 +44,7 @@ METHOD_DOWNLOAD: Final = SizeMethod.DOWNLOADED_WHEEL
 METHOD_BUILT: Final = SizeMethod.BUILT_SDIST
 
 MEMBERS_FOLDER: Final = versioned("wheel-members", 3)  # bump when a listing is stored differently
+INSTALLED_FOLDER: Final = versioned("installed-wheels", 1)  # bump when installed_tree measures differently
 WHEELS_FOLDER: Final = "wheels"
 SDISTS_FOLDER: Final = "sdists"
 
@@ -70,6 +73,28 @@ class ListingCache:
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._store = JsonStore(root, MEMBERS_FOLDER)
+        self._installed = JsonStore(root, INSTALLED_FOLDER)
+
+    def get_installed(self, key: str) -> InstalledSizes | None:
+        """What an installed small wheel measured (`installed_key`), when it was measured before."""
+        data = self._installed.get(key)
+        if data is None:
+            return None
+        try:
+            return InstalledSizes(
+                installed=int(data["installed"]),
+                pyc=int(data["pyc"]),
+                compressed=int(data["compressed"]),
+                files=int(data["files"]),
+                modules=tuple(str(name) for name in data["modules"]),
+                invalid_requires=tuple(str(value) for value in data["invalid_requires"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def put_installed(self, key: str, sizes: InstalledSizes, file: ResolvedFile) -> None:
+        document = dataclasses.asdict(sizes)
+        self._installed.put(key, {"filename": file.filename, "url": strip_credentials(file.url), **document})
 
     def get(self, key: str) -> WheelListing | None:
         data = self._store.get(key)
@@ -104,6 +129,24 @@ class ListingCache:
         return scratch_folder(self.root, name)
 
 
+@dataclass(frozen=True)
+class InstalledSizes:
+    """What a small wheel's files measured once installed for one target (`installed_tree`)."""
+
+    installed: int
+    pyc: int
+    compressed: int
+    files: int
+    modules: tuple[str, ...]
+    invalid_requires: tuple[str, ...]
+
+
+def installed_key(file: ResolvedFile, target: Target, compiled_by: str, *, requested: bool) -> str:
+    """The cache key of a wheel's installed sizes: its listing key, and what its files depend on."""
+    parts = [listing_key(file), target.python_minor, target.manager, compiled_by, str(requested)]
+    return digest_key(parts)
+
+
 def listing_key(file: ResolvedFile, prefix: str = "") -> str:
     """The cache key of a file's listing: its sha256 when known, else a digest of its URL."""
     if file.sha256:
@@ -121,6 +164,12 @@ def _download_folder(cache: ListingCache, name: str) -> Iterator[Path]:
         yield Path(scratch)
 
 
+def _check_digest(file: ResolvedFile, digest: str) -> None:
+    if file.sha256 and digest != file.sha256.lower():
+        expected = file.sha256[:12]
+        raise CorruptWheelError(f"sha256 mismatch: the index says {expected}..., got {digest[:12]}...")
+
+
 def _save_body(response: Response, file: ResolvedFile, folder: Path) -> Path:
     """Stream a whole file into `folder`; check its sha256 when the index gave one."""
     target = folder / Path(file.filename).name
@@ -131,10 +180,7 @@ def _save_body(response: Response, file: ResolvedFile, folder: Path) -> Path:
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
                 sink.write(chunk)
-        if file.sha256 and digest.hexdigest() != file.sha256.lower():
-            raise CorruptWheelError(
-                f"sha256 mismatch: the index says {file.sha256[:12]}..., got {digest.hexdigest()[:12]}..."
-            )
+        _check_digest(file, digest.hexdigest())
         os.replace(partial, target)
     finally:
         with contextlib.suppress(OSError):
@@ -142,22 +188,49 @@ def _save_body(response: Response, file: ResolvedFile, folder: Path) -> Path:
     return target
 
 
-def fetch_wheel(client: Client, file: ResolvedFile, cache: ListingCache) -> WheelListing:
+@dataclass(frozen=True)
+class WholeWheel:
+    """A small wheel read whole, to be installed and measured (`installed_tree`)."""
+
+    data: bytes
+    listing: WheelListing  # its members, read from `data`
+
+    def read(self, start: int, end: int) -> bytes:
+        if not 0 <= start <= end <= len(self.data):
+            raise CorruptWheelError("a range outside the archive")
+        return self.data[start:end]
+
+
+def _whole(data: bytes, file: ResolvedFile, method: SizeMethod) -> WholeWheel:
+    _check_digest(file, hashlib.sha256(data).hexdigest())
+    read = WholeWheel(data, WheelListing((), None, method)).read
+    listing = listing_of(read_central_directory(data, 0, read), read, method, neighbours=False)
+    return WholeWheel(data, listing)
+
+
+def fetch_wheel(
+    client: Client, file: ResolvedFile, cache: ListingCache, *, whole_up_to: int = 0
+) -> WheelListing | WholeWheel:
     """The member list of a wheel: read on disk, from HTTP ranges, or from a download when the
-    server ignores ranges."""
+    server ignores ranges; or the whole wheel when it is no larger than `whole_up_to` bytes (its size
+    from the index, else from the answer to the first range request)."""
     local = local_path(file.url)
     if local is not None:
-        try:
-            return read_local_wheel(local, METHOD_RANGES)
-        except OSError as error:
-            raise ListingError(f"cannot read {local.name}: {error.strerror or error}") from None
+        return _fetch_local(local, file, whole_up_to)
     host = host_of(file.url)
+    if file.size is not None and file.size <= whole_up_to:
+        with client.open(file.url, shown=host) as response:
+            if response.status != 200:
+                raise HttpFailure(f"HTTP {response.status} from {host}", response.status)
+            return _whole(response.read(), file, METHOD_DOWNLOAD)
     with client.open(file.url, byte_range=f"bytes=-{TAIL_BYTES}", shown=host) as response:
         if response.status == 206:
             tail_start = _content_range_start(response.headers.get("Content-Range"))
             tail = response.read()
         elif response.status != 200:
             raise HttpFailure(f"HTTP {response.status} from {host}", response.status)
+        elif _content_length(response) <= whole_up_to:  # ranges not served, and the wheel is small
+            return _whole(response.read(), file, METHOD_DOWNLOAD)
         else:  # ranges not served: the whole file is coming anyway
             with _download_folder(cache, WHEELS_FOLDER) as folder:
                 path = _save_body(response, file, folder)
@@ -167,12 +240,33 @@ def fetch_wheel(client: Client, file: ResolvedFile, cache: ListingCache) -> Whee
                     with contextlib.suppress(OSError):
                         path.unlink()  # the member list is what is kept: wheels can weigh gigabytes
 
+    if tail_start + len(tail) <= whole_up_to:  # a small wheel: the part before the tail completes it
+        head = client.read_range(file.url, 0, tail_start, shown=host) if tail_start else b""
+        return _whole(head + tail, file, METHOD_RANGES)
+
     def read(start: int, end: int) -> bytes:
         if start >= tail_start and end <= tail_start + len(tail):
             return tail[start - tail_start : end - tail_start]
         return client.read_range(file.url, start, end, shown=host)
 
     return listing_of(read_central_directory(tail, tail_start, read), read, METHOD_RANGES)
+
+
+def _fetch_local(local: Path, file: ResolvedFile, whole_up_to: int) -> WheelListing | WholeWheel:
+    try:
+        if local.stat().st_size <= whole_up_to:
+            return _whole(local.read_bytes(), file, METHOD_RANGES)
+        return read_local_wheel(local, METHOD_RANGES)
+    except OSError as error:
+        raise ListingError(f"cannot read {local.name}: {error.strerror or error}") from None
+
+
+def _content_length(response: Response) -> int:
+    """The length of a whole-file answer (a very large number when it does not say)."""
+    try:
+        return int(response.headers.get("Content-Length") or "")
+    except ValueError:
+        return 1 << 62
 
 
 def build_sdist(client: Client, file: ResolvedFile, cache: ListingCache) -> WheelListing:

@@ -18,9 +18,20 @@ from typing import Final
 from slugprof.errors import ToolFailure
 from slugprof.measure.checkout import CheckoutError, checkout_listing, editable_totals, is_vcs_url
 from slugprof.measure.install_model import predict_installed
-from slugprof.measure.listings import ListingCache, ListingError, build_sdist, fetch_wheel, listing_key
+from slugprof.measure.installed_tree import install_files, measure_files
+from slugprof.measure.listings import (
+    InstalledSizes,
+    ListingCache,
+    ListingError,
+    WholeWheel,
+    build_sdist,
+    fetch_wheel,
+    installed_key,
+    listing_key,
+)
 from slugprof.measure.modules import top_level_modules
-from slugprof.measure.wheelzip import CorruptWheelError, WheelListing
+from slugprof.measure.pyc_compiler import Compiler, compiler_for
+from slugprof.measure.wheelzip import CorruptWheelError, WheelListing, listing_of
 from slugprof.model import ResolvedFile, ResolvedPackage, SizedPackage, SizeMethod, Target
 from slugprof.net import Client, NetError, NetworkFailure, host_of
 from slugprof.progress import NoProgress, Progress
@@ -44,6 +55,14 @@ PLATFORM_WHEEL_RATIOS: Final = _SizeRatios(installed=3.50, pyc=0.41, compressed=
 SDIST_RATIOS: Final = _SizeRatios(installed=3.12, pyc=1.41, compressed=1.00)
 
 
+# Wheels up to this download size are read whole, installed and measured (`installed_tree`) when an
+# interpreter of the target's Python is at hand; larger ones keep the model of their member list. On
+# the benchmark's 55 wheels (benchmarks/bench_dependencies.py) the 47 under 1 MiB weigh 8.4 MB and hold
+# nearly all of the model's per-package errors (idna +45%, boto3 +20% compressed); the 8 above it
+# (psycopg-binary at 3.9 MB to scipy at 35 MB) are within 3.3% by the model.
+SMALL_WHEEL_BYTES: Final = 1024 * 1024
+
+
 def _wheel_ratios(filename: str) -> _SizeRatios:
     return PURE_WHEEL_RATIOS if filename.endswith("-none-any.whl") else PLATFORM_WHEEL_RATIOS
 
@@ -61,6 +80,51 @@ def _estimate(
         method=method,
         method_note=note,
     )
+
+
+def _installed_sized(package: ResolvedPackage, sizes: InstalledSizes) -> SizedPackage:
+    return SizedPackage(
+        name=package.name,
+        version=package.version,
+        installed_bytes=sizes.installed,
+        pyc_bytes=sizes.pyc,
+        compressed_bytes=sizes.compressed,
+        file_count=sizes.files,
+        method=SizeMethod.INSTALLED_WHEEL,
+        invalid_requires=sizes.invalid_requires,
+        modules=sizes.modules,
+    )
+
+
+def _install_and_measure(
+    package: ResolvedPackage, whole: WholeWheel, target: Target, cache: ListingCache
+) -> SizedPackage:
+    """A small wheel's files made as the installer makes them, and measured; a wheel the installer
+    rules do not cover (no .dist-info) gets the model of its member list."""
+    file = package.file
+    compiler = compiler_for(target.python_minor)
+    assert file is not None and compiler is not None
+    files = install_files(whole.listing, whole.read, package, target, compiler)
+    if files is None:
+        listing = listing_of(list(whole.listing.members), whole.read, whole.listing.method)
+        cache.put(listing_key(file), listing, file)
+        return _sized(package, listing, target)
+    totals = measure_files(files, target)
+    sizes = InstalledSizes(
+        installed=totals.installed,
+        pyc=totals.pyc,
+        compressed=round(totals.compressed),
+        files=totals.files,
+        modules=top_level_modules(member.name for member in whole.listing.members),
+        invalid_requires=whole.listing.invalid_requires,
+    )
+    cache.put_installed(_installed_key(package, target, compiler), sizes, file)
+    return _installed_sized(package, sizes)
+
+
+def _installed_key(package: ResolvedPackage, target: Target, compiler: Compiler) -> str:
+    assert package.file is not None
+    return installed_key(package.file, target, compiler.version, requested=package.top_level)
 
 
 def _not_measured(package: ResolvedPackage, reason: str) -> SizedPackage:
@@ -98,13 +162,16 @@ def size_packages(
     build_sdists: bool,
     progress: Progress = NoProgress(),  # noqa: B008 (stateless)
     workers: int = 8,
+    install_up_to: int = SMALL_WHEEL_BYTES,
 ) -> list[SizedPackage]:
     """What each package will weigh in the slug once installed on `target`, in the order given.
 
     Wheels are measured from their zip central directory (HTTP ranges, or a download when ranges are
     not served), cached under `cache_dir` (None: no cache). `offline`: the cache only; other packages
     are estimated from their download size when the index gave it, else not measured. sdists are built
-    (`build_sdists`) or estimated. A package that cannot be measured comes back with `measured=False`
+    (`build_sdists`) or estimated. A wheel of up to `install_up_to` bytes is read whole, installed and
+    measured when an interpreter of the target's Python is at hand (0: the model for every wheel). A
+    package that cannot be measured comes back with `measured=False`
     and the method NOT_MEASURED with the reason in `method_note`. Raises ToolFailure when the network
     failed for every package that needed it and nothing else could be measured.
     """
@@ -114,7 +181,15 @@ def size_packages(
     outcomes: list[_Outcome | None] = [None] * len(packages)
 
     def work(package: ResolvedPackage) -> _Outcome:
-        return _size_one(package, target, cache, client, offline=offline, build_sdists=build_sdists)
+        return _size_one(
+            package,
+            target,
+            cache,
+            client,
+            offline=offline,
+            build_sdists=build_sdists,
+            install_up_to=install_up_to,
+        )
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="slugprof-wheels") as pool:
@@ -142,6 +217,7 @@ def _size_one(
     *,
     offline: bool,
     build_sdists: bool,
+    install_up_to: int,
 ) -> _Outcome:
     file = package.file
     if file is None:
@@ -149,7 +225,7 @@ def _size_one(
     if is_vcs_url(file.url):
         return _size_checkout(package, target, cache, client, offline=offline, build_sdists=build_sdists)
     if file.kind == "wheel":
-        return _size_wheel(package, target, cache, client, offline=offline)
+        return _size_wheel(package, target, cache, client, offline=offline, install_up_to=install_up_to)
     if build_sdists:
         key = listing_key(file, prefix="built-")
         cached = cache.get(key)
@@ -166,11 +242,23 @@ def _size_one(
 
 
 def _size_wheel(
-    package: ResolvedPackage, target: Target, cache: ListingCache, client: Client, *, offline: bool
+    package: ResolvedPackage,
+    target: Target,
+    cache: ListingCache,
+    client: Client,
+    *,
+    offline: bool,
+    install_up_to: int,
 ) -> _Outcome:
     file = package.file
     assert file is not None
     key = listing_key(file)
+    compiler = compiler_for(target.python_minor) if install_up_to > 0 else None
+    whole_up_to = install_up_to if compiler is not None else 0
+    if compiler is not None and (file.size is None or file.size <= whole_up_to):
+        installed = cache.get_installed(_installed_key(package, target, compiler))
+        if installed is not None:
+            return _Outcome(_installed_sized(package, installed))
     cached = cache.get(key)
     if cached is not None:
         return _Outcome(_sized(package, cached, target))
@@ -186,7 +274,8 @@ def _size_wheel(
                 )
             )
         return _Outcome(_not_measured(package, "offline and not in the cache"))
-    return _network(package, lambda: fetch_wheel(client, file, cache), key, cache, target)
+    fetch = lambda: fetch_wheel(client, file, cache, whole_up_to=whole_up_to)  # noqa: E731
+    return _network(package, fetch, key, cache, target)
 
 
 def _size_checkout(
@@ -265,7 +354,7 @@ def _sdist_estimate(
 
 def _network(
     package: ResolvedPackage,
-    fetch: Callable[[], WheelListing],
+    fetch: Callable[[], WheelListing | WholeWheel],
     key: str,
     cache: ListingCache,
     target: Target,
@@ -273,7 +362,9 @@ def _network(
     file = package.file
     assert file is not None
     try:
-        listing = fetch()
+        fetched = fetch()
+        if isinstance(fetched, WholeWheel):
+            return _Outcome(_install_and_measure(package, fetched, target, cache), used_network=True)
     except NetworkFailure as error:
         return _Outcome(_not_measured(package, str(error)), error, used_network=True)
     except (NetError, ListingError) as error:
@@ -287,5 +378,5 @@ def _network(
     except OSError as error:  # writing the download (disk full, read-only cache)
         reason = error.strerror or str(error)
         return _Outcome(_not_measured(package, f"cannot save {file.filename}: {reason}"), used_network=True)
-    cache.put(key, listing, file)
-    return _Outcome(_sized(package, listing, target), used_network=True)
+    cache.put(key, fetched, file)
+    return _Outcome(_sized(package, fetched, target), used_network=True)

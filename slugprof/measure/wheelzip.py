@@ -225,9 +225,12 @@ def invalid_requires(metadata: bytes) -> tuple[str, ...]:
     return tuple(invalid)
 
 
-def listing_of(members: list[WheelMember], read: ReadRange, method: SizeMethod) -> WheelListing:
+def listing_of(
+    members: list[WheelMember], read: ReadRange, method: SizeMethod, *, neighbours: bool = True
+) -> WheelListing:
     """The listing of `members`, with the text of its entry_points.txt and what is wrong in its
-    METADATA, read through `read`."""
+    METADATA, read through `read`; with the ratios of its neighbour runs (`neighbours`), which only
+    the model of its installed files uses."""
     member = _dist_info_member(members, "entry_points.txt")
     entry_points = None
     if member is not None:
@@ -239,7 +242,8 @@ def listing_of(members: list[WheelMember], read: ReadRange, method: SizeMethod) 
             invalid = invalid_requires(member_bytes(metadata, read))
     from slugprof.measure.neighbours import neighbour_ratios  # it reads members with this module
 
-    return WheelListing(tuple(members), entry_points, method, invalid, neighbour_ratios(members, read))
+    ratios = neighbour_ratios(members, read) if neighbours else ()
+    return WheelListing(tuple(members), entry_points, method, invalid, ratios)
 
 
 def read_local_wheel(path: Path, method: SizeMethod) -> WheelListing:

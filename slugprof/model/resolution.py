@@ -65,6 +65,8 @@ class SizeMethod(str, Enum):
     INSTALLED_FILES = "installed files"  # stat of the files of an installed distribution
     WHEEL_CENTRAL_DIRECTORY = "wheel central directory"  # the wheel's member list, by range requests
     DOWNLOADED_WHEEL = "downloaded wheel"
+    # a small wheel read whole, its files laid out as installed, compiled and compressed: measured
+    INSTALLED_WHEEL = "installed wheel"
     BUILT_SDIST = "built sdist"
     CHECKOUT_FILES = "checkout files"  # an editable VCS install: the files of the commit pip clones
     ESTIMATED_FROM_SDIST = "estimated from sdist"  # an unbuilt sdist: a ratio of its size
@@ -78,6 +80,7 @@ class SizeMethod(str, Enum):
             SizeMethod.INSTALLED_FILES,
             SizeMethod.WHEEL_CENTRAL_DIRECTORY,
             SizeMethod.DOWNLOADED_WHEEL,
+            SizeMethod.INSTALLED_WHEEL,
             SizeMethod.BUILT_SDIST,
             SizeMethod.CHECKOUT_FILES,
         )
