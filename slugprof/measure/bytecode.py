@@ -1,5 +1,9 @@
 """The `.pyc` the buildpack compiles for each installed module, predicted from the module's source size.
 
+A small wheel (`sizing.SMALL_WHEEL_BYTES`) is compiled for real instead, by an interpreter of the
+target's Python when one is at hand (`installed_tree`, `pyc_compiler`): this model sizes the larger
+wheels, and every wheel when no such interpreter is found.
+
 Every installer the buildpack runs compiles bytecode (pip by default, uv with `--compile-bytecode`,
 Poetry with `--compile`; heroku-facts 3.4): one `__pycache__/<module>.cpython-3XY.pyc` per `.py`
 installed in site-packages, at optimisation level 0 (docstrings and asserts kept). Bytecode differs
