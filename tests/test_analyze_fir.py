@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from clirun import CP, analyze_resolved, packages_of, report_of, write_app
+from clirun import CP, analyze_resolved, packages_of, report_of, run_slugprof, write_app
 from indexserver import IndexServer, serve_index
 from wheelfactory import build_wheel
 
@@ -188,3 +188,13 @@ def test_the_html_verdict_says_image_and_no_limit_as_the_terminal_and_markdown_d
     assert "slug is" not in verdict and f"{format_bytes(report.slug.limit_bytes)} limit" not in verdict
     assert _element_text(html[html.index('<section id="treemap">') :], "h2", "") == "What is in the image"
     assert 'aria-label="treemap of the image"' in html
+    assert 'aria-label="treemap path"><span>image</span>' in html  # the zoom path starts at the image
+    assert "<summary>What is in the image</summary>" in render_markdown(report)
+    assert "What is in the slug" not in render_markdown(report)
+
+
+def test_amd64_asked_of_fir_is_a_usage_error_not_a_silent_arm64(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"requirements.txt": ""})
+    result = run_slugprof("analyze", app, "--generation", "fir", "--arch", "amd64", "-q")
+    assert result.returncode == 2
+    assert "Fir dynos run on arm64" in result.stderr and "Traceback" not in result.stderr

@@ -10,6 +10,7 @@ import pytest
 
 from slugprof import heroku
 from slugprof.cli import build_parser, main
+from slugprof.cli.analyze import arch_of
 from slugprof.config import Settings
 from slugprof.sources.dyno import default_dyno, generation_of
 from slugprof.units import format_bytes
@@ -81,8 +82,12 @@ def test_the_probe_sees_a_heavy_import() -> None:
 
 def test_parser_defaults_are_the_cores() -> None:
     analyze = build_parser().parse_args(["analyze"])
-    assert (analyze.stack, analyze.arch) == (heroku.DEFAULT_STACK, heroku.DEFAULT_ARCH)
-    assert (analyze.stack, analyze.arch) == ("heroku-24", "amd64")
+    assert analyze.arch is None  # the generation's: amd64 on Cedar, arm64 on Fir
+    assert (analyze.stack, arch_of(analyze)) == (heroku.DEFAULT_STACK, heroku.DEFAULT_ARCH)
+    assert (analyze.stack, arch_of(analyze)) == ("heroku-24", "amd64")
+    assert (
+        arch_of(build_parser().parse_args(["analyze", "--generation", "fir"])) == heroku.FIR_ARCH == "arm64"
+    )
     profile = build_parser().parse_args(["profile"])
     assert profile.dyno is None and profile.generation is None  # the generation's default, below
     assert (

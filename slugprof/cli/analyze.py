@@ -14,6 +14,7 @@ from slugprof.heroku import (
     DEFAULT_ARCH,
     DEFAULT_GENERATION,
     DEFAULT_STACK,
+    FIR_ARCH,
     GENERATIONS,
     SLUG_BUDGET_BYTES,
     SOFT_LIMIT_BYTES,
@@ -104,11 +105,23 @@ def analyze_options(
         resolve=args.resolve,
         offline=args.offline,
         stack=args.stack,
-        arch=args.arch,
+        arch=arch_of(args),
         build_sdists=args.build_sdists,
         ignore=ignored_ids(args.ignore),
         generation=args.generation or DEFAULT_GENERATION,
     )
+
+
+def arch_of(args: argparse.Namespace) -> str:
+    """The dyno's CPU: --arch, else Cedar's amd64 or Fir's arm64; amd64 asked of Fir is a usage error."""
+    if (args.generation or DEFAULT_GENERATION) != "fir":
+        return str(args.arch or DEFAULT_ARCH)
+    if args.arch not in (None, FIR_ARCH):
+        raise UsageError(
+            f"--arch {args.arch} with --generation fir: Fir dynos run on {FIR_ARCH} (Graviton); "
+            "leave --arch out"
+        )
+    return FIR_ARCH
 
 
 def measure_settings(args: argparse.Namespace, app_root: Path, **more: object) -> Settings:
@@ -142,7 +155,9 @@ def add_measure_options(parser: argparse.ArgumentParser) -> None:
         help=f"the dyno's stack (default {DEFAULT_STACK})",
     )
     parser.add_argument(
-        "--arch", default=DEFAULT_ARCH, choices=ARCHES, help=f"the dyno's CPU (default {DEFAULT_ARCH})"
+        "--arch",
+        choices=ARCHES,
+        help=f"the dyno's CPU (default {DEFAULT_ARCH}; {FIR_ARCH}, the only one, with --generation fir)",
     )
     parser.add_argument(
         "--build-sdists",

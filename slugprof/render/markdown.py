@@ -188,7 +188,8 @@ def _slug_details(report: AnalyzeReport) -> str:
             f" | {format_bytes(p.bytes)} |"
             for p in packages
         ]
-    return _details("What is in the slug", "\n".join(rows))
+    built = "the image" if report.generation == "fir" else "the slug"  # Fir builds an image, not a slug
+    return _details(f"What is in {built}", "\n".join(rows))
 
 
 def _memory_details(report: ProfileReport) -> str:

@@ -192,7 +192,8 @@ def slug_tree(report: AnalyzeReport, comparison: Comparison | None = None) -> No
     marked = removable_paths(report)
     baseline = _Baseline.of(comparison)
     children = [_component(report, component.name, marked, baseline) for component in report.slug.components]
-    root = Node("slug", "slug", "slug", report.slug.bytes, report.slug.compressed_bytes, children=children)
+    name = "image" if report.generation == "fir" else "slug"  # Fir builds an image, not a slug
+    root = Node(name, "slug", name, report.slug.bytes, report.slug.compressed_bytes, children=children)
     root.files = sum(child.files for child in children)
     if baseline is not None:
         _add_up_changes(root)
