@@ -289,6 +289,31 @@ def test_a_version_file_that_does_not_deploy(repo: Repo, extra: dict[str, str], 
     assert report.python.source == "buildpack default"
     finding = one(repo.findings(), "BUILD116")
     assert finding.title == f".python-version is {absence}: the build will not see it"
+    assert finding.fix is not None
+    if ".slugignore" in extra:
+        assert finding.fix.summary == "remove the .slugignore pattern that matches .python-version"
+    else:
+        assert finding.fix.command == "git add -f .python-version"
+
+
+def test_on_fir_a_version_file_project_toml_excludes_is_said_so_not_slugignore(repo: Repo) -> None:
+    exclude = '[_]\nschema-version = "0.2"\n\n[io.buildpacks]\nexclude = [".python-version"]\n'
+    repo.commit({**FLASK_APP, "project.toml": exclude, ".slugignore": "*.log\n"})
+    options = AnalyzeOptions(
+        app_root=repo.root,
+        settings=Settings(),
+        resolve=True,
+        offline=True,
+        cache_dir=repo.root.parent / "cache",
+        generation="fir",
+    )
+    report = analyze(options, {})
+    inputs = RuleInputs(
+        files=BuildFiles.of(repo.root, report.app), analysis=report, today=dt.date(2026, 12, 6)
+    )
+    finding = one(list(run_rules(inputs)[0]), "BUILD116")
+    assert finding.title == ".python-version is excluded by project.toml: the build will not see it"
+    assert finding.fix is not None and "project.toml's [io.buildpacks] exclude" in finding.fix.summary
 
 
 def test_runtime_txt_is_deprecated_and_wins_over_python_version(repo: Repo) -> None:

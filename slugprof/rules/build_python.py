@@ -14,6 +14,7 @@ from slugprof.heroku import (
 )
 from slugprof.model import Edit, Fix, Location, Severity
 from slugprof.rules.registry import Hit, RuleInputs, rule, unseen
+from slugprof.sources.buildfiles import Absence
 from slugprof.sources.buildpack import choose_package_manager
 from slugprof.sources.python_version import (
     PYTHON_VERSION_FILE,
@@ -235,11 +236,13 @@ def patch_outdated(inputs: RuleInputs) -> Iterator[Hit]:
     "BUILD116",
     "python-version-file-not-deployed",
     Severity.WARNING,
-    summary="A .python-version or runtime.txt on disk is not committed, is git-ignored, or .slugignore "
-    "removes it.",
-    why="The buildpack sees only what is pushed (after .slugignore): the file does not choose the version.",
-    fix="Commit the file (`git add -f .python-version`), and keep it out of .slugignore.",
-    source="heroku-facts 2.1 (.slugignore runs before the build), 3.3",
+    summary="A .python-version or runtime.txt on disk is not committed, is git-ignored, or is left out of "
+    "the build (.slugignore; on Fir, project.toml's [io.buildpacks] exclude or include).",
+    why="The buildpack sees only what is pushed and kept (after .slugignore, or on Fir project.toml's "
+    "rules): the file does not choose the version.",
+    fix="Commit the file (`git add -f .python-version`), and keep it out of .slugignore (on Fir, out of "
+    "project.toml's exclude, or in its include).",
+    source="heroku-facts 2.1 (.slugignore runs before the build), 3.3, 6 (project.toml on Fir)",
 )
 def version_file_not_deployed(inputs: RuleInputs) -> Iterator[Hit]:
     for name in (PYTHON_VERSION_FILE, RUNTIME_TXT):
@@ -250,8 +253,20 @@ def version_file_not_deployed(inputs: RuleInputs) -> Iterator[Hit]:
             title=f"{name} is {absence.value}: the build will not see it",
             evidence=(f"{name} is on disk but {absence.value}",),
             location=Location(name),
-            fix=Fix(summary=f"commit {name}", command=f"git add -f {name}"),
+            fix=_deploy_fix(name, absence),
         )
+
+
+def _deploy_fix(name: str, absence: Absence) -> Fix:
+    """How to get the file into the build, by what keeps it out."""
+    if absence == Absence.SLUGIGNORED:
+        return Fix(summary=f"remove the .slugignore pattern that matches {name}")
+    if absence == Absence.PROJECT_EXCLUDED:
+        return Fix(
+            summary=f"keep {name} in the image: out of project.toml's [io.buildpacks] exclude, or in its "
+            "include"
+        )
+    return Fix(summary=f"commit {name}", command=f"git add -f {name}")
 
 
 @rule(

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from slugprof.errors import ToolFailure
-from slugprof.model import AppInventory, AppSource, Edit
+from slugprof.model import AppFile, AppInventory, AppSource, Edit
+from slugprof.sources.project_toml import PROJECT_TOML
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class Absence(str, Enum):
     NOT_COMMITTED = "not committed"
     IGNORED = "ignored by git"
     SLUGIGNORED = "removed by .slugignore"
+    PROJECT_EXCLUDED = "excluded by project.toml"  # Fir: [io.buildpacks] exclude/include, not .slugignore
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class BuildFiles:
     visible: frozenset[str]  # POSIX paths relative to the root
     untracked: frozenset[str] = frozenset()  # git: on disk, not committed, not ignored
     slugignored: frozenset[str] = frozenset()  # pushed, then removed by .slugignore
+    project_excluded: frozenset[str] = frozenset()  # Fir: left out by project.toml's [io.buildpacks]
     _folders: frozenset[str] = field(default=frozenset(), repr=False)
     # Each file is read from disk once, however many rules look at it (small files only: they are the
     # ones read again).
@@ -56,7 +59,8 @@ class BuildFiles:
             source=app.source,
             visible=visible,
             untracked=frozenset(app.untracked),
-            slugignored=frozenset(f.path for f in app.files if not f.included),
+            slugignored=frozenset(f.path for f in app.files if not f.included and not _by_project(f)),
+            project_excluded=frozenset(f.path for f in app.files if not f.included and _by_project(f)),
             _folders=frozenset(folders),
         )
 
@@ -125,6 +129,8 @@ class BuildFiles:
             return None
         if path in self.slugignored:
             return Absence.SLUGIGNORED
+        if path in self.project_excluded:
+            return Absence.PROJECT_EXCLUDED
         if not os.path.lexists(self.root / path):
             return None
         if self.source == AppSource.GIT and path in self.untracked:
@@ -135,6 +141,11 @@ class BuildFiles:
         """Visible files called `name` in any folder, shallowest first."""
         found = [path for path in self.visible if path.rsplit("/", 1)[-1] == name]
         return tuple(sorted(found, key=lambda path: (path.count("/"), path)))
+
+
+def _by_project(file: AppFile) -> bool:
+    """Whether project.toml left the file out (Fir), not .slugignore."""
+    return (file.excluded_by or "").startswith(PROJECT_TOML)
 
 
 def _parents(path: str) -> list[str]:
