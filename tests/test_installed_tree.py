@@ -8,18 +8,15 @@ module of data tables, scripts of every kind), served by a loopback index, and s
 
 from __future__ import annotations
 
-import gzip
-import io
 import shutil
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from indexserver import IndexServer, serve_index
+from realinstall import Installed, measure_install, pip_install
 from wheelfactory import build_wheel, stdlib_modules
 
 from slugprof.measure.installed_tree import install_files
@@ -44,45 +41,6 @@ def _tables() -> str:
     """A module that is data: a long table of tuples, as idna's and wcwidth's are."""
     rows = ",\n".join(f"    (0x{i * 7:05X}, 'V', {i % 13})" for i in range(6000))
     return f'"""Generated tables."""\n\nTABLE = (\n{rows},\n)\n'
-
-
-@dataclass(frozen=True)
-class Installed:
-    bytes: int
-    pyc_bytes: int
-    files: int
-    compressed: int
-
-
-def _pip_install(python: str, target: Path, folder: Path, name: str) -> None:
-    command = [python, "-m", "pip", "install", "--isolated", "--no-input", "-q", "--no-deps", "--no-index"]
-    completed = subprocess.run(
-        [*command, "--find-links", str(folder), "--target", str(target), name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-
-
-def _measure(site: Path, minor: str) -> Installed:
-    """The install's files, and gzip -6 of a tar of them named as in the slug."""
-    paths = sorted(site.rglob("*"))
-    files = [path for path in paths if path.is_file()]
-    stream = io.BytesIO()
-    slug_site = f".heroku/python/lib/python{minor}/site-packages"
-    with tarfile.open(fileobj=stream, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for path in paths:
-            relative = path.relative_to(site).as_posix()
-            in_bin = relative.split("/")[0] == "bin"  # pip --target's scripts: the slug's .heroku/python/bin
-            name = f".heroku/python/{relative}" if in_bin else f"{slug_site}/{relative}"
-            archive.add(path, arcname=f"./{name}", recursive=False)
-    return Installed(
-        bytes=sum(path.stat().st_size for path in files),
-        pyc_bytes=sum(path.stat().st_size for path in files if path.suffix == ".pyc"),
-        files=len(files),
-        compressed=len(gzip.compress(stream.getvalue(), compresslevel=6, mtime=0)),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +111,8 @@ def test_a_small_wheel_installed_and_measured_matches_a_real_install(
     folder: Path, index: IndexServer, tmp_path: Path
 ) -> None:
     site = tmp_path / "real"
-    _pip_install(sys.executable, site, folder, "small")
-    real = _measure(site, MINOR)
+    pip_install(site, "--no-index", "--find-links", str(folder), "small", python=sys.executable)
+    real = measure_install(site)
 
     sized = _size(_package(index, folder), TARGET, tmp_path / "cache")
 
@@ -215,8 +173,8 @@ def test_another_pythons_bytecode_comes_from_that_python(
     python = shutil.which(f"python{minor}")
     assert python is not None
     site = tmp_path / "real"
-    _pip_install(python, site, folder, "small")
-    real = _measure(site, minor)
+    pip_install(site, "--no-index", "--find-links", str(folder), "small", python=python)
+    real = measure_install(site, minor)
 
     sized = _size(_package(index, folder), Target("heroku-24", "amd64", minor, "2.39", "pip"), None)
 
@@ -225,7 +183,7 @@ def test_another_pythons_bytecode_comes_from_that_python(
 
 def test_the_files_are_those_pip_writes(folder: Path, index: IndexServer, tmp_path: Path) -> None:
     site = tmp_path / "real"
-    _pip_install(sys.executable, site, folder, "small")
+    pip_install(site, "--no-index", "--find-links", str(folder), "small", python=sys.executable)
     real = {
         path.relative_to(site).as_posix(): path.stat().st_size for path in site.rglob("*") if path.is_file()
     }

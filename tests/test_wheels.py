@@ -8,14 +8,11 @@ its compiled extension modules), served by a loopback index with range support, 
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import socket
-import subprocess
 import sys
 import sysconfig
-import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,6 +21,7 @@ from typing import Literal
 
 import pytest
 from indexserver import IndexServer, serve_index
+from realinstall import Installed, measure_install, pip_install
 from wheelfactory import (
     LANGUAGES,
     STDLIB,
@@ -153,46 +151,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 # --- the ground truth: real installs -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Installed:
-    bytes: int
-    pyc_bytes: int
-    files: int
-    compressed: int  # gzip -6 of a real tar of the install, named as in the slug
-
-
-def _pip_install(target: Path, *arguments: str) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--isolated", "--no-input", "-q", "--no-deps"]
-    completed = subprocess.run(
-        [*command, "--target", str(target), *arguments], capture_output=True, text=True, check=False
-    )
-    assert completed.returncode == 0, completed.stderr
-
-
-def _measure(site: Path) -> Installed:
-    paths = sorted(site.rglob("*"))
-    files = [path for path in paths if path.is_file()]
-    stream = io.BytesIO()
-    with tarfile.open(fileobj=stream, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for path in paths:
-            relative = path.relative_to(site).as_posix()
-            # pip --target puts scripts in <target>/bin, the buildpack's pip in .heroku/python/bin
-            in_bin = relative.split("/")[0] == "bin"
-            name = f".heroku/python/{relative}" if in_bin else f"{SITE}/{relative}"
-            archive.add(path, arcname=f"./{name}", recursive=False)
-    return Installed(
-        bytes=sum(path.stat().st_size for path in files),
-        pyc_bytes=sum(path.stat().st_size for path in files if path.suffix == ".pyc"),
-        files=len(files),
-        compressed=len(gzip.compress(stream.getvalue(), compresslevel=6, mtime=0)),
-    )
-
-
 @pytest.fixture(scope="module")
 def real_demo(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Installed:
     site = tmp_path_factory.mktemp("real-demo")
-    _pip_install(site, "--no-index", "--find-links", str(built.folder), "demo")
-    return _measure(site)
+    pip_install(site, "--no-index", "--find-links", str(built.folder), "demo")
+    return measure_install(site)
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -301,8 +264,8 @@ def test_a_long_central_directory_takes_a_second_range_and_is_exact(
     built: Built, index: IndexServer, tmp_path: Path
 ) -> None:
     site = tmp_path / "real"
-    _pip_install(site, "--no-index", "--find-links", str(built.folder), "manyfiles")
-    real = _measure(site)
+    pip_install(site, "--no-index", "--find-links", str(built.folder), "manyfiles")
+    real = measure_install(site)
 
     [sized] = _size([_wheel(index, built.many)], None)
 
@@ -423,8 +386,8 @@ def test_an_sdist_is_built_and_measured_when_asked(
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # the build needs nothing from an index
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     site = tmp_path / "real"
-    _pip_install(site, "--no-index", "--find-links", str(built.folder), "demo-sdist")  # pip builds it too
-    real = _measure(site)
+    pip_install(site, "--no-index", "--find-links", str(built.folder), "demo-sdist")  # pip builds it too
+    real = measure_install(site)
     sdist = _package("demo-sdist", index.file_url(built.sdist.name), built.sdist.name, kind="sdist")
 
     [sized] = _size([sdist], tmp_path / "cache", build_sdists=True)
@@ -537,8 +500,8 @@ def test_translations_that_share_text_across_files_are_sized_as_the_tar_stream_c
     }
     wheel = build_wheel(tmp_path / "index", "polyglot", files=files)
     site = tmp_path / "real"
-    _pip_install(site, "--no-index", "--find-links", str(wheel.parent), "polyglot")
-    real = _measure(site)
+    pip_install(site, "--no-index", "--find-links", str(wheel.parent), "polyglot")
+    real = measure_install(site)
 
     with serve_index(wheel.parent) as server:
         [sized] = _size([_wheel(server, wheel)], None)
