@@ -46,7 +46,14 @@ class CeleryWorker:
 
     concurrency: int | None  # --concurrency N, or --autoscale's maximum; None: none written as a number
     count_given: bool  # the command gives a count, as a number or otherwise (`$CELERY_CONCURRENCY`, auto)
+    count_text: str | None  # the count as written
     pool: str  # prefork unless -P says
+
+    @property
+    def sized_by_host(self) -> bool:
+        """`--concurrency auto`: sized from the host's CPU quota, as the default is from its cores; what a
+        dyno's quota gives is unverified, so its cores stand in."""
+        return self.count_text == "auto"
 
     @property
     def one_process(self) -> bool:
@@ -62,7 +69,7 @@ def celery_worker(launch: Launch | None) -> CeleryWorker | None:
     autoscale = last_option(values, _AUTOSCALE)
     count = last_option(values, _CONCURRENCY) or (autoscale.split(",", 1)[0] if autoscale else None)
     pool = last_option(values, _POOL) or "prefork"
-    return CeleryWorker(int(count) if count and count.isdigit() else None, count is not None, pool)
+    return CeleryWorker(int(count) if count and count.isdigit() else None, count is not None, count, pool)
 
 
 def worker_count(
@@ -78,7 +85,9 @@ def worker_count(
         return None
     celery = celery_worker(launch_of_command(command))
     if celery is not None:
-        if celery.count_given:  # a number, or one the process read at its start ($VAR): what it ran
+        if (
+            celery.count_given and not celery.sized_by_host
+        ):  # a number, or $VAR read at its start: what it ran
             return WorkerCount(WorkersFrom.APP, celery.concurrency or observed_workers)
         cores = local_cores if local_cores is not None else os.cpu_count()
         if cores is not None and observed_workers != cores:
