@@ -161,7 +161,7 @@ def _memory_verdict(profile: ProfileReport | None, limits: GateLimits) -> LimitV
     fit = profile.fit_on_dyno
     counted = (
         f", predicted at the {fit.workers} workers it runs (the run had {profile.workers_ran})"
-        if fit is not None and peak != profile.memory.peak_total_bytes
+        if fit is not None and profile.dyno_runs_another_count
         else ""
     )
     figure = (

@@ -294,7 +294,7 @@ def _variant_run(
     """The app run again under the sampler with `variant` applied; a failure is its outcome, not an error."""
     port = free_port()
     env = variant.environment(dyno_env(port))
-    progress.stage(f"Trying {variant.name}: the web process again")
+    progress.stage(f"Trying {variant.name}: the {options.process_type} process again")
     try:
         run = _run(command, copy, environment, env, port, options, progress)
     except AppFailure as failure:
@@ -443,7 +443,7 @@ def _memray_pass(
         if not wrapped.wrapped:
             return MemrayRun(MemrayMode.UNAVAILABLE, wrapped.note), {}, (), [wrapped.note]
         env.update(wrapped.env)
-        progress.stage("Profiling the web process again, under memray")
+        progress.stage(f"Profiling the {options.process_type} process again, under memray")
         run = _run(wrapped.command, copy, environment, env, port, options, progress, (Path(scratch),))
         summary = read_captures(captures, roles=run.roles, app_dir=copy.folder)
     capture_by_role: dict[str, ProcessCapture] = {}

@@ -270,11 +270,17 @@ class ProfileReport:
         return sum(1 for process in self.processes if process.role == "worker")
 
     @property
+    def dyno_runs_another_count(self) -> bool:
+        """Whether the dyno it ran as runs another worker count than the run had (a Celery pool: one
+        process per core there; a `.env` WEB_CONCURRENCY the dyno does not read)."""
+        fit = self.fit_on_dyno
+        return fit is not None and self.worker_model and fit.workers != self.workers_ran
+
+    @property
     def judged_bytes(self) -> int:
         """The dyno's memory as its quota judges it: the measured peak, or, when the dyno runs another
-        worker count than the run had (a Celery pool: one process per core there), the fit's prediction
-        at the dyno's count."""
+        worker count than the run had, the fit's prediction at the dyno's count."""
         fit = self.fit_on_dyno
-        if fit is not None and self.worker_model and fit.workers != self.workers_ran:
+        if fit is not None and self.dyno_runs_another_count:
             return fit.predicted_bytes
         return self.memory.peak_total_bytes

@@ -169,7 +169,7 @@ def dyno_count_words(report: ProfileReport) -> str | None:
     prediction: "the run had 2 workers; standard-1x runs 8 (Celery's pool, one per core it reports)";
     else None."""
     fit = report.fit_on_dyno
-    if fit is None or not report.worker_model or fit.workers == report.workers_ran:
+    if fit is None or not report.dyno_runs_another_count:
         return None
     why = _COUNT_SOURCE[report.workers_from] if report.workers_from else ""
     ran = report.workers_ran
