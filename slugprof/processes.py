@@ -33,14 +33,32 @@ def run_command(
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 120.0,
+    guarded: bool = False,
 ) -> CommandResult:
     """Run a short command to completion and capture its output.
 
     Raises ToolFailure when the program does not exist or does not finish in `timeout` seconds.
     A non-zero exit status is returned, not raised: callers decide what it means. The command runs in
     its own process group, so a timeout or a Ctrl-C ends what it started too (a resolver's build
-    backend, an interpreter's children), not only the program itself.
+    backend, an interpreter's children), not only the program itself. `guarded`: a watchdog kills that
+    group if slugprof itself is killed meanwhile (for the app's own code, such as its collectstatic; it
+    costs an interpreter's start, so the quick commands go without).
     """
+    watchdog = _Watchdog.start() if guarded else None
+    try:
+        return _run_to_completion(argv, cwd, env, timeout, watchdog)
+    finally:
+        if watchdog is not None:
+            watchdog.done()
+
+
+def _run_to_completion(
+    argv: Sequence[str],
+    cwd: str | None,
+    env: Mapping[str, str] | None,
+    timeout: float,
+    watchdog: _Watchdog | None,
+) -> CommandResult:
     try:
         popen = subprocess.Popen(
             list(argv),
@@ -55,6 +73,8 @@ def run_command(
         raise ToolFailure(f"cannot run {argv[0]!r}: program not found") from error
     except PermissionError as error:
         raise ToolFailure(f"cannot run {argv[0]!r}: permission denied") from error
+    if watchdog is not None:
+        watchdog.tell("group", popen.pid)  # start_new_session: the command leads its own group
     try:
         stdout, stderr = popen.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as error:

@@ -629,3 +629,33 @@ def test_without_pss_anon_the_anonymous_figures_are_unknown_not_zero() -> None:
     assert (snapshot.pss, snapshot.uss, snapshot.anon, snapshot.private) == (30 * MIB, 12 * MIB, None, None)
     sample = MemorySample(0.1, total_pss_bytes=30 * MIB, total_rss_bytes=50 * MIB, processes=(snapshot,))
     assert sample.headline_bytes == 30 * MIB
+
+
+COMMAND_DRIVER = """
+import sys
+from slugprof.processes import run_command
+
+print("running", flush=True)
+run_command(["sh", "-c", "sleep 60 & sleep 60"], timeout=120, guarded=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_guarded_command_dies_with_slugprof_even_by_sigkill(tmp_path: Path) -> None:
+    """collectstatic and sdist builds run the app's or a package's code: a SIGKILL of slugprof ends them."""
+    driver_file = tmp_path / "driver.py"
+    driver_file.write_text(COMMAND_DRIVER, encoding="utf-8")
+    with subprocess.Popen([sys.executable, str(driver_file)], stdout=subprocess.PIPE, text=True) as driver:
+        assert driver.stdout is not None and driver.stdout.readline().strip() == "running"
+        deadline = time.monotonic() + 10
+        sleeps: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(sleeps) < 2:
+            sleeps = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "sleep"]
+            time.sleep(0.05)
+        assert len(sleeps) == 2, "the command never started"
+        driver.kill()
+        driver.wait(timeout=10)
+    _, alive = psutil.wait_procs(sleeps, timeout=5)
+    for process in alive:  # a failing run must not leave them to the next tests
+        process.kill()
+    assert alive == [], f"left behind: {[p.pid for p in alive]}"

@@ -63,7 +63,7 @@ def run_collectstatic(step: CollectstaticStep, folder: Path, interpreter: str, e
         return 0
     before = _file_count(folder)
     argv = [interpreter, step.manage_py, "collectstatic", "--noinput", "--traceback"]
-    result = run_command(argv, cwd=str(folder), env=env, timeout=TIMEOUT_SECONDS)
+    result = run_command(argv, cwd=str(folder), env=env, timeout=TIMEOUT_SECONDS, guarded=True)
     if result.returncode != 0:
         output = result.stderr.decode("utf-8", "replace") or result.stdout.decode("utf-8", "replace")
         raise AppFailure(

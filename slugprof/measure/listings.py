@@ -297,7 +297,9 @@ def _pip_wheel(source: str) -> WheelListing:
     """The listing of the wheel `pip wheel` builds from an sdist or a VCS URL."""
     with tempfile.TemporaryDirectory(prefix="slugprof-build-") as scratch:
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-input", "-q"]
-        result = run_command([*command, "-w", scratch, source], cwd=scratch, timeout=BUILD_TIMEOUT_SECONDS)
+        result = run_command(
+            [*command, "-w", scratch, source], cwd=scratch, timeout=BUILD_TIMEOUT_SECONDS, guarded=True
+        )
         if result.returncode != 0:
             raise ListingError(f"pip wheel failed: {_pip_error(result.stderr or result.stdout)}")
         built = sorted(Path(scratch).glob("*.whl"))
