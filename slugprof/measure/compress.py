@@ -320,26 +320,31 @@ def tar_order(arcnames: Sequence[str]) -> list[str]:
     return sorted(arcnames, key=lambda name: _sort_key(_clean_arcname(name)))
 
 
-def stream_costs(arcnames: Sequence[str], contents: Sequence[bytes], level: int = 6) -> list[int]:
-    """Each file's share of `gzip -<level>` of the tar stream of just these files (and the folders
-    their names imply), measured as the sampled estimate measures a piece: each PIECE of the stream
-    deflated with the WINDOW bytes of the stream before it. In the order given."""
+def _tar_entries(arcnames: Sequence[str], contents: Sequence[bytes]) -> Iterator[tuple[str, str, bytes]]:
+    """The tar stream of just these files (and the folders their names imply), entry by entry: its
+    name in the archive, its kind, its bytes (header and content)."""
     group = TarGroup.app()
     members = [
         TarMember(name, group, len(data), content=data) for name, data in zip(arcnames, contents, strict=True)
     ]
-    entries, _ = _entries(members)
+    for entry in _entries(members)[0]:
+        with _MemberBytes(entry.desc, strict=False) as member:
+            yield entry.desc.name, entry.desc.kind, member.range(0, entry.desc.length)
+
+
+def stream_costs(arcnames: Sequence[str], contents: Sequence[bytes], level: int = 6) -> list[int]:
+    """Each file's share of `gzip -<level>` of the tar stream of just these files (and the folders
+    their names imply), measured as the sampled estimate measures a piece: each PIECE of the stream
+    deflated with the WINDOW bytes of the stream before it. In the order given."""
     stream = bytearray()
     costs: dict[str, int] = {}
-    for entry in entries:
-        with _MemberBytes(entry.desc, strict=False) as member:
-            data = member.range(0, entry.desc.length)
+    for name, _, data in _tar_entries(arcnames, contents):
         cost = 0
         for start in range(0, len(data), PIECE):
             piece = data[start : start + PIECE]
             cost += _deflated_size(piece, bytes(stream[-WINDOW:]), level)
             stream += piece
-        costs[entry.desc.name] = cost
+        costs[name] = cost
     return [costs[f"{ARCHIVE_ROOT}/{_clean_arcname(name)}"] for name in arcnames]
 
 
@@ -357,25 +362,17 @@ def tar_stream_cost(
     `window_names`: empty files whose tar headers stand for the stream before these files (deflate's
     window then holds them, as it holds the members of the slug that precede a package).
     """
-    group = TarGroup.app()
     omitted = {f"{ARCHIVE_ROOT}/{_clean_arcname(name)}/" for name in omit_folders} | {f"{ARCHIVE_ROOT}/"}
-    window = bytearray()
-    for entry in _entries([TarMember(name, group, 0, content=b"") for name in window_names])[0]:
-        with _MemberBytes(entry.desc, strict=False) as member:
-            window += member.range(0, entry.desc.length)
-    members = [
-        TarMember(name, group, len(data), content=data) for name, data in zip(arcnames, contents, strict=True)
-    ]
+    window = b"".join(data for _, _, data in _tar_entries(window_names, [b""] * len(window_names)))
     if window:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=bytes(window[-WINDOW:]))
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=window[-WINDOW:])
     else:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-    stream = bytearray()
-    for entry in _entries(members)[0]:
-        if entry.desc.kind == "dir" and entry.desc.name in omitted:
-            continue
-        with _MemberBytes(entry.desc, strict=False) as member:
-            stream += member.range(0, entry.desc.length)
+    stream = b"".join(
+        data
+        for name, kind, data in _tar_entries(arcnames, contents)
+        if not (kind == "dir" and name in omitted)
+    )
     # One call: zlib lets other threads run while it deflates, a call at a time.
     return len(compressor.compress(stream)) + len(compressor.flush())
 
