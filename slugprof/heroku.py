@@ -203,6 +203,8 @@ DEFAULT_GENERATION = "cedar"
 # gunicorn's worker count when WEB_CONCURRENCY is not set: `Workers.default =
 # int(os.environ.get("WEB_CONCURRENCY", 1))` (heroku-facts 9.4). Fir sets none (heroku-facts 3.11, 4.4).
 GUNICORN_DEFAULT_WORKERS = 1
+# The one process type Heroku routes HTTP to, and judges on binding $PORT within 60 s (heroku-facts 5).
+WEB_PROCESS = "web"
 # What "gb" in a Fir size's name may mean; whether it is GiB, as Cedar's "GB" is, is unverified
 # (heroku-facts 9.4), so it is the fir-memory-unit setting and GiB only its default.
 FIR_MEMORY_UNITS: Mapping[str, int] = {"GiB": GIB, "GB": GB}

@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 from slugprof import __version__
 from slugprof.config import Settings
 from slugprof.errors import UsageError
-from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS
+from slugprof.heroku import DEFAULT_DYNO, R10_BOOT_TIMEOUT_SECONDS, WEB_PROCESS
 from slugprof.measure.collectstatic import collectstatic_step, run_collectstatic
 from slugprof.measure.dynofit import WorkerCost, fit_dynos, worker_cost
 from slugprof.measure.memray_availability import app_interpreter_questions, memray_status
@@ -64,13 +64,11 @@ from slugprof.sources.procfile import read_procfile
 from slugprof.sources.variants import Variant
 from slugprof.sources.worker_count import worker_count
 
-WEB = "web"  # the one process type Heroku routes HTTP to (heroku-facts 5)
-
 
 @dataclass(frozen=True)
 class ProfileOptions:
     app_root: Path
-    process_type: str = WEB
+    process_type: str = WEB_PROCESS
     dyno: str = DEFAULT_DYNO
     environment: str | None = None  # --env
     memray: bool = True
@@ -368,7 +366,7 @@ def _run(
             command,
             cwd=copy.folder,
             env=env,
-            port=port if options.process_type == WEB else None,
+            port=port if options.process_type == WEB_PROCESS else None,
             boot_timeout=options.boot_timeout,
             requests=options.requests,
             routes=options.routes,

@@ -17,6 +17,7 @@ from slugprof.heroku import (
     DYNO_PLANS,
     R10_BOOT_TIMEOUT_SECONDS,
     SHUTDOWN_TIMEOUT_SECONDS,
+    WEB_PROCESS,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ failed to boot or crashed (its own error is shown).
         parser.add_argument("app", nargs="?", default=".", help="the app's folder (default: .)")
         parser.add_argument(
             "--process",
-            default="web",
+            default=WEB_PROCESS,
             metavar="NAME",
             help="the Procfile process type to run (default web; e.g. worker, clock)",
         )
@@ -243,7 +244,7 @@ def _check_traffic_options(args: argparse.Namespace) -> None:
         )
         if value
     ]
-    if args.process != "web" and given:
+    if args.process != WEB_PROCESS and given:
         raise UsageError(
             f"{', '.join(given)}: only the web process receives HTTP requests on Heroku, and "
             f"{args.process!r} is sent none; leave {'them' if len(given) > 1 else 'it'} out, or use "
@@ -252,7 +253,7 @@ def _check_traffic_options(args: argparse.Namespace) -> None:
 
 
 def _requests(args: argparse.Namespace) -> int:
-    if args.process != "web":
+    if args.process != WEB_PROCESS:
         return 0
     return DEFAULT_REQUESTS if args.requests is None else int(args.requests)
 

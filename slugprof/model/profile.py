@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
-from slugprof.heroku import GUNICORN_DEFAULT_WORKERS
+from slugprof.heroku import GUNICORN_DEFAULT_WORKERS, WEB_PROCESS
 from slugprof.model.findings import Finding, RulesRun
 from slugprof.model.report import SCHEMA_VERSION, ToolInfo
 
@@ -193,6 +193,11 @@ class ProfiledApp:
     root: str  # the app folder, absolute (the home folder written as ~)
     process_type: str  # "web"
     command: str  # the Procfile command as written
+
+    @property
+    def serves_http(self) -> bool:
+        """The web process: the only one Heroku sends requests to, and times on binding $PORT (R10)."""
+        return self.process_type == WEB_PROCESS
 
 
 class MemoryMeasure(str, Enum):

@@ -179,7 +179,7 @@ def dyno_count_words(report: ProfileReport) -> str | None:
 def boot_words(report: ProfileReport) -> str:
     """How long the process took to boot, against what Heroku judges it on: R10 for the web process, no
     deadline for the others (they bind no port)."""
-    if report.app.process_type == "web":
+    if report.app.serves_http:
         return f"boot {report.boot_seconds:.1f} s (R10 at {R10_BOOT_TIMEOUT_SECONDS:.0f} s)"
     return f"booted in {report.boot_seconds:.1f} s (its process tree settled; no port, no R10)"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from slugprof.heroku import BUILDPACK_PYTHON_FOLDER, DETECTION_FILES, VIRTUALENV_FOLDERS
+from slugprof.heroku import BUILDPACK_PYTHON_FOLDER, DETECTION_FILES, VIRTUALENV_FOLDERS, WEB_PROCESS
 from slugprof.model import Edit, Fix, Location, Severity
 from slugprof.rules.registry import Hit, RuleInputs, append_edit, rule, unseen
 from slugprof.sources.buildfiles import BuildFiles
@@ -192,7 +192,7 @@ def no_web_process(inputs: RuleInputs) -> Iterator[Hit]:
     if data is None:
         return
     types = parse_procfile(data)
-    if "web" in types:
+    if WEB_PROCESS in types:
         return
     declared = ", ".join(types) or "none"
     yield Hit(

@@ -940,7 +940,7 @@ _BOOT_FIX = Fix(
 )
 def boot_over_r10(inputs: RuleInputs) -> Iterator[Hit]:
     boot = inputs.profile.boot_seconds
-    if boot > R10_BOOT_TIMEOUT_SECONDS and inputs.profile.app.process_type == "web":
+    if boot > R10_BOOT_TIMEOUT_SECONDS and inputs.profile.app.serves_http:
         yield Hit(
             title=f"the web process took {boot:.0f} s to bind $PORT: Heroku stops it at "
             f"{R10_BOOT_TIMEOUT_SECONDS:.0f} s (R10 boot timeout)",
@@ -964,7 +964,7 @@ def boot_over_r10(inputs: RuleInputs) -> Iterator[Hit]:
 def boot_near_r10(inputs: RuleInputs) -> Iterator[Hit]:
     boot = inputs.profile.boot_seconds
     near = R10_BOOT_TIMEOUT_SECONDS * NEAR_R10_FRACTION
-    if near < boot <= R10_BOOT_TIMEOUT_SECONDS and inputs.profile.app.process_type == "web":
+    if near < boot <= R10_BOOT_TIMEOUT_SECONDS and inputs.profile.app.serves_http:
         yield Hit(
             title=f"the web process took {boot:.0f} s to bind $PORT, over {near:.0f} s: close to R10's "
             f"{R10_BOOT_TIMEOUT_SECONDS:.0f} s on a slower dyno",

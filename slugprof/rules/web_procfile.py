@@ -634,7 +634,9 @@ def dev_server(launch: ProcfileLaunch, files: BuildFiles) -> DevServer | None:
 
 
 def _web(files: BuildFiles) -> ProcfileLaunch | None:
-    return next((launch for launch in launches(files) if launch.line.process.name == "web"), None)
+    return next(
+        (launch for launch in launches(files) if launch.line.process.name == heroku.WEB_PROCESS), None
+    )
 
 
 @rule(

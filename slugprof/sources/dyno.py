@@ -14,6 +14,7 @@ from slugprof.heroku import (
     FIR_MEMORY_UNITS,
     GENERATIONS,
     MIB,
+    WEB_PROCESS,
     DynoPlan,
 )
 from slugprof.model import DynoSize
@@ -92,7 +93,7 @@ def dyno_environment(
     dotenv: Mapping[str, str],
     base_env: Mapping[str, str],
     env_bin: str | None,
-    process_type: str = "web",
+    process_type: str = WEB_PROCESS,
 ) -> dict[str, str]:
     """The environment of a `process_type` process on `dyno`, in the order the dyno builds it.
 
