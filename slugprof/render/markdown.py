@@ -21,7 +21,6 @@ from slugprof.render.common import (
     SLUG_STATUS_WORD,
     VARIANT_COLUMNS,
     app_name,
-    dyno_count_words,
     printable,
     variant_cells,
 )
@@ -120,9 +119,10 @@ def _memory_verdict(profile: ProfileReport) -> str:
     if fit is None:
         return f"**memory {format_binary(peak)}** at its peak"
     word = FIT_WORD[fit.status]
-    counts = dyno_count_words(profile)
     predicted = (
-        f" predicted at its {fit.workers} workers (the run had {profile.workers_ran})" if counts else ""
+        f" predicted at its {fit.workers} workers (the run had {profile.workers_ran})"
+        if profile.dyno_runs_another_count
+        else ""
     )
     return (
         f"**memory {format_binary(peak)}**{predicted} of the {escape(profile.dyno)} quota"
